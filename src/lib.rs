@@ -1,0 +1,4 @@
+//! connect-attrs: bulk-update Amazon Connect contact attributes from CRM-export CSVs.
+
+pub mod validate;
+pub mod wire;
