@@ -2,3 +2,4 @@
 
 pub mod validate;
 pub mod wire;
+pub mod input;
