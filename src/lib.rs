@@ -3,3 +3,5 @@
 pub mod validate;
 pub mod wire;
 pub mod input;
+pub mod merge;
+pub mod connect;

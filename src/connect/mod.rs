@@ -1,0 +1,37 @@
+//! connect: UpdateContactAttributes as a client sees it: the request body, SigV4 signing, the
+//! credential cache, the HTTP sender, and the pure classification of an answer.
+
+pub mod classify;
+pub mod credentials;
+pub mod http;
+pub mod sign;
+
+use crate::merge::Contact;
+use crate::wire::UpdateContactAttributes;
+
+/// The JSON body of one UpdateContactAttributes call for a merged contact.
+pub fn request_body(contact: &Contact) -> Vec<u8> {
+    let request = UpdateContactAttributes {
+        instance_id: &contact.instance_id,
+        initial_contact_id: &contact.contact_id,
+        attributes: &contact.attributes,
+    };
+    // Serializing strings and a string map cannot fail.
+    serde_json::to_vec(&request).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_has_the_three_fields_and_escapes_values() {
+        let mut contact = Contact { instance_id: "i-1".into(), contact_id: "c-1".into(), ..Contact::default() };
+        contact.attributes.insert("Note".into(), "said \"hi\"\n".into());
+        let body: serde_json::Value = serde_json::from_slice(&request_body(&contact)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"InstanceId": "i-1", "InitialContactId": "c-1", "Attributes": {"Note": "said \"hi\"\n"}})
+        );
+    }
+}
