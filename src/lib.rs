@@ -5,3 +5,4 @@ pub mod wire;
 pub mod input;
 pub mod merge;
 pub mod connect;
+pub mod send;

@@ -1,0 +1,141 @@
+//! One contact's way through: pace, send, classify, and then retry, give up or stop the run.
+//! Throttled attempts do not spend the contact's `--max-attempts`: under throttling contacts wait,
+//! they do not fail.
+
+use super::{Context, Failure, Outcome, Sender, Skip, Status};
+use crate::connect::classify::{Attempt, Class, Fatal, classify};
+use crate::connect::request_body;
+use crate::merge::Contact;
+use super::stop::StopReason;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// ResourceNotFound answers in a row, with no success at all, that mean the instance is unknown.
+const UNKNOWN_INSTANCE_AFTER: u32 = 5;
+
+#[derive(Debug, Default)]
+pub(super) struct InstanceHealth {
+    successes: u64,
+    not_found_in_a_row: u32,
+}
+
+pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -> Outcome {
+    let body = Bytes::from(request_body(&contact));
+    let mut sent = 0u32;
+    let mut counted = 0u32;
+    loop {
+        if context.stop.is_stopped() && matches!(context.stop.reason(), Some(StopReason::Fatal(_))) {
+            return Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: sent };
+        }
+        context.rate.acquire().await;
+        if sent > 0 {
+            context.counters.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        let started = Instant::now();
+        let attempt = context.sender.send(body.clone()).await;
+        context.counters.record_latency(started.elapsed().as_secs_f64());
+        context.counters.requests.fetch_add(1, Ordering::Relaxed);
+        sent += 1;
+        let class = classify(&attempt);
+        context.rate.on_answer(class == Class::Throttled);
+        match class {
+            Class::Success => {
+                context.budget.on_success();
+                note_instance(context, &contact.instance_id, true);
+                return Outcome { contact, status: Status::Updated, attempts: sent };
+            }
+            Class::Throttled => {
+                context.counters.throttled.fetch_add(1, Ordering::Relaxed);
+            }
+            Class::Transient => {
+                counted += 1;
+                let timeout = matches!(attempt, Attempt::Transport { timeout: true, .. });
+                if counted >= context.retry.max_attempts || !context.budget.try_spend(timeout) {
+                    return failed(contact, &attempt, sent);
+                }
+                let wait = context.retry.delay(counted, rand::random::<f64>());
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = context.stop.stopped() => {}
+                }
+            }
+            Class::Permanent => {
+                if is_not_found(&attempt) && !note_instance(context, &contact.instance_id, false) {
+                    context.stop.stop(StopReason::Fatal(unknown_instance(&contact.instance_id)));
+                }
+                return failed(contact, &attempt, sent);
+            }
+            Class::Fatal(kind) => {
+                context.stop.stop(StopReason::Fatal(fatal_message(kind, &attempt, &contact)));
+                return failed(contact, &attempt, sent);
+            }
+        }
+    }
+}
+
+fn is_not_found(attempt: &Attempt) -> bool {
+    matches!(attempt, Attempt::Answered(a) if a.status == 404 || a.error_type.as_deref() == Some("ResourceNotFoundException"))
+}
+
+/// Records an answer for the instance; returns `false` when the instance looks unknown.
+fn note_instance<S>(context: &Context<S>, instance: &str, success: bool) -> bool {
+    let Ok(mut instances) = context.instances.lock() else { return true };
+    let health = instances.entry(instance.to_string()).or_default();
+    if success {
+        health.successes += 1;
+        health.not_found_in_a_row = 0;
+        return true;
+    }
+    health.not_found_in_a_row += 1;
+    health.successes > 0 || health.not_found_in_a_row < UNKNOWN_INSTANCE_AFTER
+}
+
+fn failed(contact: Contact, attempt: &Attempt, sent: u32) -> Outcome {
+    Outcome { contact, status: Status::Failed(failure(attempt)), attempts: sent }
+}
+
+pub(super) fn failure(attempt: &Attempt) -> Failure {
+    match attempt {
+        Attempt::Answered(answer) => Failure {
+            error_type: answer.error_type.clone().unwrap_or_else(|| format!("HTTP{}", answer.status)),
+            http_status: Some(answer.status),
+            message: answer.message.clone().unwrap_or_default(),
+            request_id: answer.request_id.clone(),
+        },
+        Attempt::Transport { message, timeout } => Failure {
+            error_type: if *timeout { "Timeout" } else { "ConnectionError" }.to_string(),
+            http_status: None,
+            message: message.clone(),
+            request_id: None,
+        },
+    }
+}
+
+fn unknown_instance(instance: &str) -> String {
+    format!(
+        "instance {instance:?} looks unknown: {UNKNOWN_INSTANCE_AFTER} requests in a row were answered ResourceNotFoundException and none succeeded. Check --instance-id (or the InstanceId column) and --region"
+    )
+}
+
+fn fatal_message(kind: Fatal, attempt: &Attempt, contact: &Contact) -> String {
+    let Failure { error_type, http_status, message, .. } = failure(attempt);
+    let status = http_status.map(|s| format!("HTTP {s} ")).unwrap_or_default();
+    let said = format!("{status}{error_type}: {message}");
+    match kind {
+        Fatal::Credentials => format!(
+            "AWS refused the credentials ({said}). Check the access key and secret (environment, --profile), and that this machine's clock is right"
+        ),
+        Fatal::AccessDenied => format!(
+            "access denied ({said}). The identity needs connect:UpdateContactAttributes on instance {:?}",
+            contact.instance_id
+        ),
+        Fatal::ExpiredToken => {
+            format!("the credentials expired and fetching new ones did not help ({said}). Renew the session and resume")
+        }
+        Fatal::InactiveRegion => format!(
+            "instance {:?} is not active in this region ({said}). Run with --region set to the region where the instance is active",
+            contact.instance_id
+        ),
+    }
+}

@@ -1,0 +1,170 @@
+//! send: getting valid contacts through. One dispatcher hands contacts to tasks while the number
+//! in flight stays under the concurrency target; each task paces itself through the shared
+//! [`RateControl`], retries as [`deliver`] decides, and reports one [`Outcome`] down a channel.
+//!
+//! HTTP is behind the [`Sender`] seam: the real one signs and posts, a test one can answer from
+//! memory, and everything above it runs the same either way.
+
+pub mod backoff;
+mod deliver;
+pub mod outcome;
+pub mod ratelimit;
+pub mod stop;
+
+pub use outcome::{Failure, Outcome, Skip, Status};
+
+use crate::connect::classify::Attempt;
+use crate::connect::http::HttpSender;
+use crate::merge::Contact;
+use backoff::{RetryBudget, RetryPolicy};
+use bytes::Bytes;
+use ratelimit::RateControl;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use stop::Stop;
+use tokio::sync::{Notify, mpsc};
+
+/// Sends one UpdateContactAttributes body and reports what came back.
+pub trait Sender: Send + Sync + 'static {
+    fn send(&self, body: Bytes) -> impl Future<Output = Attempt> + Send;
+}
+
+impl Sender for HttpSender {
+    fn send(&self, body: Bytes) -> impl Future<Output = Attempt> + Send {
+        self.post(body)
+    }
+}
+
+/// How many requests may be in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    Fixed(usize),
+    /// Enough to reach the rate at the observed latency (Little's law), at most `AUTO_CAP`.
+    Auto,
+}
+
+const AUTO_CAP: usize = 256;
+/// In flight with no rate ceiling at all and `--concurrency auto`.
+const AUTO_UNLIMITED: usize = 32;
+/// Latency assumed before the first answer.
+const INITIAL_LATENCY_US: u64 = 100_000;
+
+/// Counts shared by every task; read by the report for progress and the summary.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub throttled: AtomicU64,
+    pub retries: AtomicU64,
+    pub in_flight: AtomicUsize,
+    latency_us: AtomicU64,
+}
+
+impl Counters {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// Smoothed latency of recent answers, in seconds.
+    pub fn latency(&self) -> f64 {
+        match self.latency_us.load(Ordering::Relaxed) {
+            0 => INITIAL_LATENCY_US as f64 / 1e6,
+            us => us as f64 / 1e6,
+        }
+    }
+
+    fn record_latency(&self, seconds: f64) {
+        let sample = (seconds * 1e6) as u64;
+        let _ = self.latency_us.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+            Some(if old == 0 { sample.max(1) } else { (old * 9 + sample) / 10 }.max(1))
+        });
+    }
+}
+
+/// Everything the sending tasks share.
+pub struct Context<S> {
+    pub sender: S,
+    pub rate: RateControl,
+    pub retry: RetryPolicy,
+    pub budget: RetryBudget,
+    pub concurrency: Concurrency,
+    pub counters: Arc<Counters>,
+    pub stop: Arc<Stop>,
+    instances: Mutex<HashMap<String, deliver::InstanceHealth>>,
+    slot_freed: Notify,
+}
+
+impl<S: Sender> Context<S> {
+    pub fn new(
+        sender: S,
+        rate: RateControl,
+        retry: RetryPolicy,
+        concurrency: Concurrency,
+        counters: Arc<Counters>,
+        stop: Arc<Stop>,
+    ) -> Context<S> {
+        Context {
+            sender,
+            rate,
+            retry,
+            budget: RetryBudget::default(),
+            concurrency,
+            counters,
+            stop,
+            instances: Mutex::new(HashMap::new()),
+            slot_freed: Notify::new(),
+        }
+    }
+
+    /// The in-flight target now.
+    pub fn concurrency_target(&self) -> usize {
+        match self.concurrency {
+            Concurrency::Fixed(n) => n.max(1),
+            Concurrency::Auto => match self.rate.current_rate() {
+                None => AUTO_UNLIMITED,
+                Some(rate) => {
+                    let needed = (rate * self.counters.latency() * 1.5).ceil() as usize + 2;
+                    needed.clamp(2, AUTO_CAP)
+                }
+            },
+        }
+    }
+
+    async fn wait_for_slot(&self) {
+        loop {
+            let freed = self.slot_freed.notified();
+            if self.counters.in_flight.load(Ordering::Acquire) < self.concurrency_target() || self.stop.is_stopped() {
+                return;
+            }
+            freed.await;
+        }
+    }
+}
+
+/// Sends every contact from `contacts` and reports each outcome; returns when all are accounted
+/// for. After a stop, contacts not yet started are reported as skipped.
+pub async fn send_all<S: Sender>(
+    mut contacts: mpsc::Receiver<Contact>,
+    context: Arc<Context<S>>,
+    outcomes: std::sync::mpsc::Sender<Outcome>,
+) {
+    let mut tasks = tokio::task::JoinSet::new();
+    while let Some(contact) = contacts.recv().await {
+        context.wait_for_slot().await;
+        if context.stop.is_stopped() {
+            let _ = outcomes.send(Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: 0 });
+            continue;
+        }
+        context.counters.in_flight.fetch_add(1, Ordering::AcqRel);
+        let (context, outcomes) = (context.clone(), outcomes.clone());
+        tasks.spawn(async move {
+            let outcome = deliver::deliver(contact, &context).await;
+            context.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+            context.slot_freed.notify_one();
+            let _ = outcomes.send(outcome);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}

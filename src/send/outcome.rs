@@ -1,0 +1,46 @@
+//! What happened to each contact: the one record the report needs to write every output file.
+
+use crate::merge::Contact;
+use crate::validate::Invalid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub contact: Contact,
+    pub status: Status,
+    /// Requests sent for this contact, throttled ones included.
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Updated,
+    /// Sent and not updated: the service refused it, or every allowed attempt failed.
+    Failed(Failure),
+    /// Never sent: the contact breaks one of the API's limits.
+    Invalid(Invalid),
+    /// Not sent in this run: it has no attributes (nothing to do), or the run stopped first.
+    Skipped(Skip),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// No attributes to send; not written to the retry file.
+    Empty,
+    /// The run stopped before this contact was done; written to the retry file.
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub error_type: String,
+    pub http_status: Option<u16>,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+impl Outcome {
+    /// Whether the contact belongs in the retry file (it was valid and is not updated).
+    pub fn retryable(&self) -> bool {
+        matches!(self.status, Status::Failed(_) | Status::Skipped(Skip::Stopped))
+    }
+}

@@ -1,0 +1,268 @@
+//! The rate a run sends at: a fixed ceiling (`--rate`/`--burst`, a governor limiter that never
+//! changes) and, under it, the AWS SDKs' adaptive client rate limiter: off until the first
+//! throttle, then cut to `BETA` of the measured send rate and grown back along a cubic curve.
+//!
+//! The adaptive bucket hands out send times on a schedule (GCRA): each caller reserves its slot
+//! and sleeps until then, so waiting callers never wake in a herd and the rate never drifts.
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The most we may send: `rate` requests per second with bursts of `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Ceiling {
+    pub rate: f64,
+    pub burst: u32,
+}
+
+const BETA: f64 = 0.7;
+const SCALE: f64 = 0.4;
+const SMOOTH: f64 = 0.8;
+const MIN_FILL_RATE: f64 = 0.5;
+const MIN_CAPACITY: f64 = 1.0;
+
+/// The SDKs' adaptive algorithm as a pure state machine over time in seconds.
+#[derive(Debug, Clone)]
+pub struct Adaptive {
+    ceiling: Option<f64>,
+    enabled: bool,
+    fill_rate: f64,
+    capacity: f64,
+    /// GCRA theoretical arrival time of the next request.
+    tat: f64,
+    measured_rate: f64,
+    bucket: f64,
+    count: u64,
+    last_max_rate: f64,
+    last_throttle: f64,
+    k: f64,
+}
+
+impl Adaptive {
+    pub fn new(ceiling: Option<f64>) -> Adaptive {
+        Adaptive {
+            ceiling,
+            enabled: false,
+            fill_rate: 0.0,
+            capacity: 0.0,
+            tat: 0.0,
+            measured_rate: 0.0,
+            bucket: 0.0,
+            count: 0,
+            last_max_rate: 0.0,
+            last_throttle: 0.0,
+            k: 0.0,
+        }
+    }
+
+    /// The adaptive fill rate, once throttling has switched it on.
+    pub fn rate(&self) -> Option<f64> {
+        self.enabled.then_some(self.fill_rate)
+    }
+
+    /// Reserves the next send slot; returns how long to wait for it.
+    pub fn reserve(&mut self, now: f64) -> f64 {
+        if !self.enabled {
+            return 0.0;
+        }
+        let interval = 1.0 / self.fill_rate;
+        let tolerance = (self.capacity - 1.0).max(0.0) * interval;
+        let base = self.tat.max(now);
+        let send_at = (base - tolerance).max(now);
+        self.tat = base + interval;
+        send_at - now
+    }
+
+    /// Learns from one answer: `throttled` or not.
+    pub fn on_answer(&mut self, now: f64, throttled: bool) {
+        self.measure(now);
+        let calculated = if throttled {
+            let rate = if self.enabled { self.measured_rate.min(self.fill_rate) } else { self.measured_rate };
+            self.last_max_rate = rate;
+            self.k = (self.last_max_rate * (1.0 - BETA) / SCALE).cbrt();
+            self.last_throttle = now;
+            self.enabled = true;
+            rate * BETA
+        } else {
+            if !self.enabled {
+                return;
+            }
+            self.k = (self.last_max_rate * (1.0 - BETA) / SCALE).cbrt();
+            SCALE * (now - self.last_throttle - self.k).powi(3) + self.last_max_rate
+        };
+        let mut rate = calculated.min(2.0 * self.measured_rate);
+        if let Some(ceiling) = self.ceiling {
+            rate = rate.min(ceiling);
+        }
+        self.fill_rate = rate.max(MIN_FILL_RATE);
+        self.capacity = rate.max(MIN_CAPACITY);
+    }
+
+    /// The send rate, measured in half-second buckets and smoothed.
+    fn measure(&mut self, now: f64) {
+        let bucket = (now * 2.0).floor() / 2.0;
+        self.count += 1;
+        if bucket > self.bucket {
+            let current = self.count as f64 / (bucket - self.bucket);
+            self.measured_rate = current * SMOOTH + self.measured_rate * (1.0 - SMOOTH);
+            self.count = 0;
+            self.bucket = bucket;
+        }
+    }
+}
+
+/// The ceiling and the adaptive rate together, shared by every request of a run.
+pub struct RateControl {
+    ceiling: Option<Ceiling>,
+    limiter: Option<DefaultDirectRateLimiter>,
+    adaptive: Mutex<Adaptive>,
+    start: Instant,
+}
+
+impl RateControl {
+    /// `None`: no ceiling at all (the emulator without a quota, benchmarks).
+    pub fn new(ceiling: Option<Ceiling>) -> RateControl {
+        let limiter = ceiling.map(|c| RateLimiter::direct(quota(c)));
+        RateControl {
+            ceiling,
+            limiter,
+            adaptive: Mutex::new(Adaptive::new(ceiling.map(|c| c.rate))),
+            start: Instant::now(),
+        }
+    }
+
+    pub fn ceiling(&self) -> Option<Ceiling> {
+        self.ceiling
+    }
+
+    /// The rate in force now: the adaptive rate once throttled, else the ceiling.
+    pub fn current_rate(&self) -> Option<f64> {
+        let adaptive = self.adaptive.lock().ok().and_then(|a| a.rate());
+        adaptive.or(self.ceiling.map(|c| c.rate))
+    }
+
+    /// Waits until one more request may be sent.
+    pub async fn acquire(&self) {
+        let wait = match self.adaptive.lock() {
+            Ok(mut adaptive) => adaptive.reserve(self.now()),
+            Err(_) => 0.0,
+        };
+        if wait > 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+    }
+
+    pub fn on_answer(&self, throttled: bool) {
+        let now = self.now();
+        if let Ok(mut adaptive) = self.adaptive.lock() {
+            adaptive.on_answer(now, throttled);
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+}
+
+/// A governor quota of exactly `rate`/s (fractions allowed) with an explicit burst.
+fn quota(ceiling: Ceiling) -> Quota {
+    let period = Duration::from_secs_f64(1.0 / ceiling.rate.max(1e-3));
+    let burst = NonZeroU32::new(ceiling.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `Adaptive` a steady stream at `rate`/s for `seconds`, throttled when `throttle(t)`.
+    fn drive(adaptive: &mut Adaptive, from: f64, seconds: f64, rate: f64, throttle: impl Fn(f64) -> bool) -> f64 {
+        let mut t = from;
+        while t < from + seconds {
+            t += adaptive.reserve(t).max(1.0 / rate);
+            adaptive.on_answer(t, throttle(t));
+        }
+        t
+    }
+
+    #[test]
+    fn off_until_the_first_throttle() {
+        let mut adaptive = Adaptive::new(Some(100.0));
+        drive(&mut adaptive, 0.0, 5.0, 50.0, |_| false);
+        assert_eq!(adaptive.rate(), None);
+        assert_eq!(adaptive.reserve(10.0), 0.0);
+    }
+
+    #[test]
+    fn a_throttle_cuts_to_beta_of_the_measured_rate() {
+        let mut adaptive = Adaptive::new(None);
+        let t = drive(&mut adaptive, 0.0, 5.0, 40.0, |_| false);
+        adaptive.on_answer(t, true);
+        let rate = adaptive.rate().unwrap();
+        assert!((rate - 0.7 * 40.0).abs() < 3.0, "rate {rate}");
+    }
+
+    #[test]
+    fn rate_climbs_back_along_the_cubic_and_never_exceeds_the_ceiling() {
+        let mut adaptive = Adaptive::new(Some(45.0));
+        let t = drive(&mut adaptive, 0.0, 5.0, 40.0, |_| false);
+        adaptive.on_answer(t, true);
+        let cut = adaptive.rate().unwrap();
+        // Send as fast as the bucket allows, never throttled: the rate recovers but stays <= 45.
+        let mut now = t;
+        let mut highest: f64 = 0.0;
+        for _ in 0..2_000 {
+            now += adaptive.reserve(now).max(0.001);
+            adaptive.on_answer(now, false);
+            highest = highest.max(adaptive.rate().unwrap());
+        }
+        assert!(highest > cut * 1.2, "did not recover: cut {cut}, highest {highest}");
+        assert!(highest <= 45.0, "above the ceiling: {highest}");
+    }
+
+    #[test]
+    fn fill_rate_never_drops_below_half_a_request_per_second() {
+        let mut adaptive = Adaptive::new(None);
+        drive(&mut adaptive, 0.0, 30.0, 10.0, |_| true);
+        assert!(adaptive.rate().unwrap() >= 0.5);
+    }
+
+    #[test]
+    fn reservations_are_spaced_at_the_fill_rate() {
+        let mut adaptive = Adaptive::new(None);
+        let t = drive(&mut adaptive, 0.0, 3.0, 20.0, |_| false);
+        adaptive.on_answer(t, true);
+        let rate = adaptive.rate().unwrap();
+        // Many callers at once: after the burst, each waits one more interval.
+        let waits: Vec<f64> = (0..40).map(|_| adaptive.reserve(t + 0.01)).collect();
+        let last = waits[39];
+        let expected = (40.0 - adaptive.capacity) / rate;
+        assert!((last - expected).abs() < 0.05, "last wait {last}, expected {expected}");
+    }
+
+    #[test]
+    fn the_governor_ceiling_allows_the_burst_then_the_rate() {
+        use governor::clock::{Clock, FakeRelativeClock};
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::direct_with_clock(quota(Ceiling { rate: 10.0, burst: 5 }), clock.clone());
+        assert!((0..5).all(|_| limiter.check().is_ok()));
+        assert!(limiter.check().is_err());
+        clock.advance(Duration::from_millis(100));
+        assert!(limiter.check().is_ok());
+        assert!(limiter.check().is_err());
+        // Fractional rates: 0.5/s is one every two seconds.
+        let slow = RateLimiter::direct_with_clock(quota(Ceiling { rate: 0.5, burst: 1 }), clock.clone());
+        assert!(slow.check().is_ok());
+        clock.advance(Duration::from_millis(1_900));
+        assert!(slow.check().is_err());
+        clock.advance(Duration::from_millis(100));
+        assert!(slow.check().is_ok());
+        let _ = clock.now();
+    }
+}
