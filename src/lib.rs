@@ -6,3 +6,4 @@ pub mod input;
 pub mod merge;
 pub mod connect;
 pub mod send;
+pub mod report;
