@@ -1,9 +1,21 @@
 //! connect-attrs: bulk-update Amazon Connect contact attributes from CRM-export CSVs.
+//!
+//! Data flows one way: `input` (read) -> `merge` -> `validate` -> `send` (through `connect`) ->
+//! `report`. The core (`input`, `merge`, `validate`) knows nothing of HTTP; `run` wires the stages
+//! together and `error` maps what stops a command to an exit code.
 
+pub mod cli;
+pub mod connect;
+pub mod error;
+pub mod input;
+pub mod logging;
+pub mod merge;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod send;
 pub mod validate;
 pub mod wire;
-pub mod input;
-pub mod merge;
-pub mod connect;
-pub mod send;
-pub mod report;
+
+pub use error::Error;
+pub use run::run;

@@ -34,7 +34,11 @@ impl std::fmt::Debug for CredentialCache {
 
 impl CredentialCache {
     pub fn new(provider: SharedCredentialsProvider) -> CredentialCache {
-        CredentialCache { provider, current: RwLock::new(None), refreshing: tokio::sync::Mutex::new(()) }
+        CredentialCache {
+            provider,
+            current: RwLock::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// Fixed credentials (tests, the emulator quick start).
@@ -73,13 +77,37 @@ impl CredentialCache {
     }
 
     async fn fetch(&self) -> Result<Credentials, CredentialsError> {
-        let credentials = self.provider.provide_credentials().await.map_err(|e| CredentialsError(describe(&e)))?;
+        let credentials = self
+            .provider
+            .provide_credentials()
+            .await
+            .map_err(|e| CredentialsError(describe(&e)))?;
         if let Ok(mut current) = self.current.write() {
             *current = Some(credentials.clone());
         }
         tracing::debug!(expiry = ?credentials.expiry(), "fetched AWS credentials");
         Ok(credentials)
     }
+}
+
+/// The region and credentials provider of the AWS default chain, as the SDKs resolve them:
+/// `region` (from `--region`) wins over `AWS_REGION` and the profile's region.
+pub async fn default_chain(
+    profile: Option<&str>,
+    region: Option<&str>,
+) -> (Option<String>, Option<SharedCredentialsProvider>) {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_string()));
+    }
+    let config = loader.load().await;
+    (
+        config.region().map(|r| r.to_string()),
+        config.credentials_provider(),
+    )
 }
 
 fn same(a: &Credentials, b: &Credentials) -> bool {
@@ -104,8 +132,8 @@ fn describe(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use aws_credential_types::provider::future::ProvideCredentials as Future;
-    use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     #[derive(Debug)]
     struct Counting {
@@ -121,14 +149,27 @@ mod tests {
         {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             let expiry = self.start + self.lifetime;
-            Future::ready(Ok(Credentials::new(format!("AKID{n}"), "secret", Some("token".into()), Some(expiry), "t")))
+            Future::ready(Ok(Credentials::new(
+                format!("AKID{n}"),
+                "secret",
+                Some("token".into()),
+                Some(expiry),
+                "t",
+            )))
         }
     }
 
     fn cache(lifetime: Duration, start: SystemTime) -> (CredentialCache, Arc<AtomicU32>) {
         let calls = Arc::new(AtomicU32::new(0));
-        let provider = Counting { calls: calls.clone(), lifetime, start };
-        (CredentialCache::new(SharedCredentialsProvider::new(provider)), calls)
+        let provider = Counting {
+            calls: calls.clone(),
+            lifetime,
+            start,
+        };
+        (
+            CredentialCache::new(SharedCredentialsProvider::new(provider)),
+            calls,
+        )
     }
 
     #[tokio::test]
@@ -139,7 +180,10 @@ mod tests {
         cache.get(start + Duration::from_secs(60)).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         // Within five minutes of expiry: fetched again.
-        cache.get(start + Duration::from_secs(3600 - 200)).await.unwrap();
+        cache
+            .get(start + Duration::from_secs(3600 - 200))
+            .await
+            .unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
@@ -158,7 +202,8 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let cache = CredentialCache::fixed(Credentials::new("AKID", "very-secret", None, None, "t"));
+        let cache =
+            CredentialCache::fixed(Credentials::new("AKID", "very-secret", None, None, "t"));
         assert!(!format!("{cache:?}").contains("very-secret"));
     }
 }

@@ -34,8 +34,16 @@ impl HttpSender {
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_nodelay(true)
             .build()?;
-        let url = format!("{}{UPDATE_CONTACT_ATTRIBUTES_PATH}", endpoint.trim_end_matches('/'));
-        Ok(HttpSender { client, url, region: region.to_string(), credentials })
+        let url = format!(
+            "{}{UPDATE_CONTACT_ATTRIBUTES_PATH}",
+            endpoint.trim_end_matches('/')
+        );
+        Ok(HttpSender {
+            client,
+            url,
+            region: region.to_string(),
+            credentials,
+        })
     }
 
     /// One UpdateContactAttributes call (plus one re-sign if the credentials had expired).
@@ -68,7 +76,10 @@ impl HttpSender {
             Ok(headers) => headers,
             Err(err) => return credentials_attempt(err.to_string()),
         };
-        let mut request = self.client.post(&self.url).header("content-type", CONTENT_TYPE);
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("content-type", CONTENT_TYPE);
         for (name, value) in signed {
             request = request.header(name, value);
         }
@@ -77,10 +88,18 @@ impl HttpSender {
                 let status = response.status().as_u16();
                 let headers = response.headers().clone();
                 let body = response.bytes().await.unwrap_or_default();
-                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
                 Attempt::Answered(classify::answer(status, header, &body))
             }
-            Err(err) => Attempt::Transport { timeout: err.is_timeout(), message: describe(err) },
+            Err(err) => Attempt::Transport {
+                timeout: err.is_timeout(),
+                message: describe(err),
+            },
         }
     }
 }

@@ -26,8 +26,14 @@ mod tests {
 
     #[test]
     fn body_has_the_three_fields_and_escapes_values() {
-        let mut contact = Contact { instance_id: "i-1".into(), contact_id: "c-1".into(), ..Contact::default() };
-        contact.attributes.insert("Note".into(), "said \"hi\"\n".into());
+        let mut contact = Contact {
+            instance_id: "i-1".into(),
+            contact_id: "c-1".into(),
+            ..Contact::default()
+        };
+        contact
+            .attributes
+            .insert("Note".into(), "said \"hi\"\n".into());
         let body: serde_json::Value = serde_json::from_slice(&request_body(&contact)).unwrap();
         assert_eq!(
             body,

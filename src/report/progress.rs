@@ -39,7 +39,13 @@ impl Progress {
             bar
         });
         let now = Instant::now();
-        Progress { bar, total, started: now, last_log: now, quiet }
+        Progress {
+            bar,
+            total,
+            started: now,
+            last_log: now,
+            quiet,
+        }
     }
 
     pub fn bar(&self) -> Option<&ProgressBar> {
@@ -50,7 +56,9 @@ impl Progress {
         let elapsed = self.started.elapsed().as_secs_f64().max(1e-3);
         let per_second = rates.requests as f64 / elapsed;
         let rate = match (rates.current_rate, rates.ceiling) {
-            (Some(now), Some(ceiling)) if now < ceiling => format!("{per_second:.1} req/s (limit {now:.1} of {ceiling:.1}/s)"),
+            (Some(now), Some(ceiling)) if now < ceiling => {
+                format!("{per_second:.1} req/s (limit {now:.1} of {ceiling:.1}/s)")
+            }
             (_, Some(ceiling)) => format!("{per_second:.1} req/s (ceiling {ceiling:.1}/s)"),
             _ => format!("{per_second:.1} req/s"),
         };
@@ -64,7 +72,11 @@ impl Progress {
         } else if !self.quiet && self.last_log.elapsed() >= LOG_EVERY {
             self.last_log = Instant::now();
             let eta = eta(tally.done(), self.total, elapsed);
-            tracing::info!("progress: {}/{} contacts, {message}, ETA {eta}", tally.done(), self.total);
+            tracing::info!(
+                "progress: {}/{} contacts, {message}, ETA {eta}",
+                tally.done(),
+                self.total
+            );
         }
     }
 
@@ -80,7 +92,12 @@ fn eta(done: u64, total: u64, elapsed: f64) -> String {
         return "-".to_string();
     }
     let seconds = ((total - done) as f64 * elapsed / done as f64) as u64;
-    format!("{}h{:02}m{:02}s", seconds / 3600, seconds / 60 % 60, seconds % 60)
+    format!(
+        "{}h{:02}m{:02}s",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
 }
 
 #[cfg(test)]

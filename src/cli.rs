@@ -1,0 +1,204 @@
+//! What the user typed: clap definitions only. `plan` turns this into checked, resolved settings.
+
+use crate::input::FormatChoice;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "connect-attrs",
+    version,
+    about = "Bulk-update Amazon Connect contact attributes from CRM-export CSVs",
+    long_about = "Reads CRM-export CSVs (wide or long, plain, gzipped or stdin), merges every contact's rows, \
+                  checks them against UpdateContactAttributes' limits, and sends them at the account's quota with \
+                  retries. Every contact ends up updated, rejected with a reason (errors.csv), or in a retry file \
+                  (retry.csv) that can be passed straight back as input."
+)]
+pub struct Cli {
+    /// More logging: -v debug, -vv trace (secrets are never logged)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors on stderr; no progress
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log line format on stderr
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Update the contacts in INPUT... (prints the summary JSON on stdout)
+    Run(RunArgs),
+    /// Read, merge and check INPUT... without sending anything
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// CSV files to read: a path, a .gz path, or - for stdin. Rows of one contact may be in any of them
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// wide: one column per attribute; long: Key/Value rows; auto: decide by the header
+    #[arg(long, value_enum, default_value_t = FormatChoice::Auto)]
+    pub format: FormatChoice,
+    /// Instance for rows without an InstanceId column or value
+    #[arg(long, value_name = "ID")]
+    pub instance_id: Option<String>,
+    /// The column holding the contact id [default: InitialContactId, initial_contact_id, ContactId or contact_id]
+    #[arg(long, value_name = "NAME")]
+    pub contact_column: Option<String>,
+    /// Send empty cells as empty values (by default an empty cell means "not given")
+    #[arg(long)]
+    pub send_empty: bool,
+    /// Add KEY=VALUE to every contact (repeatable); with it, a file of bare contact ids is valid input
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+    /// Directory for this run's outputs [default: connect-attrs-runs/<UTC timestamp>]
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// AWS region [default: AWS_REGION, then the profile's region]
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Profile from the shared AWS config and credentials files [default: AWS_PROFILE]
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Service endpoint [default: AWS_ENDPOINT_URL_CONNECT, AWS_ENDPOINT_URL, then https://connect.REGION.amazonaws.com]
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Allow a plain-http endpoint that is not on this machine (loopback is always allowed)
+    #[arg(long)]
+    pub allow_insecure_endpoint: bool,
+    /// Most requests per second: a number, or auto for the account's quota (Service Quotas)
+    #[arg(long, default_value = "auto", value_parser = parse_rate)]
+    pub rate: RateArg,
+    /// Most requests at once above the rate [default: with --rate N, the documented ratio (burst 5 at 2/s, 15 at 10/s)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub burst: Option<u32>,
+    /// Requests in flight: a number, or auto to reach the rate at the observed latency
+    #[arg(long, default_value = "auto", value_parser = parse_concurrency)]
+    pub concurrency: ConcurrencyArg,
+    /// Attempts per contact, counting the first (throttled attempts do not count)
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+    /// Seconds to wait for one answer before the attempt counts as failed
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+    /// First retry delay in milliseconds (doubles each attempt, full jitter, capped at 20 s)
+    #[arg(long, default_value_t = 1000, value_name = "MS", hide = true)]
+    pub retry_base_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateArg {
+    Auto,
+    PerSecond(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConcurrencyArg {
+    Auto,
+    Fixed(usize),
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
+}
+
+fn parse_rate(text: &str) -> Result<RateArg, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(RateArg::Auto);
+    }
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(RateArg::PerSecond(rate)),
+        _ => Err(format!(
+            "expected a number of requests per second above 0, or auto; got {text:?}"
+        )),
+    }
+}
+
+fn parse_concurrency(text: &str) -> Result<ConcurrencyArg, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(ConcurrencyArg::Auto);
+    }
+    match text.parse::<usize>() {
+        Ok(n) if (1..=4096).contains(&n) => Ok(ConcurrencyArg::Fixed(n)),
+        _ => Err(format!("expected 1 to 4096 or auto, got {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn set_and_rate_values() {
+        assert_eq!(
+            parse_key_value("LegalReview=true"),
+            Ok(("LegalReview".into(), "true".into()))
+        );
+        assert_eq!(
+            parse_key_value("Note=a=b"),
+            Ok(("Note".into(), "a=b".into()))
+        );
+        assert!(parse_key_value("=x").is_err());
+        assert!(parse_key_value("novalue").is_err());
+        assert_eq!(parse_rate("auto"), Ok(RateArg::Auto));
+        assert_eq!(parse_rate("2.5"), Ok(RateArg::PerSecond(2.5)));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("NaN").is_err());
+        assert_eq!(parse_concurrency("16"), Ok(ConcurrencyArg::Fixed(16)));
+        assert!(parse_concurrency("0").is_err());
+    }
+
+    #[test]
+    fn run_parses_a_typical_command_line() {
+        let cli = Cli::try_parse_from([
+            "connect-attrs",
+            "run",
+            "--instance-id",
+            "i-1",
+            "--set",
+            "LegalReview=true",
+            "--rate",
+            "10",
+            "ids.csv",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.input.inputs, ["ids.csv"]);
+        assert_eq!(args.rate, RateArg::PerSecond(10.0));
+        assert_eq!(args.max_attempts, 5);
+    }
+}

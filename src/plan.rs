@@ -1,0 +1,222 @@
+//! What the command line resolves to, checked once before the first row is read: inputs, read
+//! options, run directory, endpoint, rate ceiling, concurrency and retries. Environment and clock
+//! come in as parameters so tests can pin them.
+
+use crate::cli::{ConcurrencyArg, InputArgs, RateArg, RunArgs};
+use crate::error::Error;
+use crate::input::{InputSpec, ReadOptions};
+use crate::send::Concurrency;
+use crate::send::backoff::RetryPolicy;
+use crate::send::ratelimit::Ceiling;
+use crate::validate;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Reading, merging and checking: shared by `run` and `validate`.
+#[derive(Debug, Clone)]
+pub struct InputPlan {
+    pub inputs: Vec<InputSpec>,
+    pub read: ReadOptions,
+    pub set: Vec<(String, String)>,
+    pub run_dir: PathBuf,
+}
+
+/// Sending, for `run`.
+#[derive(Debug, Clone)]
+pub struct SendPlan {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// From the flag or the environment; `None`: the regional endpoint, once the region is known.
+    pub endpoint: Option<String>,
+    pub allow_insecure_endpoint: bool,
+    pub rate: RateArg,
+    pub burst: Option<u32>,
+    pub concurrency: Concurrency,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error> {
+    if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
+        return Err(Error::Usage(
+            "stdin (-) can be given only once as INPUT".into(),
+        ));
+    }
+    for (key, value) in &args.set {
+        validate::key_length(key)
+            .and_then(|_| validate::key_characters(key))
+            .and_then(|_| validate::value_length(key, value))
+            .map_err(|e| Error::Usage(format!("--set {key}=...: {e}")))?;
+    }
+    if let Some(id) = &args.instance_id {
+        validate::instance_id(id).map_err(|e| Error::Usage(format!("--instance-id: {e}")))?;
+    }
+    let run_dir = args
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("connect-attrs-runs").join(timestamp));
+    Ok(InputPlan {
+        inputs: args.inputs.iter().map(|i| InputSpec::parse(i)).collect(),
+        read: ReadOptions {
+            format: args.format,
+            contact_column: args.contact_column.clone(),
+            default_instance: args.instance_id.clone(),
+            send_empty: args.send_empty,
+            allow_bare_ids: !args.set.is_empty(),
+        },
+        set: args.set.clone(),
+        run_dir,
+    })
+}
+
+pub fn send_plan(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<SendPlan, Error> {
+    let endpoint = args
+        .endpoint_url
+        .clone()
+        .or_else(|| env("AWS_ENDPOINT_URL_CONNECT"))
+        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .filter(|e| !e.is_empty());
+    if let Some(endpoint) = &endpoint {
+        check_endpoint(endpoint, args.allow_insecure_endpoint)?;
+    }
+    Ok(SendPlan {
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        endpoint,
+        allow_insecure_endpoint: args.allow_insecure_endpoint,
+        rate: args.rate,
+        burst: args.burst,
+        concurrency: match args.concurrency {
+            ConcurrencyArg::Auto => Concurrency::Auto,
+            ConcurrencyArg::Fixed(n) => Concurrency::Fixed(n),
+        },
+        retry: RetryPolicy {
+            max_attempts: args.max_attempts,
+            base: Duration::from_millis(args.retry_base_ms),
+            ..RetryPolicy::default()
+        },
+        timeout: Duration::from_secs(args.timeout),
+    })
+}
+
+/// The regional endpoint of Amazon Connect.
+pub fn regional_endpoint(region: &str) -> String {
+    format!("https://connect.{region}.amazonaws.com")
+}
+
+/// A ceiling from `--rate N [--burst B]`; without `--burst`, the documented ratio
+/// (2/s burst 5, 10/s burst 15).
+pub fn ceiling(rate: f64, burst: Option<u32>) -> Ceiling {
+    let default_burst = (rate * 1.5).ceil().max(rate.ceil() + 3.0) as u32;
+    Ceiling {
+        rate,
+        burst: burst.unwrap_or(default_burst),
+    }
+}
+
+/// https anywhere; plain http only to this machine, or with `--allow-insecure-endpoint`.
+pub fn check_endpoint(endpoint: &str, allow_insecure: bool) -> Result<(), Error> {
+    let url = reqwest::Url::parse(endpoint)
+        .map_err(|e| Error::Usage(format!("endpoint {endpoint:?} is not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure || is_loopback(&url) => Ok(()),
+        "http" => Err(Error::Usage(format!(
+            "endpoint {endpoint} is plain http to another machine: contact data and signatures would cross the network unencrypted. Use https, or pass --allow-insecure-endpoint if you really mean it"
+        ))),
+        other => Err(Error::Usage(format!(
+            "endpoint {endpoint}: scheme {other:?} is not http or https"
+        ))),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["connect-attrs", "run"];
+        argv.extend_from_slice(extra);
+        argv.push("in.csv");
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Run(args) => args,
+            Command::Validate(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn endpoint_precedence_flag_then_service_env_then_global_env() {
+        let env = |name: &str| match name {
+            "AWS_ENDPOINT_URL_CONNECT" => Some("http://127.0.0.1:1".to_string()),
+            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:2".to_string()),
+            _ => None,
+        };
+        let flag = send_plan(&run_args(&["--endpoint-url", "http://127.0.0.1:3"]), &env).unwrap();
+        assert_eq!(flag.endpoint.as_deref(), Some("http://127.0.0.1:3"));
+        assert_eq!(
+            send_plan(&run_args(&[]), &env).unwrap().endpoint.as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        let global =
+            |name: &str| (name == "AWS_ENDPOINT_URL").then(|| "http://localhost:2".to_string());
+        assert_eq!(
+            send_plan(&run_args(&[]), &global)
+                .unwrap()
+                .endpoint
+                .as_deref(),
+            Some("http://localhost:2")
+        );
+        assert_eq!(send_plan(&run_args(&[]), &|_| None).unwrap().endpoint, None);
+        assert_eq!(
+            regional_endpoint("eu-west-2"),
+            "https://connect.eu-west-2.amazonaws.com"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_allowed() {
+        assert!(check_endpoint("http://127.0.0.1:8080", false).is_ok());
+        assert!(check_endpoint("http://[::1]:8080", false).is_ok());
+        assert!(check_endpoint("http://localhost:8080", false).is_ok());
+        assert!(check_endpoint("https://connect.us-east-1.amazonaws.com", false).is_ok());
+        assert!(check_endpoint("http://connect.example.com", false).is_err());
+        assert!(check_endpoint("http://connect.example.com", true).is_ok());
+        assert!(check_endpoint("ftp://x", true).is_err());
+    }
+
+    #[test]
+    fn default_burst_follows_the_documented_ratio() {
+        assert_eq!(ceiling(2.0, None).burst, 5);
+        assert_eq!(ceiling(10.0, None).burst, 15);
+        assert_eq!(ceiling(50.0, Some(50)).burst, 50);
+    }
+
+    #[test]
+    fn bad_set_keys_are_usage_errors() {
+        let cli = Cli::try_parse_from([
+            "connect-attrs",
+            "validate",
+            "--set",
+            "Legal Review=true",
+            "x.csv",
+        ])
+        .unwrap();
+        let Command::Validate(args) = cli.command else {
+            unreachable!()
+        };
+        let err = input_plan(&args.input, "t").unwrap_err().to_string();
+        assert!(err.contains("--set Legal Review"), "{err}");
+    }
+}

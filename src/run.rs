@@ -1,0 +1,434 @@
+//! The two commands wired together: read -> merge -> validate -> send -> report. Each stage is
+//! its own module; this file only connects them and decides the exit code.
+
+use crate::cli::{Cli, Command, RateArg, RunArgs, ValidateArgs};
+use crate::connect::credentials::{self, CredentialCache};
+use crate::connect::http::HttpSender;
+use crate::error::{Error, exit};
+use crate::input::{self, Format, Item};
+use crate::merge::{Contact, MemoryMerge};
+use crate::plan::{self, InputPlan, SendPlan};
+use crate::report::progress::Rates;
+use crate::report::{self, Report, Summary, Tally};
+use crate::send::ratelimit::{Ceiling, RateControl};
+use crate::send::stop::{Stop, StopReason};
+use crate::send::{self, Context, Counters, Outcome, Skip, Status};
+use crate::{logging, validate};
+use rayon::prelude::*;
+use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// Runs one command; `Ok` holds the exit code of a command that got to write its summary.
+pub fn run(cli: Cli) -> Result<u8, Error> {
+    logging::init(cli.verbose, cli.quiet, cli.log_format);
+    let clock = Clock::start();
+    match &cli.command {
+        Command::Validate(args) => validate_command(args, &clock),
+        Command::Run(args) => run_command(args, cli.quiet, &clock),
+    }
+}
+
+struct Clock {
+    started_at: OffsetDateTime,
+    started: Instant,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            started_at: OffsetDateTime::now_utc(),
+            started: Instant::now(),
+        }
+    }
+
+    /// `20261125T031500Z`: the default run directory's name.
+    fn stamp(&self) -> String {
+        let format =
+            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        self.started_at
+            .format(&format)
+            .unwrap_or_else(|_| "run".into())
+    }
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// What reading and checking produced: contacts to send, and the counts of what was read.
+struct Prepared {
+    report: Report,
+    to_send: Vec<Contact>,
+    rows: u64,
+    bad_rows: u64,
+    format: Option<Format>,
+}
+
+/// Reads every input, merges, validates; invalid and empty contacts are reported right away.
+fn prepare(plan: &InputPlan) -> Result<Prepared, Error> {
+    let names = plan.inputs.iter().map(|i| i.name.clone()).collect();
+    let mut report = Report::create(&plan.run_dir, names)?;
+    let mut merge = MemoryMerge::new();
+    let (mut rows, mut bad_rows, mut format) = (0, 0, None);
+    let mut write_error = None;
+    for (index, spec) in plan.inputs.iter().enumerate() {
+        let info = input::read_input(index as u32, spec, &plan.read, |item| match item {
+            Item::Row(row) => merge.add(row),
+            Item::Bad(bad) => {
+                if let Err(err) = report.bad_row(&bad) {
+                    write_error.get_or_insert(err);
+                }
+            }
+        })?;
+        tracing::info!(
+            "{}: {} rows ({:?}), {} malformed",
+            spec.name,
+            info.rows,
+            info.format,
+            info.bad_rows
+        );
+        rows += info.rows;
+        bad_rows += info.bad_rows;
+        format.get_or_insert(info.format);
+    }
+    if let Some(err) = write_error {
+        return Err(err.into());
+    }
+    let checked: Vec<Result<Contact, Box<Outcome>>> =
+        merge.finish(&plan.set).into_par_iter().map(check).collect();
+    let mut to_send = Vec::with_capacity(checked.len());
+    for result in checked {
+        match result {
+            Ok(contact) => to_send.push(contact),
+            Err(outcome) => report.outcome(&outcome)?,
+        }
+    }
+    Ok(Prepared {
+        report,
+        to_send,
+        rows,
+        bad_rows,
+        format,
+    })
+}
+
+/// A contact worth sending, or the outcome that says why not.
+fn check(contact: Contact) -> Result<Contact, Box<Outcome>> {
+    let status = match validate::contact(
+        &contact.instance_id,
+        &contact.contact_id,
+        contact.attribute_pairs(),
+    ) {
+        Err(invalid) => Status::Invalid(invalid),
+        Ok(()) if contact.attributes.is_empty() => Status::Skipped(Skip::Empty),
+        Ok(()) => return Ok(contact),
+    };
+    Err(Box::new(Outcome {
+        contact,
+        status,
+        attempts: 0,
+    }))
+}
+
+fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
+    let plan = plan::input_plan(&args.input, &clock.stamp())?;
+    let Prepared {
+        report,
+        to_send,
+        rows,
+        bad_rows,
+        format,
+    } = prepare(&plan)?;
+    let valid = to_send.len() as u64;
+    let finished = report.finish(format.unwrap_or(Format::Wide))?;
+    let mut tally = finished.tally;
+    tally.contacts += valid;
+    let code = if tally.invalid > 0 || bad_rows > 0 {
+        exit::SOME_NOT_UPDATED
+    } else {
+        exit::OK
+    };
+    let summary = Summary {
+        command: "validate",
+        valid: Some(valid),
+        ..summary(&plan, &finished, tally, rows, bad_rows, format, clock)
+    };
+    emit(
+        &finished.dir,
+        Summary {
+            exit_code: code,
+            ..summary
+        },
+    )?;
+    Ok(code)
+}
+
+fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> {
+    let input_plan = plan::input_plan(&args.input, &clock.stamp())?;
+    let send_plan = plan::send_plan(args, &|name| std::env::var(name).ok())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let target = runtime.block_on(resolve_target(&send_plan))?;
+    let Prepared {
+        mut report,
+        to_send,
+        rows,
+        bad_rows,
+        format,
+    } = prepare(&input_plan)?;
+
+    let counters = Arc::new(Counters::default());
+    let stop = Arc::new(Stop::default());
+    let sender = HttpSender::new(
+        &target.endpoint,
+        &target.region,
+        target.credentials.clone(),
+        send_plan.timeout,
+    )
+    .map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
+    let rate = RateControl::new(target.ceiling);
+    let context = Arc::new(Context::new(
+        sender,
+        rate,
+        send_plan.retry,
+        send_plan.concurrency,
+        counters.clone(),
+        stop.clone(),
+    ));
+    tracing::info!(
+        "sending {} contacts to {} ({}), {}",
+        to_send.len(),
+        target.endpoint,
+        target.region,
+        describe_ceiling(target.ceiling)
+    );
+
+    let total = report.tally().contacts + to_send.len() as u64;
+    report.show_progress(total, quiet);
+    logging::set_bar(report.progress_bar());
+    let (contact_tx, contact_rx) = tokio::sync::mpsc::channel(1024);
+    let (outcome_tx, outcome_rx) = std::sync::mpsc::channel();
+    let sending = Instant::now();
+    runtime.spawn(async move {
+        for contact in to_send {
+            if contact_tx.send(contact).await.is_err() {
+                break;
+            }
+        }
+    });
+    runtime.spawn(send::send_all(contact_rx, context.clone(), outcome_tx));
+    runtime.spawn(stop_on_signal(stop.clone()));
+
+    let mut write_error = None;
+    loop {
+        match outcome_rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(outcome) => {
+                if let Err(err) = report.outcome(&outcome) {
+                    stop.stop(StopReason::Fatal(format!(
+                        "cannot write the run's outputs: {err}"
+                    )));
+                    write_error.get_or_insert(err);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        report.tick(Rates {
+            requests: Counters::get(&counters.requests),
+            throttled: Counters::get(&counters.throttled),
+            current_rate: context.rate.current_rate(),
+            ceiling: target.ceiling.map(|c| c.rate),
+        });
+    }
+    let send_seconds = sending.elapsed().as_secs_f64();
+    logging::set_bar(None);
+    let finished = report.finish(format.unwrap_or(Format::Wide))?;
+    let mut summary = summary(
+        &input_plan,
+        &finished,
+        finished.tally,
+        rows,
+        bad_rows,
+        format,
+        clock,
+    );
+    summary.requests = Counters::get(&counters.requests);
+    summary.throttled = Counters::get(&counters.throttled);
+    summary.retries = Counters::get(&counters.retries);
+    summary.achieved_rate = finished.tally.updated as f64 / send_seconds.max(1e-3);
+    summary.ceiling = target.ceiling;
+    let code = match stop.reason() {
+        Some(StopReason::Fatal(message)) => {
+            tracing::error!("stopped: {message}");
+            summary.stopped = Some(message);
+            exit::ERROR
+        }
+        Some(StopReason::Requested(why)) => {
+            tracing::warn!("stopped early ({why}): contacts not sent are in the retry file");
+            summary.stopped = Some(why);
+            exit::STOPPED
+        }
+        None => summary.exit_code_for(),
+    };
+    emit(
+        &finished.dir,
+        Summary {
+            exit_code: code,
+            ..summary
+        },
+    )?;
+    match write_error {
+        Some(err) => Err(err.into()),
+        None => Ok(code),
+    }
+}
+
+/// Where and how fast to send, resolved from the plan and the AWS default chain.
+struct Target {
+    region: String,
+    endpoint: String,
+    credentials: Arc<CredentialCache>,
+    ceiling: Option<Ceiling>,
+}
+
+async fn resolve_target(plan: &SendPlan) -> Result<Target, Error> {
+    let (region, provider) =
+        credentials::default_chain(plan.profile.as_deref(), plan.region.as_deref()).await;
+    let region = region.ok_or_else(|| {
+        Error::Config(
+            "no AWS region: pass --region, set AWS_REGION, or give the profile a region".into(),
+        )
+    })?;
+    let provider = provider
+        .ok_or_else(|| Error::Config("no AWS credentials provider could be set up".into()))?;
+    let credentials = Arc::new(CredentialCache::new(provider));
+    // Fail before reading a million rows if there are no credentials at all.
+    credentials.get(std::time::SystemTime::now()).await?;
+    let endpoint = plan
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| plan::regional_endpoint(&region));
+    plan::check_endpoint(&endpoint, plan.allow_insecure_endpoint)?;
+    let ceiling = match plan.rate {
+        RateArg::PerSecond(rate) => plan::ceiling(rate, plan.burst),
+        RateArg::Auto => {
+            tracing::warn!(
+                "the account's quota for UpdateContactAttributes is unknown: sending at 2/s burst 5. Pass --rate N (and --burst B) with your account's quota to go faster"
+            );
+            plan::ceiling(2.0, Some(plan.burst.unwrap_or(5)))
+        }
+    };
+    Ok(Target {
+        region,
+        endpoint,
+        credentials,
+        ceiling: Some(ceiling),
+    })
+}
+
+fn describe_ceiling(ceiling: Option<Ceiling>) -> String {
+    match ceiling {
+        Some(c) => format!("at most {}/s, burst {}", c.rate, c.burst),
+        None => "with no rate ceiling".to_string(),
+    }
+}
+
+/// SIGINT or SIGTERM: stop taking new contacts, let those in flight finish.
+async fn stop_on_signal(stop: Arc<Stop>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::warn!("{name}: finishing the requests in flight, then stopping");
+        stop.stop(StopReason::Requested(format!("{name} received")));
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.stop(StopReason::Requested("Ctrl-C".into()));
+        }
+    }
+}
+
+fn summary(
+    plan: &InputPlan,
+    finished: &report::Finished,
+    tally: Tally,
+    rows: u64,
+    bad_rows: u64,
+    format: Option<Format>,
+    clock: &Clock,
+) -> Summary {
+    Summary {
+        command: "run",
+        inputs: plan.inputs.iter().map(|i| i.name.clone()).collect(),
+        format,
+        rows,
+        bad_rows,
+        tally,
+        valid: None,
+        requests: 0,
+        throttled: 0,
+        retries: 0,
+        elapsed_s: (clock.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        achieved_rate: 0.0,
+        ceiling: None,
+        exit_code: 0,
+        stopped: None,
+        run_dir: finished.dir.display().to_string(),
+        errors_file: finished.errors_file.display().to_string(),
+        retry_file: finished
+            .retry_file
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        started_at: rfc3339(clock.started_at),
+        finished_at: rfc3339(OffsetDateTime::now_utc()),
+    }
+}
+
+/// Writes `summary.json` and prints the same JSON on stdout.
+fn emit(dir: &std::path::Path, summary: Summary) -> Result<(), Error> {
+    report::write_summary(dir, &summary)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn check_sorts_contacts_into_send_invalid_and_empty() {
+        let contact = |instance: &str, attrs: &[(&str, &str)]| Contact {
+            instance_id: instance.into(),
+            contact_id: "c".into(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            lines: vec![],
+        };
+        assert!(check(contact("i", &[("A", "1")])).is_ok());
+        let invalid = check(contact("", &[("A", "1")])).unwrap_err();
+        assert!(matches!(invalid.status, Status::Invalid(_)));
+        let empty = check(contact("i", &[])).unwrap_err();
+        assert_eq!(empty.status, Status::Skipped(Skip::Empty));
+    }
+}
