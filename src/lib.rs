@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod connect;
+pub mod emulator;
 pub mod error;
 pub mod input;
 pub mod logging;
