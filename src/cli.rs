@@ -134,9 +134,7 @@ fn parse_rate(text: &str) -> Result<RateArg, String> {
     }
     match text.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(RateArg::PerSecond(rate)),
-        _ => Err(format!(
-            "expected a number of requests per second above 0, or auto; got {text:?}"
-        )),
+        _ => Err(format!("expected a number of requests per second above 0, or auto; got {text:?}")),
     }
 }
 
@@ -162,14 +160,8 @@ mod tests {
 
     #[test]
     fn set_and_rate_values() {
-        assert_eq!(
-            parse_key_value("LegalReview=true"),
-            Ok(("LegalReview".into(), "true".into()))
-        );
-        assert_eq!(
-            parse_key_value("Note=a=b"),
-            Ok(("Note".into(), "a=b".into()))
-        );
+        assert_eq!(parse_key_value("LegalReview=true"), Ok(("LegalReview".into(), "true".into())));
+        assert_eq!(parse_key_value("Note=a=b"), Ok(("Note".into(), "a=b".into())));
         assert!(parse_key_value("=x").is_err());
         assert!(parse_key_value("novalue").is_err());
         assert_eq!(parse_rate("auto"), Ok(RateArg::Auto));
@@ -194,9 +186,7 @@ mod tests {
             "ids.csv",
         ])
         .unwrap();
-        let Command::Run(args) = cli.command else {
-            panic!("not run")
-        };
+        let Command::Run(args) = cli.command else { panic!("not run") };
         assert_eq!(args.input.inputs, ["ids.csv"]);
         assert_eq!(args.rate, RateArg::PerSecond(10.0));
         assert_eq!(args.max_attempts, 5);

@@ -20,15 +20,10 @@ pub fn init(verbose: u8, quiet: bool, format: LogFormat) {
     // Our crate at the chosen level; dependencies one step quieter so -vv stays readable.
     let default = format!("warn,connect_attrs={level}");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| BarAwareStderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| BarAwareStderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder
-            .with_ansi(io::stderr().is_terminal())
-            .with_target(false)
-            .try_init(),
+        LogFormat::Text => builder.with_ansi(io::stderr().is_terminal()).with_target(false).try_init(),
     };
 }
 
@@ -45,9 +40,7 @@ impl Write for BarAwareStderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let bar = BAR.lock().ok().and_then(|b| b.clone());
         match bar {
-            Some(bar) => bar
-                .suspend(|| io::stderr().write_all(buf))
-                .map(|_| buf.len()),
+            Some(bar) => bar.suspend(|| io::stderr().write_all(buf)).map(|_| buf.len()),
             None => io::stderr().write_all(buf).map(|_| buf.len()),
         }
     }

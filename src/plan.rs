@@ -39,9 +39,7 @@ pub struct SendPlan {
 
 pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error> {
     if args.inputs.iter().filter(|i| *i == "-").count() > 1 {
-        return Err(Error::Usage(
-            "stdin (-) can be given only once as INPUT".into(),
-        ));
+        return Err(Error::Usage("stdin (-) can be given only once as INPUT".into()));
     }
     for (key, value) in &args.set {
         validate::key_length(key)
@@ -52,10 +50,7 @@ pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error>
     if let Some(id) = &args.instance_id {
         validate::instance_id(id).map_err(|e| Error::Usage(format!("--instance-id: {e}")))?;
     }
-    let run_dir = args
-        .run_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("connect-attrs-runs").join(timestamp));
+    let run_dir = args.run_dir.clone().unwrap_or_else(|| PathBuf::from("connect-attrs-runs").join(timestamp));
     Ok(InputPlan {
         inputs: args.inputs.iter().map(|i| InputSpec::parse(i)).collect(),
         read: ReadOptions {
@@ -109,25 +104,20 @@ pub fn regional_endpoint(region: &str) -> String {
 /// (2/s burst 5, 10/s burst 15).
 pub fn ceiling(rate: f64, burst: Option<u32>) -> Ceiling {
     let default_burst = (rate * 1.5).ceil().max(rate.ceil() + 3.0) as u32;
-    Ceiling {
-        rate,
-        burst: burst.unwrap_or(default_burst),
-    }
+    Ceiling { rate, burst: burst.unwrap_or(default_burst) }
 }
 
 /// https anywhere; plain http only to this machine, or with `--allow-insecure-endpoint`.
 pub fn check_endpoint(endpoint: &str, allow_insecure: bool) -> Result<(), Error> {
-    let url = reqwest::Url::parse(endpoint)
-        .map_err(|e| Error::Usage(format!("endpoint {endpoint:?} is not a URL: {e}")))?;
+    let url =
+        reqwest::Url::parse(endpoint).map_err(|e| Error::Usage(format!("endpoint {endpoint:?} is not a URL: {e}")))?;
     match url.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure || is_loopback(&url) => Ok(()),
         "http" => Err(Error::Usage(format!(
             "endpoint {endpoint} is plain http to another machine: contact data and signatures would cross the network unencrypted. Use https, or pass --allow-insecure-endpoint if you really mean it"
         ))),
-        other => Err(Error::Usage(format!(
-            "endpoint {endpoint}: scheme {other:?} is not http or https"
-        ))),
+        other => Err(Error::Usage(format!("endpoint {endpoint}: scheme {other:?} is not http or https"))),
     }
 }
 
@@ -165,24 +155,11 @@ mod tests {
         };
         let flag = send_plan(&run_args(&["--endpoint-url", "http://127.0.0.1:3"]), &env).unwrap();
         assert_eq!(flag.endpoint.as_deref(), Some("http://127.0.0.1:3"));
-        assert_eq!(
-            send_plan(&run_args(&[]), &env).unwrap().endpoint.as_deref(),
-            Some("http://127.0.0.1:1")
-        );
-        let global =
-            |name: &str| (name == "AWS_ENDPOINT_URL").then(|| "http://localhost:2".to_string());
-        assert_eq!(
-            send_plan(&run_args(&[]), &global)
-                .unwrap()
-                .endpoint
-                .as_deref(),
-            Some("http://localhost:2")
-        );
+        assert_eq!(send_plan(&run_args(&[]), &env).unwrap().endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        let global = |name: &str| (name == "AWS_ENDPOINT_URL").then(|| "http://localhost:2".to_string());
+        assert_eq!(send_plan(&run_args(&[]), &global).unwrap().endpoint.as_deref(), Some("http://localhost:2"));
         assert_eq!(send_plan(&run_args(&[]), &|_| None).unwrap().endpoint, None);
-        assert_eq!(
-            regional_endpoint("eu-west-2"),
-            "https://connect.eu-west-2.amazonaws.com"
-        );
+        assert_eq!(regional_endpoint("eu-west-2"), "https://connect.eu-west-2.amazonaws.com");
     }
 
     #[test]
@@ -205,17 +182,8 @@ mod tests {
 
     #[test]
     fn bad_set_keys_are_usage_errors() {
-        let cli = Cli::try_parse_from([
-            "connect-attrs",
-            "validate",
-            "--set",
-            "Legal Review=true",
-            "x.csv",
-        ])
-        .unwrap();
-        let Command::Validate(args) = cli.command else {
-            unreachable!()
-        };
+        let cli = Cli::try_parse_from(["connect-attrs", "validate", "--set", "Legal Review=true", "x.csv"]).unwrap();
+        let Command::Validate(args) = cli.command else { unreachable!() };
         let err = input_plan(&args.input, "t").unwrap_err().to_string();
         assert!(err.contains("--set Legal Review"), "{err}");
     }

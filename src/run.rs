@@ -4,6 +4,7 @@
 use crate::cli::{Cli, Command, RateArg, RunArgs, ValidateArgs};
 use crate::connect::credentials::{self, CredentialCache};
 use crate::connect::http::HttpSender;
+use crate::connect::quotas;
 use crate::error::{Error, exit};
 use crate::input::{self, Format, Item};
 use crate::merge::{Contact, MemoryMerge};
@@ -37,25 +38,18 @@ struct Clock {
 
 impl Clock {
     fn start() -> Clock {
-        Clock {
-            started_at: OffsetDateTime::now_utc(),
-            started: Instant::now(),
-        }
+        Clock { started_at: OffsetDateTime::now_utc(), started: Instant::now() }
     }
 
     /// `20261125T031500Z`: the default run directory's name.
     fn stamp(&self) -> String {
-        let format =
-            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-        self.started_at
-            .format(&format)
-            .unwrap_or_else(|_| "run".into())
+        let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        self.started_at.format(&format).unwrap_or_else(|_| "run".into())
     }
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 /// What reading and checking produced: contacts to send, and the counts of what was read.
@@ -83,13 +77,7 @@ fn prepare(plan: &InputPlan) -> Result<Prepared, Error> {
                 }
             }
         })?;
-        tracing::info!(
-            "{}: {} rows ({:?}), {} malformed",
-            spec.name,
-            info.rows,
-            info.format,
-            info.bad_rows
-        );
+        tracing::info!("{}: {} rows ({:?}), {} malformed", spec.name, info.rows, info.format, info.bad_rows);
         rows += info.rows;
         bad_rows += info.bad_rows;
         format.get_or_insert(info.format);
@@ -97,8 +85,7 @@ fn prepare(plan: &InputPlan) -> Result<Prepared, Error> {
     if let Some(err) = write_error {
         return Err(err.into());
     }
-    let checked: Vec<Result<Contact, Box<Outcome>>> =
-        merge.finish(&plan.set).into_par_iter().map(check).collect();
+    let checked: Vec<Result<Contact, Box<Outcome>>> = merge.finish(&plan.set).into_par_iter().map(check).collect();
     let mut to_send = Vec::with_capacity(checked.len());
     for result in checked {
         match result {
@@ -106,99 +93,50 @@ fn prepare(plan: &InputPlan) -> Result<Prepared, Error> {
             Err(outcome) => report.outcome(&outcome)?,
         }
     }
-    Ok(Prepared {
-        report,
-        to_send,
-        rows,
-        bad_rows,
-        format,
-    })
+    Ok(Prepared { report, to_send, rows, bad_rows, format })
 }
 
 /// A contact worth sending, or the outcome that says why not.
 fn check(contact: Contact) -> Result<Contact, Box<Outcome>> {
-    let status = match validate::contact(
-        &contact.instance_id,
-        &contact.contact_id,
-        contact.attribute_pairs(),
-    ) {
+    let status = match validate::contact(&contact.instance_id, &contact.contact_id, contact.attribute_pairs()) {
         Err(invalid) => Status::Invalid(invalid),
         Ok(()) if contact.attributes.is_empty() => Status::Skipped(Skip::Empty),
         Ok(()) => return Ok(contact),
     };
-    Err(Box::new(Outcome {
-        contact,
-        status,
-        attempts: 0,
-    }))
+    Err(Box::new(Outcome { contact, status, attempts: 0 }))
 }
 
 fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     let plan = plan::input_plan(&args.input, &clock.stamp())?;
-    let Prepared {
-        report,
-        to_send,
-        rows,
-        bad_rows,
-        format,
-    } = prepare(&plan)?;
+    let Prepared { report, to_send, rows, bad_rows, format } = prepare(&plan)?;
     let valid = to_send.len() as u64;
     let finished = report.finish(format.unwrap_or(Format::Wide))?;
     let mut tally = finished.tally;
     tally.contacts += valid;
-    let code = if tally.invalid > 0 || bad_rows > 0 {
-        exit::SOME_NOT_UPDATED
-    } else {
-        exit::OK
-    };
+    let code = if tally.invalid > 0 || bad_rows > 0 { exit::SOME_NOT_UPDATED } else { exit::OK };
     let summary = Summary {
         command: "validate",
         valid: Some(valid),
         ..summary(&plan, &finished, tally, rows, bad_rows, format, clock)
     };
-    emit(
-        &finished.dir,
-        Summary {
-            exit_code: code,
-            ..summary
-        },
-    )?;
+    emit(&finished.dir, Summary { exit_code: code, ..summary })?;
     Ok(code)
 }
 
 fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> {
     let input_plan = plan::input_plan(&args.input, &clock.stamp())?;
     let send_plan = plan::send_plan(args, &|name| std::env::var(name).ok())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let target = runtime.block_on(resolve_target(&send_plan))?;
-    let Prepared {
-        mut report,
-        to_send,
-        rows,
-        bad_rows,
-        format,
-    } = prepare(&input_plan)?;
+    let Prepared { mut report, to_send, rows, bad_rows, format } = prepare(&input_plan)?;
 
     let counters = Arc::new(Counters::default());
     let stop = Arc::new(Stop::default());
-    let sender = HttpSender::new(
-        &target.endpoint,
-        &target.region,
-        target.credentials.clone(),
-        send_plan.timeout,
-    )
-    .map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
+    let sender = HttpSender::new(&target.endpoint, &target.region, target.credentials.clone(), send_plan.timeout)
+        .map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
     let rate = RateControl::new(target.ceiling);
-    let context = Arc::new(Context::new(
-        sender,
-        rate,
-        send_plan.retry,
-        send_plan.concurrency,
-        counters.clone(),
-        stop.clone(),
-    ));
+    let context =
+        Arc::new(Context::new(sender, rate, send_plan.retry, send_plan.concurrency, counters.clone(), stop.clone()));
     tracing::info!(
         "sending {} contacts to {} ({}), {}",
         to_send.len(),
@@ -228,9 +166,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
         match outcome_rx.recv_timeout(Duration::from_millis(250)) {
             Ok(outcome) => {
                 if let Err(err) = report.outcome(&outcome) {
-                    stop.stop(StopReason::Fatal(format!(
-                        "cannot write the run's outputs: {err}"
-                    )));
+                    stop.stop(StopReason::Fatal(format!("cannot write the run's outputs: {err}")));
                     write_error.get_or_insert(err);
                 }
             }
@@ -247,15 +183,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let send_seconds = sending.elapsed().as_secs_f64();
     logging::set_bar(None);
     let finished = report.finish(format.unwrap_or(Format::Wide))?;
-    let mut summary = summary(
-        &input_plan,
-        &finished,
-        finished.tally,
-        rows,
-        bad_rows,
-        format,
-        clock,
-    );
+    let mut summary = summary(&input_plan, &finished, finished.tally, rows, bad_rows, format, clock);
     summary.requests = Counters::get(&counters.requests);
     summary.throttled = Counters::get(&counters.throttled);
     summary.retries = Counters::get(&counters.retries);
@@ -274,13 +202,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
         }
         None => summary.exit_code_for(),
     };
-    emit(
-        &finished.dir,
-        Summary {
-            exit_code: code,
-            ..summary
-        },
-    )?;
+    emit(&finished.dir, Summary { exit_code: code, ..summary })?;
     match write_error {
         Some(err) => Err(err.into()),
         None => Ok(code),
@@ -296,38 +218,39 @@ struct Target {
 }
 
 async fn resolve_target(plan: &SendPlan) -> Result<Target, Error> {
-    let (region, provider) =
-        credentials::default_chain(plan.profile.as_deref(), plan.region.as_deref()).await;
+    let (region, provider) = credentials::default_chain(plan.profile.as_deref(), plan.region.as_deref()).await;
     let region = region.ok_or_else(|| {
-        Error::Config(
-            "no AWS region: pass --region, set AWS_REGION, or give the profile a region".into(),
-        )
+        Error::Config("no AWS region: pass --region, set AWS_REGION, or give the profile a region".into())
     })?;
-    let provider = provider
-        .ok_or_else(|| Error::Config("no AWS credentials provider could be set up".into()))?;
+    let provider = provider.ok_or_else(|| Error::Config("no AWS credentials provider could be set up".into()))?;
     let credentials = Arc::new(CredentialCache::new(provider));
     // Fail before reading a million rows if there are no credentials at all.
     credentials.get(std::time::SystemTime::now()).await?;
-    let endpoint = plan
-        .endpoint
-        .clone()
-        .unwrap_or_else(|| plan::regional_endpoint(&region));
+    let endpoint = plan.endpoint.clone().unwrap_or_else(|| plan::regional_endpoint(&region));
     plan::check_endpoint(&endpoint, plan.allow_insecure_endpoint)?;
     let ceiling = match plan.rate {
         RateArg::PerSecond(rate) => plan::ceiling(rate, plan.burst),
-        RateArg::Auto => {
-            tracing::warn!(
-                "the account's quota for UpdateContactAttributes is unknown: sending at 2/s burst 5. Pass --rate N (and --burst B) with your account's quota to go faster"
-            );
-            plan::ceiling(2.0, Some(plan.burst.unwrap_or(5)))
-        }
+        RateArg::Auto => quota_ceiling(&region, &credentials, plan.burst).await,
     };
-    Ok(Target {
-        region,
-        endpoint,
-        credentials,
-        ceiling: Some(ceiling),
-    })
+    Ok(Target { region, endpoint, credentials, ceiling: Some(ceiling) })
+}
+
+/// `--rate auto`: the account's quota, or 2/s burst 5 with a warning when it cannot be read.
+async fn quota_ceiling(region: &str, credentials: &CredentialCache, burst: Option<u32>) -> Ceiling {
+    let endpoint = quotas::endpoint(region, &|name| std::env::var(name).ok());
+    match quotas::update_contact_attributes_rate(&endpoint, region, credentials).await {
+        Ok(rate) => {
+            let ceiling = plan::ceiling(rate, burst);
+            tracing::info!("the account's quota {:?} is {rate}/s: using burst {}", quotas::QUOTA_NAME, ceiling.burst);
+            ceiling
+        }
+        Err(err) => {
+            tracing::warn!(
+                "cannot read the account's quota ({err}): sending at 2/s burst 5. Pass --rate N --burst B with your account's quota for UpdateContactAttributes to go faster"
+            );
+            plan::ceiling(2.0, Some(burst.unwrap_or(5)))
+        }
+    }
 }
 
 fn describe_ceiling(ceiling: Option<Ceiling>) -> String {
@@ -342,10 +265,8 @@ async fn stop_on_signal(stop: Arc<Stop>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut interrupt), Ok(mut terminate)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
+        let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+        else {
             return;
         };
         let name = tokio::select! {
@@ -390,10 +311,7 @@ fn summary(
         stopped: None,
         run_dir: finished.dir.display().to_string(),
         errors_file: finished.errors_file.display().to_string(),
-        retry_file: finished
-            .retry_file
-            .as_ref()
-            .map(|p| p.display().to_string()),
+        retry_file: finished.retry_file.as_ref().map(|p| p.display().to_string()),
         started_at: rfc3339(clock.started_at),
         finished_at: rfc3339(OffsetDateTime::now_utc()),
     }
@@ -402,10 +320,7 @@ fn summary(
 /// Writes `summary.json` and prints the same JSON on stdout.
 fn emit(dir: &std::path::Path, summary: Summary) -> Result<(), Error> {
     report::write_summary(dir, &summary)?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&summary).unwrap_or_default()
-    );
+    println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
     Ok(())
 }
 
@@ -419,10 +334,7 @@ mod tests {
         let contact = |instance: &str, attrs: &[(&str, &str)]| Contact {
             instance_id: instance.into(),
             contact_id: "c".into(),
-            attributes: attrs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
+            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
             lines: vec![],
         };
         assert!(check(contact("i", &[("A", "1")])).is_ok());

@@ -26,9 +26,7 @@ pub enum Invalid {
     KeyLength { key: Shown, chars: usize },
     #[error("attribute key {key} has {bad:?}: keys may only hold A-Z, a-z, 0-9, '_' and '-'")]
     KeyCharacters { key: Shown, bad: char },
-    #[error(
-        "value of attribute {key} must be at most {VALUE_MAX_CHARS} characters, it has {chars}"
-    )]
+    #[error("value of attribute {key} must be at most {VALUE_MAX_CHARS} characters, it has {chars}")]
     ValueLength { key: Shown, chars: usize },
     #[error(
         "attributes total {bytes} bytes (keys and values, UTF-8): at most {CONTACT_MAX_BYTES} are allowed per contact"
@@ -73,46 +71,25 @@ impl std::fmt::Display for Shown {
 
 pub fn instance_id(id: &str) -> Result<(), Invalid> {
     let chars = id.chars().count();
-    if (1..=INSTANCE_ID_MAX_CHARS).contains(&chars) {
-        Ok(())
-    } else {
-        Err(Invalid::InstanceIdLength { chars })
-    }
+    if (1..=INSTANCE_ID_MAX_CHARS).contains(&chars) { Ok(()) } else { Err(Invalid::InstanceIdLength { chars }) }
 }
 
 pub fn contact_id(id: &str) -> Result<(), Invalid> {
     let chars = id.chars().count();
-    if (1..=CONTACT_ID_MAX_CHARS).contains(&chars) {
-        Ok(())
-    } else {
-        Err(Invalid::ContactIdLength { chars })
-    }
+    if (1..=CONTACT_ID_MAX_CHARS).contains(&chars) { Ok(()) } else { Err(Invalid::ContactIdLength { chars }) }
 }
 
 pub fn key_length(key: &str) -> Result<(), Invalid> {
     // Every allowed character is ASCII, so a key that passes `key_characters` has chars == bytes;
     // count characters anyway so the message is right for keys that fail both rules.
     let chars = key.chars().count();
-    if (1..=KEY_MAX_CHARS).contains(&chars) {
-        Ok(())
-    } else {
-        Err(Invalid::KeyLength {
-            key: Shown::new(key),
-            chars,
-        })
-    }
+    if (1..=KEY_MAX_CHARS).contains(&chars) { Ok(()) } else { Err(Invalid::KeyLength { key: Shown::new(key), chars }) }
 }
 
 pub fn key_characters(key: &str) -> Result<(), Invalid> {
-    match key
-        .chars()
-        .find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-    {
+    match key.chars().find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
         None => Ok(()),
-        Some(bad) => Err(Invalid::KeyCharacters {
-            key: Shown::new(key),
-            bad,
-        }),
+        Some(bad) => Err(Invalid::KeyCharacters { key: Shown::new(key), bad }),
     }
 }
 
@@ -122,25 +99,12 @@ pub fn value_length(key: &str, value: &str) -> Result<(), Invalid> {
         return Ok(());
     }
     let chars = value.chars().count();
-    if chars <= VALUE_MAX_CHARS {
-        Ok(())
-    } else {
-        Err(Invalid::ValueLength {
-            key: Shown::new(key),
-            chars,
-        })
-    }
+    if chars <= VALUE_MAX_CHARS { Ok(()) } else { Err(Invalid::ValueLength { key: Shown::new(key), chars }) }
 }
 
-pub fn total_size<'a>(
-    attributes: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<(), Invalid> {
+pub fn total_size<'a>(attributes: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), Invalid> {
     let bytes: usize = attributes.into_iter().map(|(k, v)| k.len() + v.len()).sum();
-    if bytes <= CONTACT_MAX_BYTES {
-        Ok(())
-    } else {
-        Err(Invalid::TotalSize { bytes })
-    }
+    if bytes <= CONTACT_MAX_BYTES { Ok(()) } else { Err(Invalid::TotalSize { bytes }) }
 }
 
 /// Every rule, in the order a person would fix them: ids, then each attribute, then the total.
@@ -160,16 +124,8 @@ pub fn contact<'a>(
 }
 
 /// Convenience for the common map representation.
-pub fn contact_map(
-    instance: &str,
-    contact_id: &str,
-    attributes: &BTreeMap<String, String>,
-) -> Result<(), Invalid> {
-    contact(
-        instance,
-        contact_id,
-        attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )
+pub fn contact_map(instance: &str, contact_id: &str, attributes: &BTreeMap<String, String>) -> Result<(), Invalid> {
+    contact(instance, contact_id, attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 #[cfg(test)]
@@ -181,10 +137,7 @@ mod tests {
         assert!(instance_id("a").is_ok());
         assert!(instance_id(&"i".repeat(100)).is_ok());
         assert_eq!(instance_id(""), Err(Invalid::InstanceIdLength { chars: 0 }));
-        assert_eq!(
-            instance_id(&"i".repeat(101)),
-            Err(Invalid::InstanceIdLength { chars: 101 })
-        );
+        assert_eq!(instance_id(&"i".repeat(101)), Err(Invalid::InstanceIdLength { chars: 101 }));
         // Characters, not bytes: 100 two-byte characters are allowed.
         assert!(instance_id(&"é".repeat(100)).is_ok());
     }
@@ -193,41 +146,23 @@ mod tests {
     fn contact_id_bounds() {
         assert!(contact_id(&"c".repeat(256)).is_ok());
         assert_eq!(contact_id(""), Err(Invalid::ContactIdLength { chars: 0 }));
-        assert_eq!(
-            contact_id(&"c".repeat(257)),
-            Err(Invalid::ContactIdLength { chars: 257 })
-        );
+        assert_eq!(contact_id(&"c".repeat(257)), Err(Invalid::ContactIdLength { chars: 257 }));
     }
 
     #[test]
     fn key_length_bounds() {
         assert!(key_length("k").is_ok());
         assert!(key_length(&"k".repeat(KEY_MAX_CHARS)).is_ok());
-        assert!(matches!(
-            key_length(""),
-            Err(Invalid::KeyLength { chars: 0, .. })
-        ));
-        assert!(matches!(
-            key_length(&"k".repeat(KEY_MAX_CHARS + 1)),
-            Err(Invalid::KeyLength { chars: 32_768, .. })
-        ));
+        assert!(matches!(key_length(""), Err(Invalid::KeyLength { chars: 0, .. })));
+        assert!(matches!(key_length(&"k".repeat(KEY_MAX_CHARS + 1)), Err(Invalid::KeyLength { chars: 32_768, .. })));
     }
 
     #[test]
     fn key_characters_allowed_set() {
         assert!(key_characters("Customer_Tier-2").is_ok());
-        assert!(matches!(
-            key_characters("Account.Status"),
-            Err(Invalid::KeyCharacters { bad: '.', .. })
-        ));
-        assert!(matches!(
-            key_characters("Customer Tier"),
-            Err(Invalid::KeyCharacters { bad: ' ', .. })
-        ));
-        assert!(matches!(
-            key_characters("Größe"),
-            Err(Invalid::KeyCharacters { bad: 'ö', .. })
-        ));
+        assert!(matches!(key_characters("Account.Status"), Err(Invalid::KeyCharacters { bad: '.', .. })));
+        assert!(matches!(key_characters("Customer Tier"), Err(Invalid::KeyCharacters { bad: ' ', .. })));
+        assert!(matches!(key_characters("Größe"), Err(Invalid::KeyCharacters { bad: 'ö', .. })));
     }
 
     #[test]
@@ -247,32 +182,17 @@ mod tests {
         let at_limit = "v".repeat(CONTACT_MAX_BYTES - 1);
         assert!(total_size([("k", at_limit.as_str())]).is_ok());
         let over = "v".repeat(CONTACT_MAX_BYTES);
-        assert_eq!(
-            total_size([("k", over.as_str())]),
-            Err(Invalid::TotalSize { bytes: 32_769 })
-        );
+        assert_eq!(total_size([("k", over.as_str())]), Err(Invalid::TotalSize { bytes: 32_769 }));
         let euros = "€".repeat(10_923); // 32,769 bytes in 10,923 characters
-        assert_eq!(
-            total_size([("", euros.as_str())]),
-            Err(Invalid::TotalSize { bytes: 32_769 })
-        );
+        assert_eq!(total_size([("", euros.as_str())]), Err(Invalid::TotalSize { bytes: 32_769 }));
     }
 
     #[test]
     fn contact_reports_the_first_rule_in_fixing_order() {
         let attrs = [("Bad Key", "x")];
-        assert_eq!(
-            contact("", "c", attrs).unwrap_err().rule(),
-            "InstanceIdLength"
-        );
-        assert_eq!(
-            contact("i", "", attrs).unwrap_err().rule(),
-            "ContactIdLength"
-        );
-        assert_eq!(
-            contact("i", "c", attrs).unwrap_err().rule(),
-            "KeyCharacters"
-        );
+        assert_eq!(contact("", "c", attrs).unwrap_err().rule(), "InstanceIdLength");
+        assert_eq!(contact("i", "", attrs).unwrap_err().rule(), "ContactIdLength");
+        assert_eq!(contact("i", "c", attrs).unwrap_err().rule(), "KeyCharacters");
         assert!(contact("i", "c", [("Good", "x")]).is_ok());
     }
 

@@ -99,11 +99,7 @@ pub fn classify(attempt: &Attempt) -> Class {
 pub fn answer(status: u16, header: impl Fn(&str) -> Option<String>, body: &[u8]) -> Answer {
     let request_id = header(REQUEST_ID_HEADER);
     if (200..300).contains(&status) {
-        return Answer {
-            status,
-            request_id,
-            ..Answer::default()
-        };
+        return Answer { status, request_id, ..Answer::default() };
     }
     let json: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     let text = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_string);
@@ -112,26 +108,14 @@ pub fn answer(status: u16, header: impl Fn(&str) -> Option<String>, body: &[u8])
         .or_else(|| text("__type"))
         .map(|raw| sanitize_error_type(&raw))
         .filter(|t| !t.is_empty());
-    let message = text("message")
-        .or_else(|| text("Message"))
-        .or_else(|| text("errorMessage"));
-    Answer {
-        status,
-        error_type,
-        message,
-        request_id,
-    }
+    let message = text("message").or_else(|| text("Message")).or_else(|| text("errorMessage"));
+    Answer { status, error_type, message, request_id }
 }
 
 /// `aws.protocoltests#FooError:http://internal.amazon.com/...` -> `FooError`.
 pub fn sanitize_error_type(raw: &str) -> String {
     let before_colon = raw.split(':').next().unwrap_or("");
-    before_colon
-        .rsplit('#')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string()
+    before_colon.rsplit('#').next().unwrap_or("").trim().to_string()
 }
 
 #[cfg(test)]
@@ -139,11 +123,7 @@ mod tests {
     use super::*;
 
     fn answered(status: u16, kind: Option<&str>) -> Attempt {
-        Attempt::Answered(Answer {
-            status,
-            error_type: kind.map(str::to_string),
-            ..Answer::default()
-        })
+        Attempt::Answered(Answer { status, error_type: kind.map(str::to_string), ..Answer::default() })
     }
 
     #[test]
@@ -154,94 +134,43 @@ mod tests {
     #[test]
     fn throttling_by_status_or_code() {
         assert_eq!(classify(&answered(429, None)), Class::Throttled);
-        assert_eq!(
-            classify(&answered(400, Some("ThrottlingException"))),
-            Class::Throttled
-        );
-        assert_eq!(
-            classify(&answered(400, Some("TooManyRequestsException"))),
-            Class::Throttled
-        );
-        assert_eq!(
-            classify(&answered(400, Some("LimitExceededException"))),
-            Class::Throttled
-        );
+        assert_eq!(classify(&answered(400, Some("ThrottlingException"))), Class::Throttled);
+        assert_eq!(classify(&answered(400, Some("TooManyRequestsException"))), Class::Throttled);
+        assert_eq!(classify(&answered(400, Some("LimitExceededException"))), Class::Throttled);
     }
 
     #[test]
     fn transient_server_errors_and_transport() {
         for status in [500, 502, 503, 504] {
-            assert_eq!(
-                classify(&answered(status, None)),
-                Class::Transient,
-                "{status}"
-            );
+            assert_eq!(classify(&answered(status, None)), Class::Transient, "{status}");
         }
-        assert_eq!(
-            classify(&answered(500, Some("InternalServiceException"))),
-            Class::Transient
-        );
-        let dropped = Attempt::Transport {
-            message: "connection closed".into(),
-            timeout: false,
-        };
+        assert_eq!(classify(&answered(500, Some("InternalServiceException"))), Class::Transient);
+        let dropped = Attempt::Transport { message: "connection closed".into(), timeout: false };
         assert_eq!(classify(&dropped), Class::Transient);
     }
 
     #[test]
     fn permanent_client_errors() {
-        for kind in [
-            "InvalidRequestException",
-            "InvalidParameterException",
-            "ResourceNotFoundException",
-        ] {
-            let status = if kind.starts_with("Resource") {
-                404
-            } else {
-                400
-            };
-            assert_eq!(
-                classify(&answered(status, Some(kind))),
-                Class::Permanent,
-                "{kind}"
-            );
+        for kind in ["InvalidRequestException", "InvalidParameterException", "ResourceNotFoundException"] {
+            let status = if kind.starts_with("Resource") { 404 } else { 400 };
+            assert_eq!(classify(&answered(status, Some(kind))), Class::Permanent, "{kind}");
         }
     }
 
     #[test]
     fn fatal_errors() {
-        assert_eq!(
-            classify(&answered(403, Some("UnrecognizedClientException"))),
-            Class::Fatal(Fatal::Credentials)
-        );
-        assert_eq!(
-            classify(&answered(403, Some("InvalidSignatureException"))),
-            Class::Fatal(Fatal::Credentials)
-        );
-        assert_eq!(
-            classify(&answered(403, Some("AccessDeniedException"))),
-            Class::Fatal(Fatal::AccessDenied)
-        );
-        assert_eq!(
-            classify(&answered(403, Some("ExpiredTokenException"))),
-            Class::Fatal(Fatal::ExpiredToken)
-        );
-        assert_eq!(
-            classify(&answered(403, None)),
-            Class::Fatal(Fatal::Credentials)
-        );
-        assert_eq!(
-            classify(&answered(400, Some("InvalidActiveRegionException"))),
-            Class::Fatal(Fatal::InactiveRegion)
-        );
+        assert_eq!(classify(&answered(403, Some("UnrecognizedClientException"))), Class::Fatal(Fatal::Credentials));
+        assert_eq!(classify(&answered(403, Some("InvalidSignatureException"))), Class::Fatal(Fatal::Credentials));
+        assert_eq!(classify(&answered(403, Some("AccessDeniedException"))), Class::Fatal(Fatal::AccessDenied));
+        assert_eq!(classify(&answered(403, Some("ExpiredTokenException"))), Class::Fatal(Fatal::ExpiredToken));
+        assert_eq!(classify(&answered(403, None)), Class::Fatal(Fatal::Credentials));
+        assert_eq!(classify(&answered(400, Some("InvalidActiveRegionException"))), Class::Fatal(Fatal::InactiveRegion));
     }
 
     #[test]
     fn answer_reads_header_then_body() {
         let headers = |name: &str| match name {
-            "x-amzn-errortype" => {
-                Some("ResourceNotFoundException:http://internal.amazon.com/coral/".to_string())
-            }
+            "x-amzn-errortype" => Some("ResourceNotFoundException:http://internal.amazon.com/coral/".to_string()),
             "x-amzn-requestid" => Some("req-1".to_string()),
             _ => None,
         };
@@ -250,19 +179,12 @@ mod tests {
         assert_eq!(a.message.as_deref(), Some("Contact not found"));
         assert_eq!(a.request_id.as_deref(), Some("req-1"));
 
-        let a = answer(
-            400,
-            |_| None,
-            br#"{"__type":"com.amazonaws.connect#InvalidParameterException","Message":"bad"}"#,
-        );
+        let a =
+            answer(400, |_| None, br#"{"__type":"com.amazonaws.connect#InvalidParameterException","Message":"bad"}"#);
         assert_eq!(a.error_type.as_deref(), Some("InvalidParameterException"));
         assert_eq!(a.message.as_deref(), Some("bad"));
 
-        let a = answer(
-            400,
-            |_| None,
-            br#"{"code":"Throttling","errorMessage":"slow"}"#,
-        );
+        let a = answer(400, |_| None, br#"{"code":"Throttling","errorMessage":"slow"}"#);
         assert_eq!(a.error_type.as_deref(), Some("Throttling"));
         assert_eq!(a.message.as_deref(), Some("slow"));
 

@@ -34,11 +34,7 @@ impl std::fmt::Debug for CredentialCache {
 
 impl CredentialCache {
     pub fn new(provider: SharedCredentialsProvider) -> CredentialCache {
-        CredentialCache {
-            provider,
-            current: RwLock::new(None),
-            refreshing: tokio::sync::Mutex::new(()),
-        }
+        CredentialCache { provider, current: RwLock::new(None), refreshing: tokio::sync::Mutex::new(()) }
     }
 
     /// Fixed credentials (tests, the emulator quick start).
@@ -77,11 +73,7 @@ impl CredentialCache {
     }
 
     async fn fetch(&self) -> Result<Credentials, CredentialsError> {
-        let credentials = self
-            .provider
-            .provide_credentials()
-            .await
-            .map_err(|e| CredentialsError(describe(&e)))?;
+        let credentials = self.provider.provide_credentials().await.map_err(|e| CredentialsError(describe(&e)))?;
         if let Ok(mut current) = self.current.write() {
             *current = Some(credentials.clone());
         }
@@ -104,10 +96,7 @@ pub async fn default_chain(
         loader = loader.region(aws_config::Region::new(region.to_string()));
     }
     let config = loader.load().await;
-    (
-        config.region().map(|r| r.to_string()),
-        config.credentials_provider(),
-    )
+    (config.region().map(|r| r.to_string()), config.credentials_provider())
 }
 
 fn same(a: &Credentials, b: &Credentials) -> bool {
@@ -149,27 +138,14 @@ mod tests {
         {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             let expiry = self.start + self.lifetime;
-            Future::ready(Ok(Credentials::new(
-                format!("AKID{n}"),
-                "secret",
-                Some("token".into()),
-                Some(expiry),
-                "t",
-            )))
+            Future::ready(Ok(Credentials::new(format!("AKID{n}"), "secret", Some("token".into()), Some(expiry), "t")))
         }
     }
 
     fn cache(lifetime: Duration, start: SystemTime) -> (CredentialCache, Arc<AtomicU32>) {
         let calls = Arc::new(AtomicU32::new(0));
-        let provider = Counting {
-            calls: calls.clone(),
-            lifetime,
-            start,
-        };
-        (
-            CredentialCache::new(SharedCredentialsProvider::new(provider)),
-            calls,
-        )
+        let provider = Counting { calls: calls.clone(), lifetime, start };
+        (CredentialCache::new(SharedCredentialsProvider::new(provider)), calls)
     }
 
     #[tokio::test]
@@ -180,10 +156,7 @@ mod tests {
         cache.get(start + Duration::from_secs(60)).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         // Within five minutes of expiry: fetched again.
-        cache
-            .get(start + Duration::from_secs(3600 - 200))
-            .await
-            .unwrap();
+        cache.get(start + Duration::from_secs(3600 - 200)).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
@@ -202,8 +175,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let cache =
-            CredentialCache::fixed(Credentials::new("AKID", "very-secret", None, None, "t"));
+        let cache = CredentialCache::fixed(Credentials::new("AKID", "very-secret", None, None, "t"));
         assert!(!format!("{cache:?}").contains("very-secret"));
     }
 }

@@ -34,16 +34,8 @@ impl HttpSender {
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_nodelay(true)
             .build()?;
-        let url = format!(
-            "{}{UPDATE_CONTACT_ATTRIBUTES_PATH}",
-            endpoint.trim_end_matches('/')
-        );
-        Ok(HttpSender {
-            client,
-            url,
-            region: region.to_string(),
-            credentials,
-        })
+        let url = format!("{}{UPDATE_CONTACT_ATTRIBUTES_PATH}", endpoint.trim_end_matches('/'));
+        Ok(HttpSender { client, url, region: region.to_string(), credentials })
     }
 
     /// One UpdateContactAttributes call (plus one re-sign if the credentials had expired).
@@ -76,10 +68,7 @@ impl HttpSender {
             Ok(headers) => headers,
             Err(err) => return credentials_attempt(err.to_string()),
         };
-        let mut request = self
-            .client
-            .post(&self.url)
-            .header("content-type", CONTENT_TYPE);
+        let mut request = self.client.post(&self.url).header("content-type", CONTENT_TYPE);
         for (name, value) in signed {
             request = request.header(name, value);
         }
@@ -88,18 +77,10 @@ impl HttpSender {
                 let status = response.status().as_u16();
                 let headers = response.headers().clone();
                 let body = response.bytes().await.unwrap_or_default();
-                let header = |name: &str| {
-                    headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string)
-                };
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
                 Attempt::Answered(classify::answer(status, header, &body))
             }
-            Err(err) => Attempt::Transport {
-                timeout: err.is_timeout(),
-                message: describe(err),
-            },
+            Err(err) => Attempt::Transport { timeout: err.is_timeout(), message: describe(err) },
         }
     }
 }
@@ -118,15 +99,7 @@ fn credentials_attempt(message: String) -> Attempt {
     })
 }
 
-/// reqwest's error with its causes ("error sending request: connection closed before message completed").
+/// reqwest's error with its causes, without the URL.
 fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    super::describe_error(&error.without_url())
 }

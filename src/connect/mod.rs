@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod credentials;
 pub mod http;
+pub mod quotas;
 pub mod sign;
 
 use crate::merge::Contact;
@@ -20,20 +21,30 @@ pub fn request_body(contact: &Contact) -> Vec<u8> {
     serde_json::to_vec(&request).unwrap_or_default()
 }
 
+/// An error with its causes on one line ("error sending request: connection refused"), and never
+/// the URL (reqwest puts it in its errors; it is in the logs already).
+pub fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn body_has_the_three_fields_and_escapes_values() {
-        let mut contact = Contact {
-            instance_id: "i-1".into(),
-            contact_id: "c-1".into(),
-            ..Contact::default()
-        };
-        contact
-            .attributes
-            .insert("Note".into(), "said \"hi\"\n".into());
+        let mut contact = Contact { instance_id: "i-1".into(), contact_id: "c-1".into(), ..Contact::default() };
+        contact.attributes.insert("Note".into(), "said \"hi\"\n".into());
         let body: serde_json::Value = serde_json::from_slice(&request_body(&contact)).unwrap();
         assert_eq!(
             body,

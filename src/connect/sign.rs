@@ -33,21 +33,11 @@ pub fn signature_headers(
         .build()
         .map_err(|e| SignError(e.to_string()))?
         .into();
-    let request = SignableRequest::new(
-        "POST",
-        url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| SignError(e.to_string()))?;
-    let (instructions, _signature) = sign(request, &params)
-        .map_err(|e| SignError(e.to_string()))?
-        .into_parts();
+    let request = SignableRequest::new("POST", url, headers.iter().copied(), SignableBody::Bytes(body))
+        .map_err(|e| SignError(e.to_string()))?;
+    let (instructions, _signature) = sign(request, &params).map_err(|e| SignError(e.to_string()))?.into_parts();
     let (signed, _query) = instructions.into_parts();
-    Ok(signed
-        .into_iter()
-        .map(|h| (h.name(), h.value().to_string()))
-        .collect())
+    Ok(signed.into_iter().map(|h| (h.name(), h.value().to_string())).collect())
 }
 
 #[cfg(test)]
@@ -71,11 +61,8 @@ mod tests {
     }
 
     fn vector_time(text: &str) -> SystemTime {
-        let format =
-            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-        let parsed = time::PrimitiveDateTime::parse(text, format)
-            .unwrap()
-            .assume_utc();
+        let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        let parsed = time::PrimitiveDateTime::parse(text, format).unwrap().assume_utc();
         SystemTime::UNIX_EPOCH + Duration::from_secs(parsed.unix_timestamp() as u64)
     }
 
@@ -90,13 +77,8 @@ mod tests {
         let file: File = serde_json::from_str(text).unwrap();
         let mut checked = 0;
         for v in file.vectors.iter().filter(|v| v.valid) {
-            let credentials = Credentials::new(
-                &v.access_key_id,
-                &v.secret_access_key,
-                v.session_token.clone(),
-                None,
-                "test",
-            );
+            let credentials =
+                Credentials::new(&v.access_key_id, &v.secret_access_key, v.session_token.clone(), None, "test");
             let content_type = &v.headers["Content-Type"];
             let signed = signature_headers(
                 &credentials,
@@ -108,30 +90,10 @@ mod tests {
                 vector_time(&v.time),
             )
             .unwrap();
-            let get = |name: &str| {
-                signed
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, value)| value.clone())
-            };
-            assert_eq!(
-                get("authorization").as_ref(),
-                Some(&v.headers["Authorization"]),
-                "{}",
-                v.name
-            );
-            assert_eq!(
-                get("x-amz-date").as_ref(),
-                Some(&v.headers["X-Amz-Date"]),
-                "{}",
-                v.name
-            );
-            assert_eq!(
-                get("x-amz-security-token"),
-                v.headers.get("X-Amz-Security-Token").cloned(),
-                "{}",
-                v.name
-            );
+            let get = |name: &str| signed.iter().find(|(n, _)| *n == name).map(|(_, value)| value.clone());
+            assert_eq!(get("authorization").as_ref(), Some(&v.headers["Authorization"]), "{}", v.name);
+            assert_eq!(get("x-amz-date").as_ref(), Some(&v.headers["X-Amz-Date"]), "{}", v.name);
+            assert_eq!(get("x-amz-security-token"), v.headers.get("X-Amz-Security-Token").cloned(), "{}", v.name);
             checked += 1;
         }
         assert!(checked >= 3, "only {checked} valid vectors");

@@ -19,9 +19,7 @@ pub fn handle(emulator: &Emulator, method: &Method, path: &str) -> Response<Body
             Ok(b"{}".to_vec())
         }
         _ => {
-            let message = format!(
-                "{method} {path}: try GET {PREFIX}state, GET {PREFIX}stats or POST {PREFIX}reset"
-            );
+            let message = format!("{method} {path}: try GET {PREFIX}state, GET {PREFIX}stats or POST {PREFIX}reset");
             return response::error(
                 &Failure::new(StatusCode::NOT_FOUND, "UnknownOperationException", message),
                 REST_JSON,
@@ -31,11 +29,8 @@ pub fn handle(emulator: &Emulator, method: &Method, path: &str) -> Response<Body
     match body {
         Ok(body) => response::json(StatusCode::OK, REST_JSON, body),
         Err(error) => {
-            let failure = Failure::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServiceException",
-                error.to_string(),
-            );
+            let failure =
+                Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceException", error.to_string());
             response::error(&failure, REST_JSON)
         }
     }

@@ -33,17 +33,10 @@ pub struct Update {
 }
 
 /// Serves one call: `Ok` means answer 200 `{}`.
-pub fn update_contact_attributes(
-    body: &[u8],
-    directory: &Directory,
-    store: &Store,
-) -> Result<(), Failure> {
+pub fn update_contact_attributes(body: &[u8], directory: &Directory, store: &Store) -> Result<(), Failure> {
     let update = parse(body)?;
     if !directory.instances.is_empty() && !directory.instances.contains(&update.instance) {
-        return Err(not_found(format!(
-            "Instance not found: {}",
-            update.instance
-        )));
+        return Err(not_found(format!("Instance not found: {}", update.instance)));
     }
     if directory.not_found.matches(&update.contact) {
         return Err(not_found(format!("Contact not found: {}", update.contact)));
@@ -53,21 +46,11 @@ pub fn update_contact_attributes(
             "Contact {} was created before 2018-09-12: attributes of contacts that old cannot be updated",
             update.contact
         );
-        return Err(Failure::new(
-            StatusCode::BAD_REQUEST,
-            error_type::INVALID_REQUEST,
-            message,
-        ));
+        return Err(Failure::new(StatusCode::BAD_REQUEST, error_type::INVALID_REQUEST, message));
     }
-    store.merge(
-        &update.instance,
-        &update.contact,
-        update.attributes,
-        |merged| {
-            validate::total_size(merged.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .map_err(invalid)
-        },
-    )
+    store.merge(&update.instance, &update.contact, update.attributes, |merged| {
+        validate::total_size(merged.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(invalid)
+    })
 }
 
 /// The body checks, in the order the service applies them.
@@ -80,9 +63,7 @@ pub fn parse(body: &[u8]) -> Result<Update, Failure> {
         )
     })?;
     let instance = input.instance_id.ok_or_else(|| missing("instanceId"))?;
-    let contact = input
-        .initial_contact_id
-        .ok_or_else(|| missing("initialContactId"))?;
+    let contact = input.initial_contact_id.ok_or_else(|| missing("initialContactId"))?;
     let attributes = input.attributes.ok_or_else(|| missing("attributes"))?;
     validate::instance_id(&instance).map_err(invalid)?;
     validate::contact_id(&contact).map_err(invalid)?;
@@ -91,38 +72,22 @@ pub fn parse(body: &[u8]) -> Result<Update, Failure> {
         validate::key_characters(key).map_err(invalid)?;
         validate::value_length(key, value).map_err(invalid)?;
     }
-    Ok(Update {
-        instance,
-        contact,
-        attributes,
-    })
+    Ok(Update { instance, contact, attributes })
 }
 
 fn missing(member: &str) -> Failure {
     let message = format!(
         "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
     );
-    Failure::new(
-        StatusCode::BAD_REQUEST,
-        error_type::INVALID_PARAMETER,
-        message,
-    )
+    Failure::new(StatusCode::BAD_REQUEST, error_type::INVALID_PARAMETER, message)
 }
 
 fn invalid(rule: Invalid) -> Failure {
-    Failure::new(
-        StatusCode::BAD_REQUEST,
-        error_type::INVALID_PARAMETER,
-        rule.to_string(),
-    )
+    Failure::new(StatusCode::BAD_REQUEST, error_type::INVALID_PARAMETER, rule.to_string())
 }
 
 fn not_found(message: String) -> Failure {
-    Failure::new(
-        StatusCode::NOT_FOUND,
-        error_type::RESOURCE_NOT_FOUND,
-        message,
-    )
+    Failure::new(StatusCode::NOT_FOUND, error_type::RESOURCE_NOT_FOUND, message)
 }
 
 #[cfg(test)]
@@ -157,8 +122,7 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_json_is_an_invalid_request() {
-        let result =
-            update_contact_attributes(b"{not json", &Directory::default(), &Store::default());
+        let result = update_contact_attributes(b"{not json", &Directory::default(), &Store::default());
         assert_eq!(kind(result), (400, "InvalidRequestException"));
     }
 
@@ -188,10 +152,7 @@ mod tests {
             body("c", json!({"k": long_value})),
         ];
         for case in cases {
-            assert_eq!(
-                kind(call(case, &Directory::default(), &store)),
-                (400, "InvalidParameterException")
-            );
+            assert_eq!(kind(call(case, &Directory::default(), &store)), (400, "InvalidParameterException"));
         }
         assert!(store.is_empty());
     }
@@ -218,28 +179,11 @@ mod tests {
         };
         let store = Store::default();
         let other = json!({"InstanceId": "other", "InitialContactId": "c", "Attributes": {}});
-        assert_eq!(
-            kind(call(other, &directory, &store)),
-            (404, "ResourceNotFoundException")
-        );
-        assert_eq!(
-            kind(call(body("gone-1", json!({})), &directory, &store)),
-            (404, "ResourceNotFoundException")
-        );
-        assert_eq!(
-            kind(call(body("2017-1", json!({})), &directory, &store)),
-            (400, "InvalidRequestException")
-        );
+        assert_eq!(kind(call(other, &directory, &store)), (404, "ResourceNotFoundException"));
+        assert_eq!(kind(call(body("gone-1", json!({})), &directory, &store)), (404, "ResourceNotFoundException"));
+        assert_eq!(kind(call(body("2017-1", json!({})), &directory, &store)), (400, "InvalidRequestException"));
         // Body checks come before the directory: a bad key on an unknown contact is a 400.
-        assert_eq!(
-            kind(call(
-                body("gone-1", json!({"a b": "x"})),
-                &directory,
-                &store
-            ))
-            .0,
-            400
-        );
+        assert_eq!(kind(call(body("gone-1", json!({"a b": "x"})), &directory, &store)).0, 400);
         assert!(call(body("c", json!({})), &directory, &store).is_ok());
     }
 }

@@ -77,10 +77,7 @@ pub enum CliError {
     #[error("--burst 0: the bucket must hold at least one request")]
     Burst,
     #[error("cannot read {path}: {source}")]
-    File {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    File { path: PathBuf, source: std::io::Error },
     #[error("cannot listen on 127.0.0.1:{port}: {source} (try --port 0)")]
     Bind { port: u16, source: std::io::Error },
     #[error("cannot write to stdout: {0}")]
@@ -92,17 +89,9 @@ impl Args {
     pub fn into_config(self) -> Result<Config, CliError> {
         let credentials = match self.credentials.is_empty() {
             true => vec![Credential::default()],
-            false => self
-                .credentials
-                .iter()
-                .map(|c| parse_credential(c))
-                .collect::<Result<_, _>>()?,
+            false => self.credentials.iter().map(|c| parse_credential(c)).collect::<Result<_, _>>()?,
         };
-        for (flag, value) in [
-            ("fail-500", self.fail_500),
-            ("fail-503", self.fail_503),
-            ("drop", self.drop),
-        ] {
+        for (flag, value) in [("fail-500", self.fail_500), ("fail-503", self.fail_503), ("drop", self.drop)] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(CliError::Fraction { flag, value });
             }
@@ -140,9 +129,7 @@ impl Args {
 pub fn parse_credential(text: &str) -> Result<Credential, CliError> {
     let mut parts = text.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(id), Some(secret), token)
-            if !id.is_empty() && !secret.is_empty() && token != Some("") =>
-        {
+        (Some(id), Some(secret), token) if !id.is_empty() && !secret.is_empty() && token != Some("") => {
             Ok(Credential::new(id, secret, token))
         }
         _ => Err(CliError::Credential(text.to_owned())),
@@ -158,16 +145,8 @@ fn with_files(mut patterns: Vec<String>, files: &[PathBuf]) -> Result<Vec<String
 
 /// One id or pattern a line; blank lines and `#` comments are skipped.
 fn read_lines(path: &Path) -> Result<Vec<String>, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::File {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect())
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::File { path: path.to_owned(), source })?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect())
 }
 
 /// Binds, prints `listening on http://127.0.0.1:PORT` as the first stdout line, and serves until
@@ -175,16 +154,11 @@ fn read_lines(path: &Path) -> Result<Vec<String>, CliError> {
 pub async fn run(args: Args) -> Result<(), CliError> {
     let config = args.into_config()?;
     let port = config.port;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|source| CliError::Bind { port, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| CliError::Bind { port, source })?;
+    let listener =
+        tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|source| CliError::Bind { port, source })?;
+    let addr = listener.local_addr().map_err(|source| CliError::Bind { port, source })?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on http://{addr}")
-        .and_then(|()| stdout.flush())
-        .map_err(CliError::Stdout)?;
+    writeln!(stdout, "listening on http://{addr}").and_then(|()| stdout.flush()).map_err(CliError::Stdout)?;
     drop(stdout);
     super::serve(config, listener, shutdown_signal()).await;
     Ok(())
@@ -216,9 +190,7 @@ mod tests {
     use clap::CommandFactory;
 
     fn config(args: &[&str]) -> Result<Config, CliError> {
-        Args::try_parse_from(std::iter::once("connect-emulator").chain(args.iter().copied()))
-            .unwrap()
-            .into_config()
+        Args::try_parse_from(std::iter::once("connect-emulator").chain(args.iter().copied())).unwrap().into_config()
     }
 
     #[test]
@@ -232,53 +204,25 @@ mod tests {
         let default = Config::default();
         assert_eq!(resolved.credentials, default.credentials);
         assert_eq!(resolved.region, "us-east-1");
-        assert_eq!(
-            (resolved.rate, resolved.port, resolved.drop),
-            (None, 0, 0.0)
-        );
+        assert_eq!((resolved.rate, resolved.port, resolved.drop), (None, 0, 0.0));
     }
 
     #[test]
     fn credentials_with_and_without_token() {
-        let resolved = config(&[
-            "--credentials",
-            "AK:SE",
-            "--credentials",
-            "AS:SE/+x:TOKEN==",
-        ])
-        .unwrap();
+        let resolved = config(&["--credentials", "AK:SE", "--credentials", "AS:SE/+x:TOKEN=="]).unwrap();
         assert_eq!(resolved.credentials[0], Credential::new("AK", "SE", None));
-        assert_eq!(
-            resolved.credentials[1],
-            Credential::new("AS", "SE/+x", Some("TOKEN=="))
-        );
-        assert!(matches!(
-            config(&["--credentials", "AKONLY"]),
-            Err(CliError::Credential(_))
-        ));
-        assert!(matches!(
-            config(&["--credentials", "AK:"]),
-            Err(CliError::Credential(_))
-        ));
+        assert_eq!(resolved.credentials[1], Credential::new("AS", "SE/+x", Some("TOKEN==")));
+        assert!(matches!(config(&["--credentials", "AKONLY"]), Err(CliError::Credential(_))));
+        assert!(matches!(config(&["--credentials", "AK:"]), Err(CliError::Credential(_))));
     }
 
     #[test]
     fn fractions_and_rates_are_checked() {
-        assert!(matches!(
-            config(&["--drop", "1.5"]),
-            Err(CliError::Fraction { flag: "drop", .. })
-        ));
-        assert!(matches!(
-            config(&["--drop", "0.6", "--fail-500", "0.6"]),
-            Err(CliError::FractionSum(_))
-        ));
+        assert!(matches!(config(&["--drop", "1.5"]), Err(CliError::Fraction { flag: "drop", .. })));
+        assert!(matches!(config(&["--drop", "0.6", "--fail-500", "0.6"]), Err(CliError::FractionSum(_))));
         assert!(matches!(config(&["--rate", "0"]), Err(CliError::Rate(_))));
-        assert!(matches!(
-            config(&["--rate", "5", "--burst", "0"]),
-            Err(CliError::Burst)
-        ));
-        let resolved =
-            config(&["--rate", "2.5", "--latency-ms", "30", "--jitter-ms", "5"]).unwrap();
+        assert!(matches!(config(&["--rate", "5", "--burst", "0"]), Err(CliError::Burst)));
+        let resolved = config(&["--rate", "2.5", "--latency-ms", "30", "--jitter-ms", "5"]).unwrap();
         assert_eq!(resolved.effective_burst(), Some(3));
         assert_eq!(resolved.latency, Duration::from_millis(30));
     }
@@ -288,13 +232,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("gone.txt");
         std::fs::write(&file, "# ids\nc-1\n\n  old-*  \n").unwrap();
-        let resolved = config(&[
-            "--not-found",
-            "x",
-            "--not-found-file",
-            file.to_str().unwrap(),
-        ])
-        .unwrap();
+        let resolved = config(&["--not-found", "x", "--not-found-file", file.to_str().unwrap()]).unwrap();
         assert_eq!(resolved.not_found, ["x", "c-1", "old-*"]);
         let missing = config(&["--predates-file", "/nonexistent/ids.txt"]);
         assert!(matches!(missing, Err(CliError::File { .. })));

@@ -60,9 +60,7 @@ impl Faults {
             latency,
             jitter,
             fault_rng: Mutex::new(StdRng::seed_from_u64(seed)),
-            jitter_rng: Mutex::new(StdRng::seed_from_u64(
-                seed.wrapping_add(0x9E37_79B9_7F4A_7C15),
-            )),
+            jitter_rng: Mutex::new(StdRng::seed_from_u64(seed.wrapping_add(0x9E37_79B9_7F4A_7C15))),
         }
     }
 
@@ -80,11 +78,7 @@ impl Faults {
         if !self.fractions.any() {
             return None;
         }
-        let draw: f64 = self
-            .fault_rng
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .random();
+        let draw: f64 = self.fault_rng.lock().unwrap_or_else(|p| p.into_inner()).random();
         pick(draw, &self.fractions)
     }
 }
@@ -93,11 +87,7 @@ impl Faults {
 mod tests {
     use super::*;
 
-    const SOME: Fractions = Fractions {
-        drop: 0.1,
-        fail_500: 0.2,
-        fail_503: 0.3,
-    };
+    const SOME: Fractions = Fractions { drop: 0.1, fail_500: 0.2, fail_503: 0.3 };
 
     #[test]
     fn fractions_are_laid_end_to_end() {
@@ -134,10 +124,7 @@ mod tests {
         let faults = Faults::new(SOME, Duration::from_millis(10), Duration::from_millis(5), 3);
         for _ in 0..100 {
             let delay = faults.delay();
-            assert!(
-                delay >= Duration::from_millis(10) && delay <= Duration::from_millis(15),
-                "{delay:?}"
-            );
+            assert!(delay >= Duration::from_millis(10) && delay <= Duration::from_millis(15), "{delay:?}");
         }
     }
 }

@@ -39,11 +39,7 @@ pub struct Credential {
 }
 
 impl Credential {
-    pub fn new(
-        access_key_id: &str,
-        secret_access_key: &str,
-        session_token: Option<&str>,
-    ) -> Credential {
+    pub fn new(access_key_id: &str, secret_access_key: &str, session_token: Option<&str>) -> Credential {
         Credential {
             access_key_id: access_key_id.to_owned(),
             secret_access_key: secret_access_key.to_owned(),
@@ -179,26 +175,17 @@ pub fn spawn(config: Config) -> std::io::Result<Handle> {
     let emulator = Arc::new(Emulator::new(config));
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     let served = Arc::clone(&emulator);
-    let thread = std::thread::Builder::new()
-        .name("connect-emulator".to_owned())
-        .spawn(move || {
-            runtime.block_on(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => {
-                        server::serve_shared(served, listener, async move { _ = stop.await }).await
-                    }
-                    Err(error) => tracing::error!(%error, "emulator could not adopt its listener"),
-                }
-            });
-            // Connection tasks still sleeping (latency) are cancelled, not awaited.
-            runtime.shutdown_background();
-        })?;
-    Ok(Handle {
-        addr,
-        emulator,
-        shutdown: Some(shutdown),
-        thread: Some(thread),
-    })
+    let thread = std::thread::Builder::new().name("connect-emulator".to_owned()).spawn(move || {
+        runtime.block_on(async move {
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => server::serve_shared(served, listener, async move { _ = stop.await }).await,
+                Err(error) => tracing::error!(%error, "emulator could not adopt its listener"),
+            }
+        });
+        // Connection tasks still sleeping (latency) are cancelled, not awaited.
+        runtime.shutdown_background();
+    })?;
+    Ok(Handle { addr, emulator, shutdown: Some(shutdown), thread: Some(thread) })
 }
 
 impl Handle {

@@ -16,12 +16,7 @@ impl TokenBucket {
     /// A full bucket at `now`.
     pub fn new(rate: f64, burst: u32, now: Instant) -> TokenBucket {
         let burst = f64::from(burst.max(1));
-        TokenBucket {
-            rate: rate.max(0.0),
-            burst,
-            tokens: burst,
-            last: now,
-        }
+        TokenBucket { rate: rate.max(0.0), burst, tokens: burst, last: now }
     }
 
     /// Takes a token if one is available at `now`.
@@ -52,10 +47,7 @@ impl Quota {
     pub fn admit(&self, now: Instant) -> bool {
         match &self.0 {
             None => true,
-            Some(bucket) => bucket
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .try_take(now),
+            Some(bucket) => bucket.lock().unwrap_or_else(|p| p.into_inner()).try_take(now),
         }
     }
 }
@@ -91,9 +83,7 @@ mod tests {
     fn over_one_second_it_admits_rate_plus_burst() {
         let t0 = Instant::now();
         let mut bucket = TokenBucket::new(50.0, 50, t0);
-        let admitted = (0..=1000)
-            .filter(|ms| bucket.try_take(t0 + Duration::from_millis(*ms)))
-            .count();
+        let admitted = (0..=1000).filter(|ms| bucket.try_take(t0 + Duration::from_millis(*ms))).count();
         assert_eq!(admitted, 100);
     }
 

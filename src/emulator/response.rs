@@ -23,46 +23,22 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(
-        status: StatusCode,
-        error_type: &'static str,
-        message: impl Into<String>,
-    ) -> Failure {
-        Failure {
-            status,
-            error_type,
-            message: message.into(),
-        }
+    pub fn new(status: StatusCode, error_type: &'static str, message: impl Into<String>) -> Failure {
+        Failure { status, error_type, message: message.into() }
     }
 }
 
 /// A fresh request id shaped like AWS's (a random UUID v4).
 pub fn request_id() -> String {
     let bits: u128 = rand::random();
-    let hex = format!(
-        "{:032x}",
-        (bits & !(0xF000 << 64) & !(0xC << 60)) | (0x4000 << 64) | (0x8 << 60)
-    );
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    let hex = format!("{:032x}", (bits & !(0xF000 << 64) & !(0xC << 60)) | (0x4000 << 64) | (0x8 << 60));
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
-pub fn json(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Response<Body> {
+pub fn json(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(id) = HeaderValue::from_str(&request_id()) {
         response.headers_mut().insert(REQUEST_ID_HEADER, id);
     }
@@ -70,15 +46,9 @@ pub fn json(
 }
 
 pub fn error(failure: &Failure, content_type: &'static str) -> Response<Body> {
-    let body = serde_json::to_vec(&ErrorBody {
-        message: failure.message.clone(),
-    })
-    .unwrap_or_default();
+    let body = serde_json::to_vec(&ErrorBody { message: failure.message.clone() }).unwrap_or_default();
     let mut response = json(failure.status, content_type, body);
-    response.headers_mut().insert(
-        ERROR_TYPE_HEADER,
-        HeaderValue::from_static(failure.error_type),
-    );
+    response.headers_mut().insert(ERROR_TYPE_HEADER, HeaderValue::from_static(failure.error_type));
     response
 }
 
@@ -97,11 +67,7 @@ mod tests {
 
     #[test]
     fn errors_carry_type_request_id_and_message() {
-        let failure = Failure::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "ThrottlingException",
-            "Rate exceeded",
-        );
+        let failure = Failure::new(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Rate exceeded");
         let response = error(&failure, REST_JSON);
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()[ERROR_TYPE_HEADER], "ThrottlingException");

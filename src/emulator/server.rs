@@ -56,11 +56,7 @@ enum Answer {
 
 impl Emulator {
     pub fn new(config: Config) -> Emulator {
-        let fractions = Fractions {
-            drop: config.drop,
-            fail_500: config.fail_500,
-            fail_503: config.fail_503,
-        };
+        let fractions = Fractions { drop: config.drop, fail_500: config.fail_500, fail_503: config.fail_503 };
         Emulator {
             verifier: Verifier::new(&config.credentials, &config.region),
             quota: Quota::new(config.rate, config.effective_burst(), Instant::now()),
@@ -109,38 +105,19 @@ impl Emulator {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let target = parts
-            .headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok());
+        let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok());
         let quotas_target = target.filter(|t| t.starts_with(service_quotas::TARGET_PREFIX));
         let (service, content_type) = match quotas_target {
             Some(_) => (service_quotas::SIGNING_NAME, JSON_11),
             None => (SIGNING_NAME, REST_JSON),
         };
-        let signed = SignedRequest {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-            body,
-        };
-        if let Err(refused) = self
-            .verifier
-            .verify(&signed, service, self.config.clock.now())
-        {
-            let failure = Failure::new(
-                StatusCode::FORBIDDEN,
-                refused.error_type(),
-                refused.to_string(),
-            );
+        let signed = SignedRequest { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body };
+        if let Err(refused) = self.verifier.verify(&signed, service, self.config.clock.now()) {
+            let failure = Failure::new(StatusCode::FORBIDDEN, refused.error_type(), refused.to_string());
             return Answer::Failed(failure, content_type);
         }
         if !self.quota.admit(Instant::now()) {
-            let failure = Failure::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                error_type::THROTTLING,
-                "Rate exceeded",
-            );
+            let failure = Failure::new(StatusCode::TOO_MANY_REQUESTS, error_type::THROTTLING, "Rate exceeded");
             return Answer::Failed(failure, content_type);
         }
         if let Some(fault) = self.faults.draw() {
@@ -181,15 +158,11 @@ impl Emulator {
     fn respond(&self, answer: Answer) -> Result<Response<Body>, Dropped> {
         let now = Instant::now();
         let (outcome, response) = match answer {
-            Answer::Accepted => (
-                Outcome::Accepted,
-                Ok(response::json(StatusCode::OK, REST_JSON, &b"{}"[..])),
-            ),
+            Answer::Accepted => (Outcome::Accepted, Ok(response::json(StatusCode::OK, REST_JSON, &b"{}"[..]))),
             Answer::Ok(response) => (answered(response.status(), None), Ok(response)),
-            Answer::Failed(failure, content_type) => (
-                answered(failure.status, Some(failure.error_type)),
-                Ok(response::error(&failure, content_type)),
-            ),
+            Answer::Failed(failure, content_type) => {
+                (answered(failure.status, Some(failure.error_type)), Ok(response::error(&failure, content_type)))
+            }
             Answer::Dropped => (Outcome::Dropped, Err(Dropped)),
         };
         self.stats.record(outcome, now);
@@ -198,10 +171,7 @@ impl Emulator {
 }
 
 fn answered(status: StatusCode, error_type: Option<&'static str>) -> Outcome {
-    Outcome::Answered {
-        status: status.as_u16(),
-        error_type,
-    }
+    Outcome::Answered { status: status.as_u16(), error_type }
 }
 
 fn fault_answer(fault: Fault, content_type: &'static str) -> Answer {
@@ -226,11 +196,7 @@ pub async fn serve(config: Config, listener: TcpListener, shutdown: impl Future<
     serve_shared(Arc::new(Emulator::new(config)), listener, shutdown).await;
 }
 
-pub(crate) async fn serve_shared(
-    emulator: Arc<Emulator>,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-) {
+pub(crate) async fn serve_shared(emulator: Arc<Emulator>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -256,11 +222,7 @@ async fn connection(emulator: Arc<Emulator>, stream: TcpStream) {
         let emulator = Arc::clone(&emulator);
         async move { emulator.handle(request).await }
     });
-    if let Err(error) = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-    {
+    if let Err(error) = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await {
         tracing::debug!(%error, "connection ended");
     }
 }

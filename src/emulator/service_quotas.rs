@@ -16,8 +16,7 @@ pub const SIGNING_NAME: &str = "servicequotas";
 /// The `X-Amz-Target` prefix of Service Quotas operations.
 pub const TARGET_PREFIX: &str = "ServiceQuotasV20190624.";
 pub const SERVICE_CODE: &str = "connect";
-pub const UPDATE_CONTACT_ATTRIBUTES_QUOTA_NAME: &str =
-    "Rate of UpdateContactAttributes API requests";
+pub const UPDATE_CONTACT_ATTRIBUTES_QUOTA_NAME: &str = "Rate of UpdateContactAttributes API requests";
 pub const UPDATE_CONTACT_ATTRIBUTES_QUOTA_CODE: &str = "L-EMU0UCA1";
 /// What the quota reads when the emulator runs without `--rate`: the default of a new account.
 pub const DEFAULT_RATE: f64 = 2.0;
@@ -35,24 +34,10 @@ struct QuotaRequest {
 }
 
 /// Answers the operation named by `target` (the whole `X-Amz-Target` value) with a JSON body.
-pub fn handle(
-    target: &str,
-    body: &[u8],
-    rate: Option<f64>,
-    region: &str,
-) -> Result<Value, Failure> {
+pub fn handle(target: &str, body: &[u8], rate: Option<f64>, region: &str) -> Result<Value, Failure> {
     let request: QuotaRequest = serde_json::from_slice(if body.is_empty() { b"{}" } else { body })
-        .map_err(|e| {
-            Failure::new(
-                StatusCode::BAD_REQUEST,
-                ILLEGAL_ARGUMENT,
-                format!("Malformed request body: {e}"),
-            )
-        })?;
-    let service_code = request
-        .service_code
-        .as_deref()
-        .ok_or_else(|| illegal("ServiceCode is required"))?;
+        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, ILLEGAL_ARGUMENT, format!("Malformed request body: {e}")))?;
+    let service_code = request.service_code.as_deref().ok_or_else(|| illegal("ServiceCode is required"))?;
     if service_code != SERVICE_CODE {
         return Err(no_such(format!(
             "The request failed because the specified service {service_code} does not exist."
@@ -63,9 +48,9 @@ pub fn handle(
         Some("ListServiceQuotas") => Ok(json!({ "Quotas": [quota] })),
         Some("GetServiceQuota") => match request.quota_code.as_deref() {
             Some(UPDATE_CONTACT_ATTRIBUTES_QUOTA_CODE) => Ok(json!({ "Quota": quota })),
-            Some(other) => Err(no_such(format!(
-                "The request failed because the specified quota {other} does not exist."
-            ))),
+            Some(other) => {
+                Err(no_such(format!("The request failed because the specified quota {other} does not exist.")))
+            }
             None => Err(illegal("QuotaCode is required")),
         },
         _ => Err(Failure::new(
@@ -110,69 +95,30 @@ mod tests {
 
     #[test]
     fn list_names_the_quota_with_the_configured_rate() {
-        let answer = handle(
-            &target("ListServiceQuotas"),
-            br#"{"ServiceCode":"connect"}"#,
-            Some(12.5),
-            "us-east-1",
-        )
-        .unwrap();
-        assert_eq!(
-            answer["Quotas"][0]["QuotaName"],
-            UPDATE_CONTACT_ATTRIBUTES_QUOTA_NAME
-        );
+        let answer =
+            handle(&target("ListServiceQuotas"), br#"{"ServiceCode":"connect"}"#, Some(12.5), "us-east-1").unwrap();
+        assert_eq!(answer["Quotas"][0]["QuotaName"], UPDATE_CONTACT_ATTRIBUTES_QUOTA_NAME);
         assert_eq!(answer["Quotas"][0]["Value"], 12.5);
     }
 
     #[test]
     fn get_answers_the_quota_by_code() {
-        let body = format!(
-            r#"{{"ServiceCode":"connect","QuotaCode":"{UPDATE_CONTACT_ATTRIBUTES_QUOTA_CODE}"}}"#
-        );
-        let answer = handle(
-            &target("GetServiceQuota"),
-            body.as_bytes(),
-            None,
-            "eu-west-2",
-        )
-        .unwrap();
+        let body = format!(r#"{{"ServiceCode":"connect","QuotaCode":"{UPDATE_CONTACT_ATTRIBUTES_QUOTA_CODE}"}}"#);
+        let answer = handle(&target("GetServiceQuota"), body.as_bytes(), None, "eu-west-2").unwrap();
         assert_eq!(answer["Quota"]["Value"], DEFAULT_RATE);
-        assert!(
-            answer["Quota"]["QuotaArn"]
-                .as_str()
-                .unwrap()
-                .contains("eu-west-2")
-        );
+        assert!(answer["Quota"]["QuotaArn"].as_str().unwrap().contains("eu-west-2"));
     }
 
     #[test]
     fn other_services_quotas_and_operations_are_refused() {
-        let other_service = handle(
-            &target("ListServiceQuotas"),
-            br#"{"ServiceCode":"ec2"}"#,
-            None,
-            "r",
-        );
+        let other_service = handle(&target("ListServiceQuotas"), br#"{"ServiceCode":"ec2"}"#, None, "r");
         assert_eq!(other_service.unwrap_err().error_type, NO_SUCH_RESOURCE);
-        let other_quota = handle(
-            &target("GetServiceQuota"),
-            br#"{"ServiceCode":"connect","QuotaCode":"L-1"}"#,
-            None,
-            "r",
-        );
+        let other_quota =
+            handle(&target("GetServiceQuota"), br#"{"ServiceCode":"connect","QuotaCode":"L-1"}"#, None, "r");
         assert_eq!(other_quota.unwrap_err().error_type, NO_SUCH_RESOURCE);
-        let other_operation = handle(
-            &target("RequestServiceQuotaIncrease"),
-            br#"{"ServiceCode":"connect"}"#,
-            None,
-            "r",
-        );
+        let other_operation =
+            handle(&target("RequestServiceQuotaIncrease"), br#"{"ServiceCode":"connect"}"#, None, "r");
         assert_eq!(other_operation.unwrap_err().error_type, INVALID_ACTION);
-        assert_eq!(
-            handle(&target("ListServiceQuotas"), b"{", None, "r")
-                .unwrap_err()
-                .status,
-            400
-        );
+        assert_eq!(handle(&target("ListServiceQuotas"), b"{", None, "r").unwrap_err().status, 400);
     }
 }

@@ -43,17 +43,9 @@ pub enum SigError {
     #[error("Missing or malformed X-Amz-Date header (expected YYYYMMDD'T'HHMMSS'Z')")]
     BadDate,
     #[error("Signature expired: {date} is now earlier than {limit} ({now} - 5 min.)")]
-    Expired {
-        date: String,
-        limit: String,
-        now: String,
-    },
+    Expired { date: String, limit: String, now: String },
     #[error("Signature not yet current: {date} is still later than {limit} ({now} + 5 min.)")]
-    NotYetCurrent {
-        date: String,
-        limit: String,
-        now: String,
-    },
+    NotYetCurrent { date: String, limit: String, now: String },
     #[error("The request must include the X-Amz-Security-Token header for temporary credentials.")]
     MissingToken,
     #[error("{INVALID_TOKEN}")]
@@ -107,58 +99,32 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(credentials: &[Credential], region: &str) -> Verifier {
-        let credentials = credentials
-            .iter()
-            .map(|c| (c.access_key_id.clone(), c.clone()))
-            .collect();
-        Verifier {
-            credentials,
-            region: region.to_owned(),
-            keys: Mutex::new(HashMap::new()),
-        }
+        let credentials = credentials.iter().map(|c| (c.access_key_id.clone(), c.clone())).collect();
+        Verifier { credentials, region: region.to_owned(), keys: Mutex::new(HashMap::new()) }
     }
 
     /// Verifies `request` as a call to `service`, at time `now`. Returns the access key id.
-    pub fn verify(
-        &self,
-        request: &SignedRequest<'_>,
-        service: &str,
-        now: SystemTime,
-    ) -> Result<String, SigError> {
-        let header =
-            header_str(request.headers, "authorization").ok_or(SigError::MissingAuthorization)?;
+    pub fn verify(&self, request: &SignedRequest<'_>, service: &str, now: SystemTime) -> Result<String, SigError> {
+        let header = header_str(request.headers, "authorization").ok_or(SigError::MissingAuthorization)?;
         let auth = parse_authorization(header)?;
-        let credential = self
-            .credentials
-            .get(auth.access_key_id)
-            .ok_or(SigError::UnknownAccessKey)?;
+        let credential = self.credentials.get(auth.access_key_id).ok_or(SigError::UnknownAccessKey)?;
         self.check_scope(&auth, service)?;
         let amz_date = header_str(request.headers, "x-amz-date").ok_or(SigError::BadDate)?;
         check_date(amz_date, auth.date, now)?;
-        check_token(
-            credential,
-            header_str(request.headers, "x-amz-security-token"),
-        )?;
+        check_token(credential, header_str(request.headers, "x-amz-security-token"))?;
         if !auth.signed_headers.split(';').any(|h| h == "host") {
             return Err(SigError::HostNotSigned);
         }
         let payload_hash = payload_hash(request)?;
         let canonical = canonical_request(request, auth.signed_headers, &payload_hash)?;
-        let scope = format!(
-            "{}/{}/{}/aws4_request",
-            auth.date, auth.region, auth.service
-        );
-        let string_to_sign = format!(
-            "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-            hex::encode(Sha256::digest(&canonical))
-        );
+        let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
+        let string_to_sign = format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(&canonical)));
         let key = self.signing_key(credential, auth.date, service);
         let provided = hex::decode(auth.signature).map_err(|_| SigError::Mismatch)?;
         let mut mac = HmacSha256::new_from_slice(&key).map_err(|_| SigError::Mismatch)?;
         mac.update(string_to_sign.as_bytes());
         // verify_slice compares in constant time.
-        mac.verify_slice(&provided)
-            .map_err(|_| SigError::Mismatch)?;
+        mac.verify_slice(&provided).map_err(|_| SigError::Mismatch)?;
         Ok(credential.access_key_id.clone())
     }
 
@@ -167,25 +133,14 @@ impl Verifier {
             return Err(SigError::WrongRegion(auth.region.to_owned()));
         }
         if auth.service != service {
-            return Err(SigError::WrongService {
-                expected: service.to_owned(),
-            });
+            return Err(SigError::WrongService { expected: service.to_owned() });
         }
         Ok(())
     }
 
     fn signing_key(&self, credential: &Credential, date: &str, service: &str) -> [u8; 32] {
-        let id = (
-            credential.access_key_id.clone(),
-            date.to_owned(),
-            service.to_owned(),
-        );
-        if let Some(key) = self
-            .keys
-            .lock()
-            .ok()
-            .and_then(|keys| keys.get(&id).copied())
-        {
+        let id = (credential.access_key_id.clone(), date.to_owned(), service.to_owned());
+        if let Some(key) = self.keys.lock().ok().and_then(|keys| keys.get(&id).copied()) {
             return key;
         }
         let key = derive_key(&credential.secret_access_key, date, &self.region, service);
@@ -208,15 +163,10 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, SigError> {
     let rest = header
         .strip_prefix(ALGORITHM)
         .and_then(|r| r.strip_prefix(' '))
-        .ok_or_else(|| {
-            SigError::Malformed(format!("unsupported algorithm, expected {ALGORITHM}"))
-        })?;
+        .ok_or_else(|| SigError::Malformed(format!("unsupported algorithm, expected {ALGORITHM}")))?;
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
     for part in rest.split(',') {
-        let (name, value) = part
-            .trim()
-            .split_once('=')
-            .ok_or_else(|| SigError::Malformed(part.trim().to_owned()))?;
+        let (name, value) = part.trim().split_once('=').ok_or_else(|| SigError::Malformed(part.trim().to_owned()))?;
         match name {
             "Credential" => credential = Some(value),
             "SignedHeaders" => signed_headers = Some(value),
@@ -224,9 +174,7 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, SigError> {
             _ => return Err(SigError::Malformed(format!("unknown parameter {name}"))),
         }
     }
-    let missing = |what: &str| {
-        SigError::Malformed(format!("Authorization header requires '{what}' parameter"))
-    };
+    let missing = |what: &str| SigError::Malformed(format!("Authorization header requires '{what}' parameter"));
     let credential = credential.ok_or_else(|| missing("Credential"))?;
     let mut scope = credential.split('/');
     let mut next = || scope.next().filter(|s| !s.is_empty());
@@ -250,19 +198,12 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, SigError> {
 fn check_date(amz_date: &str, scope_date: &str, now: SystemTime) -> Result<(), SigError> {
     let at = parse_amz_date(amz_date).ok_or(SigError::BadDate)?;
     if amz_date.get(..8) != Some(scope_date) {
-        return Err(SigError::ScopeDate {
-            scope: scope_date.to_owned(),
-            date: amz_date.to_owned(),
-        });
+        return Err(SigError::ScopeDate { scope: scope_date.to_owned(), date: amz_date.to_owned() });
     }
     let shown = |t: SystemTime| format_amz_date(t);
     if at + MAX_SKEW < now {
         let limit = now.checked_sub(MAX_SKEW).unwrap_or(now);
-        return Err(SigError::Expired {
-            date: amz_date.to_owned(),
-            limit: shown(limit),
-            now: shown(now),
-        });
+        return Err(SigError::Expired { date: amz_date.to_owned(), limit: shown(limit), now: shown(now) });
     }
     if at > now + MAX_SKEW {
         return Err(SigError::NotYetCurrent {
@@ -286,17 +227,13 @@ fn check_token(credential: &Credential, sent: Option<&str>) -> Result<(), SigErr
 /// `X-Amz-Date` format: 20261125T031500Z, always UTC.
 pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    let at = time::PrimitiveDateTime::parse(text, format)
-        .ok()?
-        .assume_utc();
+    let at = time::PrimitiveDateTime::parse(text, format).ok()?.assume_utc();
     Some(SystemTime::from(at))
 }
 
 pub fn format_amz_date(at: SystemTime) -> String {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::OffsetDateTime::from(at)
-        .format(format)
-        .unwrap_or_default()
+    time::OffsetDateTime::from(at).format(format).unwrap_or_default()
 }
 
 /// The body hash that was signed: `x-amz-content-sha256` if sent (it must then match the body).
@@ -415,9 +352,7 @@ fn percent_decode(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(decoded)) => {
                 out.push(decoded);
@@ -443,8 +378,8 @@ pub fn derive_key(secret: &str, date: &str, region: &str, service: &str) -> [u8;
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac =
+        <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(data);
     mac.finalize().into_bytes().into()
 }

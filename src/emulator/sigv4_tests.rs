@@ -16,13 +16,7 @@ fn at(text: &str) -> SystemTime {
 }
 
 /// Signs like the SDK: returns the headers a client would send.
-fn signed(
-    credential: &Credential,
-    region: &str,
-    service: &str,
-    time: SystemTime,
-    body: &[u8],
-) -> HeaderMap {
+fn signed(credential: &Credential, region: &str, service: &str, time: SystemTime, body: &[u8]) -> HeaderMap {
     let identity = aws_credential_types::Credentials::new(
         &credential.access_key_id,
         &credential.secret_access_key,
@@ -40,19 +34,12 @@ fn signed(
         .build()
         .unwrap()
         .into();
-    let headers = [
-        ("host", "127.0.0.1:8080"),
-        ("content-type", "application/json"),
-    ];
-    let signable =
-        SignableRequest::new("POST", URL, headers.into_iter(), SignableBody::Bytes(body)).unwrap();
+    let headers = [("host", "127.0.0.1:8080"), ("content-type", "application/json")];
+    let signable = SignableRequest::new("POST", URL, headers.into_iter(), SignableBody::Bytes(body)).unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let mut map = HeaderMap::new();
     for (name, value) in headers.into_iter().chain(instructions.headers()) {
-        map.append(
-            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
+        map.append(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
     }
     map
 }
@@ -65,12 +52,7 @@ fn verify(
     now: SystemTime,
 ) -> Result<String, SigError> {
     let uri: Uri = "/contact/attributes".parse().unwrap();
-    let request = SignedRequest {
-        method: &Method::POST,
-        uri: &uri,
-        headers,
-        body,
-    };
+    let request = SignedRequest { method: &Method::POST, uri: &uri, headers, body };
     verifier.verify(&request, service, now)
 }
 
@@ -81,20 +63,14 @@ fn default_verifier() -> Verifier {
 #[test]
 fn derives_the_aws_documentation_signing_key() {
     let key = derive_key(SECRET, "20120215", "us-east-1", "iam");
-    assert_eq!(
-        hex::encode(key),
-        "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
-    );
+    assert_eq!(hex::encode(key), "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
 }
 
 #[test]
 fn an_sdk_signed_request_verifies_and_a_changed_body_does_not() {
     let now = at("20261125T031500Z");
     let headers = signed(&Credential::default(), "us-east-1", "connect", now, BODY);
-    assert_eq!(
-        verify(&default_verifier(), &headers, BODY, "connect", now),
-        Ok(AKID.to_owned())
-    );
+    assert_eq!(verify(&default_verifier(), &headers, BODY, "connect", now), Ok(AKID.to_owned()));
     // Twice: the second check uses the cached signing key.
     assert!(verify(&default_verifier(), &headers, BODY, "connect", now).is_ok());
     let changed = verify(&default_verifier(), &headers, b"{}", "connect", now);
@@ -107,28 +83,16 @@ fn a_wrong_secret_is_a_mismatch() {
     let wrong = Credential::new(AKID, "not-the-secret", None);
     let headers = signed(&wrong, "us-east-1", "connect", now, BODY);
     let refused = verify(&default_verifier(), &headers, BODY, "connect", now).unwrap_err();
-    assert_eq!(
-        (refused.clone(), refused.error_type()),
-        (SigError::Mismatch, "InvalidSignatureException")
-    );
+    assert_eq!((refused.clone(), refused.error_type()), (SigError::Mismatch, "InvalidSignatureException"));
 }
 
 #[test]
 fn an_unknown_access_key_is_an_unrecognized_client() {
     let now = at("20261125T031500Z");
-    let headers = signed(
-        &Credential::new("AKIDOTHER", SECRET, None),
-        "us-east-1",
-        "connect",
-        now,
-        BODY,
-    );
+    let headers = signed(&Credential::new("AKIDOTHER", SECRET, None), "us-east-1", "connect", now, BODY);
     let refused = verify(&default_verifier(), &headers, BODY, "connect", now).unwrap_err();
     assert_eq!(refused.error_type(), "UnrecognizedClientException");
-    assert_eq!(
-        refused.to_string(),
-        "The security token included in the request is invalid."
-    );
+    assert_eq!(refused.to_string(), "The security token included in the request is invalid.");
 }
 
 #[test]
@@ -137,32 +101,15 @@ fn the_scope_must_name_the_region_and_service() {
     let other_region = signed(&Credential::default(), "eu-west-1", "connect", now, BODY);
     let refused = verify(&default_verifier(), &other_region, BODY, "connect", now);
     assert_eq!(refused, Err(SigError::WrongRegion("eu-west-1".into())));
-    let other_service = signed(
-        &Credential::default(),
-        "us-east-1",
-        "servicequotas",
-        now,
-        BODY,
-    );
+    let other_service = signed(&Credential::default(), "us-east-1", "servicequotas", now, BODY);
     let refused = verify(&default_verifier(), &other_service, BODY, "connect", now);
-    assert_eq!(
-        refused,
-        Err(SigError::WrongService {
-            expected: "connect".into()
-        })
-    );
+    assert_eq!(refused, Err(SigError::WrongService { expected: "connect".into() }));
 }
 
 #[test]
 fn the_date_must_be_within_five_minutes() {
     let signed_at = at("20261125T031500Z");
-    let headers = signed(
-        &Credential::default(),
-        "us-east-1",
-        "connect",
-        signed_at,
-        BODY,
-    );
+    let headers = signed(&Credential::default(), "us-east-1", "connect", signed_at, BODY);
     let verifier = default_verifier();
     assert!(verify(&verifier, &headers, BODY, "connect", at("20261125T032000Z")).is_ok());
     assert!(verify(&verifier, &headers, BODY, "connect", at("20261125T031000Z")).is_ok());
@@ -185,41 +132,20 @@ fn session_credentials_need_their_own_token() {
     assert!(verify(&verifier, &headers, BODY, "connect", now).is_ok());
     let mut without = headers.clone();
     without.remove("x-amz-security-token");
-    assert_eq!(
-        verify(&verifier, &without, BODY, "connect", now),
-        Err(SigError::MissingToken)
-    );
-    let other = Credential {
-        session_token: Some("TOKEN-2".into()),
-        ..temporary
-    };
-    let wrong = verify(
-        &verifier,
-        &signed(&other, "us-east-1", "connect", now, BODY),
-        BODY,
-        "connect",
-        now,
-    )
-    .unwrap_err();
-    assert_eq!(
-        (wrong.clone(), wrong.error_type()),
-        (SigError::WrongToken, "UnrecognizedClientException")
-    );
+    assert_eq!(verify(&verifier, &without, BODY, "connect", now), Err(SigError::MissingToken));
+    let other = Credential { session_token: Some("TOKEN-2".into()), ..temporary };
+    let wrong =
+        verify(&verifier, &signed(&other, "us-east-1", "connect", now, BODY), BODY, "connect", now).unwrap_err();
+    assert_eq!((wrong.clone(), wrong.error_type()), (SigError::WrongToken, "UnrecognizedClientException"));
 }
 
 #[test]
 fn host_must_be_signed() {
     let now = at("20261125T031500Z");
     let mut headers = signed(&Credential::default(), "us-east-1", "connect", now, BODY);
-    let auth = headers["authorization"]
-        .to_str()
-        .unwrap()
-        .replace("content-type;host;", "content-type;");
+    let auth = headers["authorization"].to_str().unwrap().replace("content-type;host;", "content-type;");
     headers.insert("authorization", HeaderValue::from_str(&auth).unwrap());
-    assert_eq!(
-        verify(&default_verifier(), &headers, BODY, "connect", now),
-        Err(SigError::HostNotSigned)
-    );
+    assert_eq!(verify(&default_verifier(), &headers, BODY, "connect", now), Err(SigError::HostNotSigned));
 }
 
 #[test]
@@ -227,10 +153,7 @@ fn a_content_sha256_header_must_match_the_body() {
     let now = at("20261125T031500Z");
     let mut headers = signed(&Credential::default(), "us-east-1", "connect", now, BODY);
     headers.insert("x-amz-content-sha256", HeaderValue::from_static("00"));
-    assert_eq!(
-        verify(&default_verifier(), &headers, BODY, "connect", now),
-        Err(SigError::PayloadHash)
-    );
+    assert_eq!(verify(&default_verifier(), &headers, BODY, "connect", now), Err(SigError::PayloadHash));
 }
 
 #[test]
@@ -246,27 +169,18 @@ fn missing_and_malformed_authorization_headers() {
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/connect, SignedHeaders=host, Signature=00",
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/us-east-1/connect/aws4_request, Signature=00",
     ] {
-        assert!(
-            matches!(parse_authorization(bad), Err(SigError::Malformed(_))),
-            "{bad}"
-        );
+        assert!(matches!(parse_authorization(bad), Err(SigError::Malformed(_))), "{bad}");
     }
     let good = "AWS4-HMAC-SHA256 Credential=AK/20261125/us-east-1/connect/aws4_request, SignedHeaders=host;x-amz-date, Signature=ab";
     let parsed = parse_authorization(good).unwrap();
-    assert_eq!(
-        (parsed.access_key_id, parsed.region, parsed.signed_headers),
-        ("AK", "us-east-1", "host;x-amz-date")
-    );
+    assert_eq!((parsed.access_key_id, parsed.region, parsed.signed_headers), ("AK", "us-east-1", "host;x-amz-date"));
 }
 
 #[test]
 fn the_scope_date_must_be_the_request_date() {
     let result = check_date("20261125T031500Z", "20261124", at("20261125T031500Z"));
     assert!(matches!(result, Err(SigError::ScopeDate { .. })));
-    assert_eq!(
-        check_date("2026-11-25", "20261125", at("20261125T031500Z")),
-        Err(SigError::BadDate)
-    );
+    assert_eq!(check_date("2026-11-25", "20261125", at("20261125T031500Z")), Err(SigError::BadDate));
 }
 
 #[test]
@@ -296,8 +210,5 @@ fn canonical_headers_trim_and_collapse_spaces() {
     canonical_header(&headers, "x-a", &mut out).unwrap();
     canonical_header(&headers, "x-b", &mut out).unwrap();
     assert_eq!(out, "x-a:one two\nx-b:1,2\n");
-    assert_eq!(
-        canonical_header(&headers, "x-missing", &mut out),
-        Err(SigError::Mismatch)
-    );
+    assert_eq!(canonical_header(&headers, "x-missing", &mut out), Err(SigError::Mismatch));
 }

@@ -76,20 +76,13 @@ impl Recorder {
 
     pub fn snapshot(&self, contacts: usize) -> Stats {
         let counts = self.lock();
-        let by_error_type: BTreeMap<String, u64> = counts
-            .by_error_type
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), *v))
-            .collect();
+        let by_error_type: BTreeMap<String, u64> =
+            counts.by_error_type.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
         let of = |name: &str| by_error_type.get(name).copied().unwrap_or(0);
         Stats {
             requests: counts.requests,
             accepted: counts.accepted,
-            by_status: counts
-                .by_status
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
+            by_status: counts.by_status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             throttled: of(crate::wire::error_type::THROTTLING),
             signature_failures: counts.by_status.get(&403).copied().unwrap_or(0),
             by_error_type,
@@ -105,9 +98,7 @@ impl Recorder {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
         // Counters stay meaningful after a panic elsewhere; keep counting.
-        self.counts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -156,21 +147,9 @@ mod tests {
     fn errors_are_counted_by_status_and_type() {
         let recorder = Recorder::default();
         let now = Instant::now();
-        let throttled = Outcome::Answered {
-            status: 429,
-            error_type: Some("ThrottlingException"),
-        };
-        let refused = Outcome::Answered {
-            status: 403,
-            error_type: Some("InvalidSignatureException"),
-        };
-        for outcome in [
-            throttled,
-            throttled,
-            refused,
-            Outcome::Dropped,
-            Outcome::Accepted,
-        ] {
+        let throttled = Outcome::Answered { status: 429, error_type: Some("ThrottlingException") };
+        let refused = Outcome::Answered { status: 403, error_type: Some("InvalidSignatureException") };
+        for outcome in [throttled, throttled, refused, Outcome::Dropped, Outcome::Accepted] {
             recorder.record(outcome, now);
         }
         let stats = recorder.snapshot(1);

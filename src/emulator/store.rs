@@ -38,10 +38,7 @@ pub struct Store {
 
 impl Default for Store {
     fn default() -> Store {
-        Store {
-            hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-        }
+        Store { hasher: RandomState::new(), shards: (0..SHARDS).map(|_| Mutex::default()).collect() }
     }
 }
 
@@ -57,10 +54,7 @@ impl Store {
     ) -> Result<(), E> {
         let key = (instance.to_owned(), contact.to_owned());
         let mut shard = self.shard(&key);
-        let mut merged = shard
-            .get(&key)
-            .map(|c| c.attributes.clone())
-            .unwrap_or_default();
+        let mut merged = shard.get(&key).map(|c| c.attributes.clone()).unwrap_or_default();
         merged.extend(attributes);
         check(&merged)?;
         let entry = shard.entry(key).or_default();
@@ -73,11 +67,7 @@ impl Store {
         let mut state = State::default();
         for shard in &self.shards {
             for ((instance, contact), stored) in lock(shard).iter() {
-                state
-                    .instances
-                    .entry(instance.clone())
-                    .or_default()
-                    .insert(contact.clone(), stored.clone());
+                state.instances.entry(instance.clone()).or_default().insert(contact.clone(), stored.clone());
             }
         }
         state
@@ -106,9 +96,7 @@ impl Store {
 /// A panic while holding a shard cannot leave a map half-written (inserts are single calls), so a
 /// poisoned lock is still safe to use.
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
-    shard
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -116,23 +104,14 @@ mod tests {
     use super::*;
 
     fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn merge_keeps_old_keys_and_overwrites_new_ones() {
         let store = Store::default();
-        store
-            .merge("i", "c", attrs(&[("a", "1"), ("b", "2")]), |_| {
-                Ok::<_, ()>(())
-            })
-            .unwrap();
-        store
-            .merge("i", "c", attrs(&[("b", "3")]), |_| Ok::<_, ()>(()))
-            .unwrap();
+        store.merge("i", "c", attrs(&[("a", "1"), ("b", "2")]), |_| Ok::<_, ()>(())).unwrap();
+        store.merge("i", "c", attrs(&[("b", "3")]), |_| Ok::<_, ()>(())).unwrap();
         let state = store.snapshot();
         let contact = state.contact("i", "c").unwrap();
         assert_eq!(contact.attributes, attrs(&[("a", "1"), ("b", "3")]));
@@ -142,17 +121,11 @@ mod tests {
     #[test]
     fn a_refused_merge_changes_nothing() {
         let store = Store::default();
-        store
-            .merge("i", "c", attrs(&[("a", "1")]), |_| Ok::<_, ()>(()))
-            .unwrap();
-        let refused = store.merge("i", "c", attrs(&[("b", "2")]), |merged| {
-            if merged.len() > 1 { Err(()) } else { Ok(()) }
-        });
+        store.merge("i", "c", attrs(&[("a", "1")]), |_| Ok::<_, ()>(())).unwrap();
+        let refused =
+            store.merge("i", "c", attrs(&[("b", "2")]), |merged| if merged.len() > 1 { Err(()) } else { Ok(()) });
         assert_eq!(refused, Err(()));
-        assert_eq!(
-            store.snapshot().contact("i", "c").unwrap().attributes,
-            attrs(&[("a", "1")])
-        );
+        assert_eq!(store.snapshot().contact("i", "c").unwrap().attributes, attrs(&[("a", "1")]));
         assert_eq!(store.len(), 1);
         store.clear();
         assert!(store.is_empty());

@@ -4,12 +4,7 @@
 use super::{InputError, ReadOptions};
 use std::sync::Arc;
 
-const CONTACT_COLUMNS: [&str; 4] = [
-    "InitialContactId",
-    "initial_contact_id",
-    "ContactId",
-    "contact_id",
-];
+const CONTACT_COLUMNS: [&str; 4] = ["InitialContactId", "initial_contact_id", "ContactId", "contact_id"];
 const INSTANCE_COLUMNS: [&str; 2] = ["InstanceId", "instance_id"];
 const KEY_COLUMNS: [&str; 3] = ["key", "attribute", "name"];
 const VALUE_COLUMNS: [&str; 1] = ["value"];
@@ -60,42 +55,26 @@ impl Layout {
 }
 
 fn find(header: &[String], names: &[&str]) -> Option<usize> {
-    names.iter().find_map(|name| {
-        header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    })
+    names.iter().find_map(|name| header.iter().position(|h| h.trim().eq_ignore_ascii_case(name)))
 }
 
 fn shown(header: &[String]) -> String {
     let names: Vec<String> = header.iter().take(12).map(|h| format!("{h:?}")).collect();
-    let more = if header.len() > 12 {
-        format!(" and {} more", header.len() - 12)
-    } else {
-        String::new()
-    };
+    let more = if header.len() > 12 { format!(" and {} more", header.len() - 12) } else { String::new() };
     format!("columns {}{more}", names.join(", "))
 }
 
 /// Decides the layout of one input from its header row (BOM already removed).
 pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<Layout, InputError> {
     let contact = match &options.contact_column {
-        Some(column) => header
-            .iter()
-            .position(|h| h.trim() == column.as_str())
-            .ok_or_else(|| InputError::MissingContactColumn {
-                name: name.into(),
-                column: column.clone(),
-                header: shown(header),
-            })?,
+        Some(column) => header.iter().position(|h| h.trim() == column.as_str()).ok_or_else(|| {
+            InputError::MissingContactColumn { name: name.into(), column: column.clone(), header: shown(header) }
+        })?,
         None => match find(header, &CONTACT_COLUMNS) {
             Some(index) => index,
             None if header.len() == 1 && options.allow_bare_ids => return Ok(Layout::BareIds),
             None => {
-                return Err(InputError::NoContactColumn {
-                    name: name.into(),
-                    header: shown(header),
-                });
+                return Err(InputError::NoContactColumn { name: name.into(), header: shown(header) });
             }
         },
     };
@@ -111,38 +90,21 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
             (options.format == FormatChoice::Long || only_ids_and_pair).then_some((key, value))
         }
         (FormatChoice::Long, _, _) => {
-            return Err(InputError::NotLong {
-                name: name.into(),
-                header: shown(header),
-            });
+            return Err(InputError::NotLong { name: name.into(), header: shown(header) });
         }
         (FormatChoice::Auto, _, _) => None,
     };
     if let Some((key, value)) = long {
-        return Ok(Layout::Long {
-            contact,
-            instance,
-            key,
-            value,
-            width,
-        });
+        return Ok(Layout::Long { contact, instance, key, value, width });
     }
     let mut attributes: Vec<(usize, Arc<str>)> = Vec::new();
     for (i, column) in header.iter().enumerate().filter(|(i, _)| !is_id(*i)) {
         if attributes.iter().any(|(_, seen)| **seen == **column) {
-            return Err(InputError::DuplicateColumn {
-                name: name.into(),
-                column: column.clone(),
-            });
+            return Err(InputError::DuplicateColumn { name: name.into(), column: column.clone() });
         }
         attributes.push((i, Arc::from(column.as_str())));
     }
-    Ok(Layout::Wide {
-        contact,
-        instance,
-        attributes,
-        width,
-    })
+    Ok(Layout::Wide { contact, instance, attributes, width })
 }
 
 #[cfg(test)]
@@ -159,21 +121,8 @@ mod tests {
 
     #[test]
     fn wide_with_instance_column() {
-        let layout = layout(
-            "f",
-            &header(&["InstanceId", "InitialContactId", "Tier", "Status"]),
-            &auto(),
-        )
-        .unwrap();
-        let Layout::Wide {
-            contact,
-            instance,
-            attributes,
-            width,
-        } = layout
-        else {
-            panic!("not wide")
-        };
+        let layout = layout("f", &header(&["InstanceId", "InitialContactId", "Tier", "Status"]), &auto()).unwrap();
+        let Layout::Wide { contact, instance, attributes, width } = layout else { panic!("not wide") };
         assert_eq!((contact, instance, width), (1, Some(0), 4));
         let names: Vec<&str> = attributes.iter().map(|(_, n)| &**n).collect();
         assert_eq!(names, ["Tier", "Status"]);
@@ -181,12 +130,7 @@ mod tests {
 
     #[test]
     fn contact_column_aliases_are_case_insensitive() {
-        for name in [
-            "initial_contact_id",
-            "ContactId",
-            "contact_id",
-            "INITIALCONTACTID",
-        ] {
+        for name in ["initial_contact_id", "ContactId", "contact_id", "INITIALCONTACTID"] {
             let layout = layout("f", &header(&[name, "A"]), &auto()).unwrap();
             assert!(matches!(layout, Layout::Wide { contact: 0, .. }), "{name}");
         }
@@ -196,64 +140,30 @@ mod tests {
     fn long_is_detected_by_key_and_value_columns() {
         for (k, v) in [("Key", "Value"), ("attribute", "value"), ("name", "VALUE")] {
             let layout = layout("f", &header(&["ContactId", k, v]), &auto()).unwrap();
-            assert!(
-                matches!(
-                    layout,
-                    Layout::Long {
-                        contact: 0,
-                        key: 1,
-                        value: 2,
-                        ..
-                    }
-                ),
-                "{k}/{v}"
-            );
+            assert!(matches!(layout, Layout::Long { contact: 0, key: 1, value: 2, .. }), "{k}/{v}");
         }
     }
 
     #[test]
     fn extra_columns_make_auto_wide_and_forced_long_ignores_them() {
         let cols = header(&["ContactId", "Name", "Value", "Tier"]);
-        assert!(matches!(
-            layout("f", &cols, &auto()).unwrap(),
-            Layout::Wide { .. }
-        ));
-        let long = ReadOptions {
-            format: FormatChoice::Long,
-            ..auto()
-        };
-        assert!(matches!(
-            layout("f", &cols, &long).unwrap(),
-            Layout::Long { .. }
-        ));
-        let wide = ReadOptions {
-            format: FormatChoice::Wide,
-            ..auto()
-        };
-        assert!(matches!(
-            layout("f", &header(&["ContactId", "Key", "Value"]), &wide).unwrap(),
-            Layout::Wide { .. }
-        ));
+        assert!(matches!(layout("f", &cols, &auto()).unwrap(), Layout::Wide { .. }));
+        let long = ReadOptions { format: FormatChoice::Long, ..auto() };
+        assert!(matches!(layout("f", &cols, &long).unwrap(), Layout::Long { .. }));
+        let wide = ReadOptions { format: FormatChoice::Wide, ..auto() };
+        assert!(matches!(layout("f", &header(&["ContactId", "Key", "Value"]), &wide).unwrap(), Layout::Wide { .. }));
     }
 
     #[test]
     fn missing_contact_column_names_the_header() {
-        let err = layout("export.csv", &header(&["Id", "Tier"]), &auto())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("export.csv:1: no contact id column"),
-            "{err}"
-        );
+        let err = layout("export.csv", &header(&["Id", "Tier"]), &auto()).unwrap_err().to_string();
+        assert!(err.starts_with("export.csv:1: no contact id column"), "{err}");
         assert!(err.contains("\"Id\""), "{err}");
     }
 
     #[test]
     fn contact_column_flag() {
-        let options = ReadOptions {
-            contact_column: Some("CallId".into()),
-            ..auto()
-        };
+        let options = ReadOptions { contact_column: Some("CallId".into()), ..auto() };
         assert!(matches!(
             layout("f", &header(&["Tier", "CallId"]), &options).unwrap(),
             Layout::Wide { contact: 1, .. }
@@ -270,18 +180,9 @@ mod tests {
     #[test]
     fn bare_ids_only_with_set() {
         assert!(layout("f", &header(&["11111111-2222"]), &auto()).is_err());
-        let options = ReadOptions {
-            allow_bare_ids: true,
-            ..auto()
-        };
-        assert_eq!(
-            layout("f", &header(&["11111111-2222"]), &options).unwrap(),
-            Layout::BareIds
-        );
+        let options = ReadOptions { allow_bare_ids: true, ..auto() };
+        assert_eq!(layout("f", &header(&["11111111-2222"]), &options).unwrap(), Layout::BareIds);
         // A proper header is still a header.
-        assert!(matches!(
-            layout("f", &header(&["ContactId"]), &options).unwrap(),
-            Layout::Wide { .. }
-        ));
+        assert!(matches!(layout("f", &header(&["ContactId"]), &options).unwrap(), Layout::Wide { .. }));
     }
 }

@@ -26,15 +26,9 @@ pub struct InputSpec {
 impl InputSpec {
     pub fn parse(arg: &str) -> InputSpec {
         if arg == "-" {
-            InputSpec {
-                name: "stdin".to_string(),
-                path: None,
-            }
+            InputSpec { name: "stdin".to_string(), path: None }
         } else {
-            InputSpec {
-                name: arg.to_string(),
-                path: Some(PathBuf::from(arg)),
-            }
+            InputSpec { name: arg.to_string(), path: Some(PathBuf::from(arg)) }
         }
     }
 }
@@ -95,24 +89,15 @@ pub struct InputInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("{name}: cannot open: {source}")]
-    Open {
-        name: String,
-        source: std::io::Error,
-    },
+    Open { name: String, source: std::io::Error },
     #[error("{name}: the file is empty: expected a header row naming the contact id column")]
     Empty { name: String },
     #[error(
         "{name}:1: no contact id column: the header has {header}; name it InitialContactId (or initial_contact_id, ContactId, contact_id) or pass --contact-column"
     )]
     NoContactColumn { name: String, header: String },
-    #[error(
-        "{name}:1: the column {column:?} given by --contact-column is not in the header ({header})"
-    )]
-    MissingContactColumn {
-        name: String,
-        column: String,
-        header: String,
-    },
+    #[error("{name}:1: the column {column:?} given by --contact-column is not in the header ({header})")]
+    MissingContactColumn { name: String, column: String, header: String },
     #[error("{name}:1: column {column:?} appears more than once in the header: rename one of them")]
     DuplicateColumn { name: String, column: String },
     #[error(

@@ -14,21 +14,14 @@ const BUFFER: usize = 256 * 1024;
 pub fn open(spec: &InputSpec) -> Result<Box<dyn Read>, InputError> {
     let raw: Box<dyn Read> = match &spec.path {
         None => Box::new(io::stdin().lock()),
-        Some(path) => Box::new(File::open(path).map_err(|source| InputError::Open {
-            name: spec.name.clone(),
-            source,
-        })?),
+        Some(path) => {
+            Box::new(File::open(path).map_err(|source| InputError::Open { name: spec.name.clone(), source })?)
+        }
     };
     let mut buffered = BufReader::with_capacity(BUFFER, raw);
-    let head = buffered.fill_buf().map_err(|source| InputError::Open {
-        name: spec.name.clone(),
-        source,
-    })?;
+    let head = buffered.fill_buf().map_err(|source| InputError::Open { name: spec.name.clone(), source })?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(
-            BUFFER,
-            MultiGzDecoder::new(buffered),
-        )))
+        Ok(Box::new(BufReader::with_capacity(BUFFER, MultiGzDecoder::new(buffered))))
     } else {
         Ok(Box::new(buffered))
     }
@@ -53,23 +46,14 @@ pub fn read_input(
     let header = match csv.read_byte_record(&mut record) {
         Ok(true) => header_names(&record),
         Ok(false) => {
-            return Err(InputError::Empty {
-                name: spec.name.clone(),
-            });
+            return Err(InputError::Empty { name: spec.name.clone() });
         }
         Err(err) => {
-            return Err(InputError::Open {
-                name: spec.name.clone(),
-                source: io::Error::other(err),
-            });
+            return Err(InputError::Open { name: spec.name.clone(), source: io::Error::other(err) });
         }
     };
     let layout = header::layout(&spec.name, &header, options)?;
-    let mut info = InputInfo {
-        format: layout.format(),
-        rows: 0,
-        bad_rows: 0,
-    };
+    let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
     let mut deliver = |item: Item, info: &mut InputInfo| {
         info.rows += 1;
         if matches!(item, Item::Bad(_)) {
@@ -78,10 +62,7 @@ pub fn read_input(
         sink(item);
     };
     if layout == Layout::BareIds {
-        let location = Location {
-            input: index,
-            line: 1,
-        };
+        let location = Location { input: index, line: 1 };
         deliver(to_item(&record, &layout, options, location), &mut info);
     }
     loop {
@@ -89,15 +70,10 @@ pub fn read_input(
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line());
-                deliver(
-                    to_item(&record, &layout, options, Location { input: index, line }),
-                    &mut info,
-                );
+                deliver(to_item(&record, &layout, options, Location { input: index, line }), &mut info);
             }
             Err(err) => {
-                let line = err
-                    .position()
-                    .map_or_else(|| csv.position().line(), |p| p.line());
+                let line = err.position().map_or_else(|| csv.position().line(), |p| p.line());
                 let location = Location { input: index, line };
                 let fatal = matches!(err.kind(), csv::ErrorKind::Io(_));
                 let reason = if fatal {
@@ -116,10 +92,7 @@ pub fn read_input(
 }
 
 fn header_names(record: &ByteRecord) -> Vec<String> {
-    let mut names: Vec<String> = record
-        .iter()
-        .map(|f| String::from_utf8_lossy(without_cr(f)).into_owned())
-        .collect();
+    let mut names: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(without_cr(f)).into_owned()).collect();
     if let Some(first) = names.first_mut()
         && let Some(stripped) = first.strip_prefix('\u{feff}')
     {
@@ -128,60 +101,31 @@ fn header_names(record: &ByteRecord) -> Vec<String> {
     names
 }
 
-fn to_item(
-    record: &ByteRecord,
-    layout: &Layout,
-    options: &ReadOptions,
-    location: Location,
-) -> Item {
+fn to_item(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location: Location) -> Item {
     match to_row(record, layout, options, location) {
         Ok(row) => Item::Row(row),
         Err(reason) => Item::Bad(BadRow { location, reason }),
     }
 }
 
-fn to_row(
-    record: &ByteRecord,
-    layout: &Layout,
-    options: &ReadOptions,
-    location: Location,
-) -> Result<Row, String> {
+fn to_row(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location: Location) -> Result<Row, String> {
     let (contact, instance, width) = match layout {
-        Layout::Wide {
-            contact,
-            instance,
-            width,
-            ..
+        Layout::Wide { contact, instance, width, .. } | Layout::Long { contact, instance, width, .. } => {
+            (*contact, *instance, *width)
         }
-        | Layout::Long {
-            contact,
-            instance,
-            width,
-            ..
-        } => (*contact, *instance, *width),
         Layout::BareIds => (0, None, 1),
     };
     if record.len() != width {
-        return Err(format!(
-            "has {} fields, the header has {width}",
-            record.len()
-        ));
+        return Err(format!("has {} fields, the header has {width}", record.len()));
     }
     let contact_id = field(record, contact, "contact id")?.trim().to_string();
-    let instance_id = match instance
-        .map(|i| field(record, i, "InstanceId"))
-        .transpose()?
-        .map(str::trim)
-    {
+    let instance_id = match instance.map(|i| field(record, i, "InstanceId")).transpose()?.map(str::trim) {
         Some(id) if !id.is_empty() => id.to_string(),
         _ => options.default_instance.clone().unwrap_or_default(),
     };
     let mut attributes = Vec::new();
     match layout {
-        Layout::Wide {
-            attributes: columns,
-            ..
-        } => {
+        Layout::Wide { attributes: columns, .. } => {
             for (i, name) in columns {
                 let value = field(record, *i, name)?;
                 if !value.is_empty() || options.send_empty {
@@ -197,12 +141,7 @@ fn to_row(
         }
         Layout::BareIds => {}
     }
-    Ok(Row {
-        location,
-        instance_id,
-        contact_id,
-        attributes,
-    })
+    Ok(Row { location, instance_id, contact_id, attributes })
 }
 
 /// Drops the CR of a CRLF line end, left on the last field because records split on LF.
@@ -212,17 +151,9 @@ fn without_cr(bytes: &[u8]) -> &[u8] {
 
 fn field<'r>(record: &'r ByteRecord, index: usize, column: &str) -> Result<&'r str, String> {
     let bytes = record.get(index).unwrap_or_default();
-    let bytes = if index + 1 == record.len() {
-        without_cr(bytes)
-    } else {
-        bytes
-    };
-    std::str::from_utf8(bytes).map_err(|err| {
-        format!(
-            "invalid UTF-8 in column {column:?} after {} bytes",
-            err.valid_up_to()
-        )
-    })
+    let bytes = if index + 1 == record.len() { without_cr(bytes) } else { bytes };
+    std::str::from_utf8(bytes)
+        .map_err(|err| format!("invalid UTF-8 in column {column:?} after {} bytes", err.valid_up_to()))
 }
 
 #[cfg(test)]
@@ -234,10 +165,7 @@ mod tests {
     fn read(text: &[u8], options: &ReadOptions) -> (Result<InputInfo, InputError>, Vec<Item>) {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(text).unwrap();
-        let spec = InputSpec {
-            name: "in.csv".into(),
-            path: Some(file.path().to_path_buf()),
-        };
+        let spec = InputSpec { name: "in.csv".into(), path: Some(file.path().to_path_buf()) };
         let mut items = Vec::new();
         let result = read_input(0, &spec, options, |item| items.push(item));
         (result, items)
@@ -253,10 +181,7 @@ mod tests {
                     r.location.line,
                     r.instance_id.clone(),
                     r.contact_id.clone(),
-                    r.attributes
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.clone()))
-                        .collect(),
+                    r.attributes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
                 )),
                 Item::Bad(_) => None,
             })
@@ -264,18 +189,13 @@ mod tests {
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn wide_rows_skip_empty_cells_and_keep_line_numbers() {
         let text = b"\xef\xbb\xbfInstanceId,InitialContactId,Tier,Status\r\ni1,c1,Gold,\r\n,c2,,\"Open\"\r\n";
-        let options = ReadOptions {
-            default_instance: Some("dflt".into()),
-            ..Default::default()
-        };
+        let options = ReadOptions { default_instance: Some("dflt".into()), ..Default::default() };
         let (info, items) = read(text, &options);
         let info = info.unwrap();
         assert_eq!((info.rows, info.bad_rows), (2, 0));
@@ -290,27 +210,17 @@ mod tests {
 
     #[test]
     fn send_empty_keeps_empty_cells() {
-        let options = ReadOptions {
-            send_empty: true,
-            default_instance: Some("i".into()),
-            ..Default::default()
-        };
+        let options = ReadOptions { send_empty: true, default_instance: Some("i".into()), ..Default::default() };
         let (_, items) = read(b"ContactId,A,B\nc1,,x\n", &options);
         assert_eq!(rows(&items)[0].3, pairs(&[("A", ""), ("B", "x")]));
     }
 
     #[test]
     fn long_rows() {
-        let (_, items) = read(
-            b"contact_id,Key,Value\nc1,Tier,Gold\nc1,Empty,\n",
-            &ReadOptions::default(),
-        );
+        let (_, items) = read(b"contact_id,Key,Value\nc1,Tier,Gold\nc1,Empty,\n", &ReadOptions::default());
         assert_eq!(
             rows(&items),
-            vec![
-                (2, "".into(), "c1".into(), pairs(&[("Tier", "Gold")])),
-                (3, "".into(), "c1".into(), vec![])
-            ]
+            vec![(2, "".into(), "c1".into(), pairs(&[("Tier", "Gold")])), (3, "".into(), "c1".into(), vec![])]
         );
     }
 
@@ -328,11 +238,7 @@ mod tests {
             .collect();
         assert_eq!(bad[0], (3, "has 3 fields, the header has 2"));
         assert_eq!(bad[1].0, 4);
-        assert!(
-            bad[1].1.contains("invalid UTF-8 in column \"A\""),
-            "{}",
-            bad[1].1
-        );
+        assert!(bad[1].1.contains("invalid UTF-8 in column \"A\""), "{}", bad[1].1);
         let good: Vec<String> = rows(&items).into_iter().map(|r| r.2).collect();
         assert_eq!(good, ["c1", "c4"]);
     }
@@ -350,49 +256,25 @@ mod tests {
     fn truncated_gzip_keeps_rows_before_the_cut() {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         for i in 0..20_000 {
-            writeln!(
-                encoder,
-                "{}",
-                if i == 0 {
-                    "ContactId,A".to_string()
-                } else {
-                    format!("c{i},value{i}")
-                }
-            )
-            .unwrap();
+            writeln!(encoder, "{}", if i == 0 { "ContactId,A".to_string() } else { format!("c{i},value{i}") }).unwrap();
         }
         let full = encoder.finish().unwrap();
         let (info, items) = read(&full[..full.len() / 2], &ReadOptions::default());
         let info = info.unwrap();
         assert_eq!(info.bad_rows, 1);
         assert!(info.rows > 100, "{info:?}");
-        assert!(
-            matches!(items.last(), Some(Item::Bad(b)) if b.reason.contains("rest of the input is lost"))
-        );
+        assert!(matches!(items.last(), Some(Item::Bad(b)) if b.reason.contains("rest of the input is lost")));
     }
 
     #[test]
     fn empty_file_is_an_error_header_only_is_not() {
-        assert!(matches!(
-            read(b"", &ReadOptions::default()).0,
-            Err(InputError::Empty { .. })
-        ));
-        assert_eq!(
-            read(b"ContactId,A\n", &ReadOptions::default())
-                .0
-                .unwrap()
-                .rows,
-            0
-        );
+        assert!(matches!(read(b"", &ReadOptions::default()).0, Err(InputError::Empty { .. })));
+        assert_eq!(read(b"ContactId,A\n", &ReadOptions::default()).0.unwrap().rows, 0);
     }
 
     #[test]
     fn bare_id_list_reads_the_first_line_as_data() {
-        let options = ReadOptions {
-            allow_bare_ids: true,
-            format: FormatChoice::Auto,
-            ..Default::default()
-        };
+        let options = ReadOptions { allow_bare_ids: true, format: FormatChoice::Auto, ..Default::default() };
         let (_, items) = read(b"id-1\nid-2\n", &options);
         let ids: Vec<(u64, String)> = rows(&items).into_iter().map(|r| (r.0, r.2)).collect();
         assert_eq!(ids, [(1, "id-1".to_string()), (2, "id-2".to_string())]);

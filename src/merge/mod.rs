@@ -20,9 +20,7 @@ pub struct Contact {
 
 impl Contact {
     pub fn attribute_pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
-        self.attributes
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+        self.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
 
@@ -100,10 +98,7 @@ mod tests {
             location: Location { input, line },
             instance_id: "i".into(),
             contact_id: contact.into(),
-            attributes: attrs
-                .iter()
-                .map(|(k, v)| (Arc::from(*k), v.to_string()))
-                .collect(),
+            attributes: attrs.iter().map(|(k, v)| (Arc::from(*k), v.to_string())).collect(),
         }
     }
 
@@ -118,13 +113,7 @@ mod tests {
         assert_eq!(contacts[0].contact_id, "c1");
         assert_eq!(contacts[0].attributes["Tier"], "Gold");
         assert_eq!(contacts[0].attributes["Status"], "Open");
-        assert_eq!(
-            contacts[0].lines,
-            [
-                Location { input: 0, line: 2 },
-                Location { input: 1, line: 9 }
-            ]
-        );
+        assert_eq!(contacts[0].lines, [Location { input: 0, line: 2 }, Location { input: 1, line: 9 }]);
     }
 
     #[test]
@@ -143,10 +132,6 @@ mod tests {
         merge.add(row(0, 2, "c1", &[("LegalReview", "false")]));
         merge.add(row(0, 3, "c2", &[]));
         let contacts = merge.finish(&[("LegalReview".into(), "true".into())]);
-        assert!(
-            contacts
-                .iter()
-                .all(|c| c.attributes["LegalReview"] == "true")
-        );
+        assert!(contacts.iter().all(|c| c.attributes["LegalReview"] == "true"));
     }
 }

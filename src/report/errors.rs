@@ -9,15 +9,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub const ERRORS_FILE: &str = "errors.csv";
-const HEADER: [&str; 7] = [
-    "instance_id",
-    "initial_contact_id",
-    "lines",
-    "error_type",
-    "http_status",
-    "message",
-    "attempts",
-];
+const HEADER: [&str; 7] =
+    ["instance_id", "initial_contact_id", "lines", "error_type", "http_status", "message", "attempts"];
 /// The error type of a row that could not be read.
 pub const MALFORMED_ROW: &str = "MalformedRow";
 
@@ -33,16 +26,8 @@ impl ErrorReport {
     pub fn create(dir: &Path, inputs: Vec<String>) -> Result<ErrorReport, RunDirError> {
         let path = dir.join(ERRORS_FILE);
         let mut writer = csv::Writer::from_writer(create_private(&path)?);
-        writer.write_record(HEADER).map_err(|e| RunDirError::File {
-            path: path.clone(),
-            source: e.into(),
-        })?;
-        let mut report = ErrorReport {
-            path,
-            writer,
-            inputs,
-            rows: 0,
-        };
+        writer.write_record(HEADER).map_err(|e| RunDirError::File { path: path.clone(), source: e.into() })?;
+        let mut report = ErrorReport { path, writer, inputs, rows: 0 };
         report.flush()?;
         Ok(report)
     }
@@ -59,16 +44,9 @@ impl ErrorReport {
     /// Writes the outcome if it is one the report holds (invalid or failed).
     pub fn outcome(&mut self, outcome: &Outcome) -> Result<(), RunDirError> {
         let (error_type, status, message) = match &outcome.status {
-            Status::Invalid(invalid) => (
-                invalid.rule().to_string(),
-                String::new(),
-                invalid.to_string(),
-            ),
+            Status::Invalid(invalid) => (invalid.rule().to_string(), String::new(), invalid.to_string()),
             Status::Failed(failure) => {
-                let status = failure
-                    .http_status
-                    .map(|s| s.to_string())
-                    .unwrap_or_default();
+                let status = failure.http_status.map(|s| s.to_string()).unwrap_or_default();
                 let mut message = failure.message.clone();
                 if let Some(id) = &failure.request_id {
                     message.push_str(&format!(" (request id {id})"));
@@ -80,15 +58,7 @@ impl ErrorReport {
         let contact = &outcome.contact;
         let lines = self.lines(&contact.lines);
         let attempts = outcome.attempts.to_string();
-        self.write([
-            &contact.instance_id,
-            &contact.contact_id,
-            &lines,
-            &error_type,
-            &status,
-            &message,
-            &attempts,
-        ])
+        self.write([&contact.instance_id, &contact.contact_id, &lines, &error_type, &status, &message, &attempts])
     }
 
     /// `export.csv:12;export.csv:9031`
@@ -98,10 +68,7 @@ impl ErrorReport {
             if !text.is_empty() {
                 text.push(';');
             }
-            let name = self
-                .inputs
-                .get(location.input as usize)
-                .map_or("?", String::as_str);
+            let name = self.inputs.get(location.input as usize).map_or("?", String::as_str);
             text.push_str(&format!("{name}:{}", location.line));
         }
         text
@@ -110,20 +77,12 @@ impl ErrorReport {
     fn write(&mut self, record: [&str; 7]) -> Result<(), RunDirError> {
         self.writer
             .write_record(record)
-            .map_err(|e| RunDirError::File {
-                path: self.path.clone(),
-                source: e.into(),
-            })?;
+            .map_err(|e| RunDirError::File { path: self.path.clone(), source: e.into() })?;
         self.rows += 1;
         self.flush()
     }
 
     fn flush(&mut self) -> Result<(), RunDirError> {
-        self.writer
-            .flush()
-            .map_err(|source: io::Error| RunDirError::File {
-                path: self.path.clone(),
-                source,
-            })
+        self.writer.flush().map_err(|source: io::Error| RunDirError::File { path: self.path.clone(), source })
     }
 }

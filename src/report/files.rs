@@ -21,35 +21,20 @@ pub enum RunDirError {
 /// Creates `path` (and its parents) for a new run; an existing empty directory is fine.
 pub fn create_run_dir(path: &Path) -> Result<(), RunDirError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(|source| RunDirError::Create {
-            path: path.into(),
-            source,
-        })?;
+        fs::create_dir_all(parent).map_err(|source| RunDirError::Create { path: path.into(), source })?;
     }
     match fs::symlink_metadata(path) {
         Ok(meta) if !meta.is_dir() => return Err(RunDirError::NotADirectory { path: path.into() }),
         Ok(_) => {
-            let mut entries = fs::read_dir(path).map_err(|source| RunDirError::Create {
-                path: path.into(),
-                source,
-            })?;
+            let mut entries = fs::read_dir(path).map_err(|source| RunDirError::Create { path: path.into(), source })?;
             if let Some(Ok(entry)) = entries.next() {
                 let found = entry.file_name().to_string_lossy().into_owned();
-                return Err(RunDirError::InUse {
-                    path: path.into(),
-                    found,
-                });
+                return Err(RunDirError::InUse { path: path.into(), found });
             }
         }
-        Err(_) => private_dir(path).map_err(|source| RunDirError::Create {
-            path: path.into(),
-            source,
-        })?,
+        Err(_) => private_dir(path).map_err(|source| RunDirError::Create { path: path.into(), source })?,
     }
-    restrict_dir(path).map_err(|source| RunDirError::Create {
-        path: path.into(),
-        source,
-    })
+    restrict_dir(path).map_err(|source| RunDirError::Create { path: path.into(), source })
 }
 
 #[cfg(unix)]
@@ -83,10 +68,7 @@ pub fn create_private(path: &Path) -> Result<File, RunDirError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path).map_err(|source| RunDirError::File {
-        path: path.into(),
-        source,
-    })
+    options.open(path).map_err(|source| RunDirError::File { path: path.into(), source })
 }
 
 /// Writes `contents` to `path` through a temporary file and a rename, so readers never see half.
@@ -96,12 +78,7 @@ pub fn replace_private(path: &Path, contents: &[u8]) -> Result<(), RunDirError> 
     let _ = fs::remove_file(&temporary);
     let mut file = create_private(&temporary)?;
     let wrote = file.write_all(contents).and_then(|_| file.sync_all());
-    wrote
-        .and_then(|_| fs::rename(&temporary, path))
-        .map_err(|source| RunDirError::File {
-            path: path.into(),
-            source,
-        })
+    wrote.and_then(|_| fs::rename(&temporary, path)).map_err(|source| RunDirError::File { path: path.into(), source })
 }
 
 #[cfg(all(test, unix))]
@@ -114,16 +91,10 @@ mod tests {
         let scratch = tempfile::tempdir().unwrap();
         let dir = scratch.path().join("runs/one");
         create_run_dir(&dir).unwrap();
-        assert_eq!(
-            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
+        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
         let file = create_private(&dir.join("errors.csv")).unwrap();
         assert_eq!(file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
-        assert!(matches!(
-            create_run_dir(&dir),
-            Err(RunDirError::InUse { .. })
-        ));
+        assert!(matches!(create_run_dir(&dir), Err(RunDirError::InUse { .. })));
     }
 
     #[test]
@@ -137,9 +108,6 @@ mod tests {
         assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
         let dir_link = scratch.path().join("run");
         std::os::unix::fs::symlink(scratch.path(), &dir_link).unwrap();
-        assert!(matches!(
-            create_run_dir(&dir_link),
-            Err(RunDirError::NotADirectory { .. })
-        ));
+        assert!(matches!(create_run_dir(&dir_link), Err(RunDirError::NotADirectory { .. })));
     }
 }

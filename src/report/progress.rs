@@ -30,22 +30,15 @@ impl Progress {
     pub fn new(total: u64, quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{elapsed_precise} [{wide_bar}] {pos}/{len} contacts  {msg}  ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style =
+                ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} contacts  {msg}  ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style.progress_chars("=> "));
             bar.enable_steady_tick(Duration::from_millis(250));
             bar
         });
         let now = Instant::now();
-        Progress {
-            bar,
-            total,
-            started: now,
-            last_log: now,
-            quiet,
-        }
+        Progress { bar, total, started: now, last_log: now, quiet }
     }
 
     pub fn bar(&self) -> Option<&ProgressBar> {
@@ -62,21 +55,15 @@ impl Progress {
             (_, Some(ceiling)) => format!("{per_second:.1} req/s (ceiling {ceiling:.1}/s)"),
             _ => format!("{per_second:.1} req/s"),
         };
-        let message = format!(
-            "{rate}, {} throttled, {} failed, {} invalid",
-            rates.throttled, tally.failed, tally.invalid
-        );
+        let message =
+            format!("{rate}, {} throttled, {} failed, {} invalid", rates.throttled, tally.failed, tally.invalid);
         if let Some(bar) = &self.bar {
             bar.set_position(tally.done());
             bar.set_message(message);
         } else if !self.quiet && self.last_log.elapsed() >= LOG_EVERY {
             self.last_log = Instant::now();
             let eta = eta(tally.done(), self.total, elapsed);
-            tracing::info!(
-                "progress: {}/{} contacts, {message}, ETA {eta}",
-                tally.done(),
-                self.total
-            );
+            tracing::info!("progress: {}/{} contacts, {message}, ETA {eta}", tally.done(), self.total);
         }
     }
 
@@ -92,12 +79,7 @@ fn eta(done: u64, total: u64, elapsed: f64) -> String {
         return "-".to_string();
     }
     let seconds = ((total - done) as f64 * elapsed / done as f64) as u64;
-    format!(
-        "{}h{:02}m{:02}s",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
+    format!("{}h{:02}m{:02}s", seconds / 3600, seconds / 60 % 60, seconds % 60)
 }
 
 #[cfg(test)]

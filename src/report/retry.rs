@@ -27,25 +27,15 @@ pub struct RetryWriter {
 
 impl RetryWriter {
     pub fn new(dir: &Path) -> RetryWriter {
-        RetryWriter {
-            dir: dir.to_path_buf(),
-            partial: None,
-            contacts: 0,
-            has_empty_value: false,
-        }
+        RetryWriter { dir: dir.to_path_buf(), partial: None, contacts: 0, has_empty_value: false }
     }
 
     pub fn add(&mut self, contact: &Contact) -> Result<(), RunDirError> {
         let path = self.dir.join(PARTIAL_FILE);
-        let error = |source: io::Error| RunDirError::File {
-            path: path.clone(),
-            source,
-        };
+        let error = |source: io::Error| RunDirError::File { path: path.clone(), source };
         if self.partial.is_none() {
             let mut writer = csv::Writer::from_writer(create_private(&path)?);
-            writer
-                .write_record(LONG_HEADER)
-                .map_err(|e| error(e.into()))?;
+            writer.write_record(LONG_HEADER).map_err(|e| error(e.into()))?;
             self.partial = Some(writer);
         }
         let Some(writer) = self.partial.as_mut() else {
@@ -53,12 +43,7 @@ impl RetryWriter {
         };
         for (key, value) in &contact.attributes {
             self.has_empty_value |= value.is_empty();
-            let record = [
-                contact.instance_id.as_str(),
-                &contact.contact_id,
-                key,
-                value,
-            ];
+            let record = [contact.instance_id.as_str(), &contact.contact_id, key, value];
             writer.write_record(record).map_err(|e| error(e.into()))?;
         }
         writer.flush().map_err(error)?;
@@ -77,10 +62,7 @@ impl RetryWriter {
         };
         let partial = self.dir.join(PARTIAL_FILE);
         let target = self.dir.join(RETRY_FILE);
-        let error = |source: io::Error| RunDirError::File {
-            path: target.clone(),
-            source,
-        };
+        let error = |source: io::Error| RunDirError::File { path: target.clone(), source };
         writer.flush().map_err(error)?;
         drop(writer);
         if format == Format::Wide && !self.has_empty_value {
@@ -96,9 +78,7 @@ impl RetryWriter {
 /// Long rows (grouped by contact, as written) -> one wide row per contact.
 fn widen(long: &Path, wide: &Path) -> io::Result<()> {
     let read = || -> io::Result<csv::Reader<BufReader<File>>> {
-        Ok(csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(BufReader::new(File::open(long)?)))
+        Ok(csv::ReaderBuilder::new().has_headers(true).from_reader(BufReader::new(File::open(long)?)))
     };
     let mut keys = BTreeSet::new();
     let mut record = csv::StringRecord::new();
@@ -111,9 +91,7 @@ fn widen(long: &Path, wide: &Path) -> io::Result<()> {
     let keys: Vec<String> = keys.into_iter().collect();
     let file = create_private(wide).map_err(|e| io::Error::other(e.to_string()))?;
     let mut writer = csv::Writer::from_writer(BufWriter::new(file));
-    let header = ["InstanceId", "InitialContactId"]
-        .into_iter()
-        .chain(keys.iter().map(String::as_str));
+    let header = ["InstanceId", "InitialContactId"].into_iter().chain(keys.iter().map(String::as_str));
     writer.write_record(header)?;
     let mut current: Option<(String, String)> = None;
     let mut row: Vec<String> = Vec::new();
@@ -135,11 +113,7 @@ fn widen(long: &Path, wide: &Path) -> io::Result<()> {
         write_wide(&mut writer, &instance, &contact, &row)?;
     }
     writer.flush()?;
-    writer
-        .into_inner()
-        .map_err(|e| io::Error::other(e.to_string()))?
-        .get_ref()
-        .sync_all()
+    writer.into_inner().map_err(|e| io::Error::other(e.to_string()))?.get_ref().sync_all()
 }
 
 fn write_wide<W: io::Write>(
@@ -148,9 +122,7 @@ fn write_wide<W: io::Write>(
     contact: &str,
     row: &[String],
 ) -> io::Result<()> {
-    let record = [instance, contact]
-        .into_iter()
-        .chain(row.iter().map(String::as_str));
+    let record = [instance, contact].into_iter().chain(row.iter().map(String::as_str));
     writer.write_record(record).map_err(Into::into)
 }
 
@@ -162,10 +134,7 @@ mod tests {
         Contact {
             instance_id: "inst".into(),
             contact_id: id.into(),
-            attributes: attrs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             lines: vec![],
         }
     }
@@ -174,9 +143,7 @@ mod tests {
     fn wide_retry_file_has_the_union_of_keys() {
         let dir = tempfile::tempdir().unwrap();
         let mut retry = RetryWriter::new(dir.path());
-        retry
-            .add(&contact("c1", &[("Tier", "Gold"), ("Note", "a, \"b\"")]))
-            .unwrap();
+        retry.add(&contact("c1", &[("Tier", "Gold"), ("Note", "a, \"b\"")])).unwrap();
         retry.add(&contact("c2", &[("Status", "Open")])).unwrap();
         let path = retry.finish(Format::Wide).unwrap().unwrap();
         let text = fs::read_to_string(path).unwrap();
@@ -194,19 +161,13 @@ mod tests {
         retry.add(&contact("c1", &[("Tier", "")])).unwrap();
         let text = fs::read_to_string(retry.finish(Format::Wide).unwrap().unwrap()).unwrap();
         // Read back with the same --send-empty that produced the empty value.
-        assert_eq!(
-            text,
-            "InstanceId,InitialContactId,Key,Value\ninst,c1,Tier,\n"
-        );
+        assert_eq!(text, "InstanceId,InitialContactId,Key,Value\ninst,c1,Tier,\n");
     }
 
     #[test]
     fn nothing_to_retry_writes_no_file() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(
-            RetryWriter::new(dir.path()).finish(Format::Long).unwrap(),
-            None
-        );
+        assert_eq!(RetryWriter::new(dir.path()).finish(Format::Long).unwrap(), None);
         assert!(fs::read_dir(dir.path()).unwrap().next().is_none());
     }
 }

@@ -57,13 +57,7 @@ impl Summary {
     /// 0 every contact updated; 1 some not (retry file or error report says which); 2 and 3 are
     /// decided by how the run stopped.
     pub fn exit_code_for(&self) -> u8 {
-        let not_updated = self.tally.failed
-            + self.tally.invalid
-            + (self.tally.skipped - self.tally.skipped_empty);
-        if not_updated > 0 || self.bad_rows > 0 {
-            1
-        } else {
-            0
-        }
+        let not_updated = self.tally.failed + self.tally.invalid + (self.tally.skipped - self.tally.skipped_empty);
+        if not_updated > 0 || self.bad_rows > 0 { 1 } else { 0 }
     }
 }

@@ -15,11 +15,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 5,
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(20),
-        }
+        RetryPolicy { max_attempts: 5, base: Duration::from_secs(1), cap: Duration::from_secs(20) }
     }
 }
 
@@ -46,9 +42,7 @@ const SUCCESS_REFUND: i64 = 1;
 
 impl Default for RetryBudget {
     fn default() -> RetryBudget {
-        RetryBudget {
-            tokens: AtomicI64::new(INITIAL_TOKENS),
-        }
+        RetryBudget { tokens: AtomicI64::new(INITIAL_TOKENS) }
     }
 }
 
@@ -56,20 +50,14 @@ impl RetryBudget {
     /// Takes the cost of one retry; `false` when the budget is spent (do not retry).
     pub fn try_spend(&self, timeout: bool) -> bool {
         let cost = if timeout { TIMEOUT_COST } else { RETRY_COST };
-        self.tokens
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                (t >= cost).then_some(t - cost)
-            })
-            .is_ok()
+        self.tokens.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| (t >= cost).then_some(t - cost)).is_ok()
     }
 
     /// A success: earn back a little, up to the initial budget.
     pub fn on_success(&self) {
-        let _ = self
-            .tokens
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                (t < INITIAL_TOKENS).then_some((t + SUCCESS_REFUND).min(INITIAL_TOKENS))
-            });
+        let _ = self.tokens.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+            (t < INITIAL_TOKENS).then_some((t + SUCCESS_REFUND).min(INITIAL_TOKENS))
+        });
     }
 }
 

@@ -25,13 +25,8 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
     let mut sent = 0u32;
     let mut counted = 0u32;
     loop {
-        if context.stop.is_stopped() && matches!(context.stop.reason(), Some(StopReason::Fatal(_)))
-        {
-            return Outcome {
-                contact,
-                status: Status::Skipped(Skip::Stopped),
-                attempts: sent,
-            };
+        if context.stop.is_stopped() && matches!(context.stop.reason(), Some(StopReason::Fatal(_))) {
+            return Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: sent };
         }
         context.rate.acquire().await;
         if sent > 0 {
@@ -39,9 +34,7 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
         }
         let started = Instant::now();
         let attempt = context.sender.send(body.clone()).await;
-        context
-            .counters
-            .record_latency(started.elapsed().as_secs_f64());
+        context.counters.record_latency(started.elapsed().as_secs_f64());
         context.counters.requests.fetch_add(1, Ordering::Relaxed);
         sent += 1;
         let class = classify(&attempt);
@@ -50,11 +43,7 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
             Class::Success => {
                 context.budget.on_success();
                 note_instance(context, &contact.instance_id, true);
-                return Outcome {
-                    contact,
-                    status: Status::Updated,
-                    attempts: sent,
-                };
+                return Outcome { contact, status: Status::Updated, attempts: sent };
             }
             Class::Throttled => {
                 context.counters.throttled.fetch_add(1, Ordering::Relaxed);
@@ -73,16 +62,12 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
             }
             Class::Permanent => {
                 if is_not_found(&attempt) && !note_instance(context, &contact.instance_id, false) {
-                    context
-                        .stop
-                        .stop(StopReason::Fatal(unknown_instance(&contact.instance_id)));
+                    context.stop.stop(StopReason::Fatal(unknown_instance(&contact.instance_id)));
                 }
                 return failed(contact, &attempt, sent);
             }
             Class::Fatal(kind) => {
-                context
-                    .stop
-                    .stop(StopReason::Fatal(fatal_message(kind, &attempt, &contact)));
+                context.stop.stop(StopReason::Fatal(fatal_message(kind, &attempt, &contact)));
                 return failed(contact, &attempt, sent);
             }
         }
@@ -109,31 +94,19 @@ fn note_instance<S>(context: &Context<S>, instance: &str, success: bool) -> bool
 }
 
 fn failed(contact: Contact, attempt: &Attempt, sent: u32) -> Outcome {
-    Outcome {
-        contact,
-        status: Status::Failed(failure(attempt)),
-        attempts: sent,
-    }
+    Outcome { contact, status: Status::Failed(failure(attempt)), attempts: sent }
 }
 
 pub(super) fn failure(attempt: &Attempt) -> Failure {
     match attempt {
         Attempt::Answered(answer) => Failure {
-            error_type: answer
-                .error_type
-                .clone()
-                .unwrap_or_else(|| format!("HTTP{}", answer.status)),
+            error_type: answer.error_type.clone().unwrap_or_else(|| format!("HTTP{}", answer.status)),
             http_status: Some(answer.status),
             message: answer.message.clone().unwrap_or_default(),
             request_id: answer.request_id.clone(),
         },
         Attempt::Transport { message, timeout } => Failure {
-            error_type: if *timeout {
-                "Timeout"
-            } else {
-                "ConnectionError"
-            }
-            .to_string(),
+            error_type: if *timeout { "Timeout" } else { "ConnectionError" }.to_string(),
             http_status: None,
             message: message.clone(),
             request_id: None,
@@ -148,15 +121,8 @@ fn unknown_instance(instance: &str) -> String {
 }
 
 fn fatal_message(kind: Fatal, attempt: &Attempt, contact: &Contact) -> String {
-    let Failure {
-        error_type,
-        http_status,
-        message,
-        ..
-    } = failure(attempt);
-    let status = http_status
-        .map(|s| format!("HTTP {s} "))
-        .unwrap_or_default();
+    let Failure { error_type, http_status, message, .. } = failure(attempt);
+    let status = http_status.map(|s| format!("HTTP {s} ")).unwrap_or_default();
     let said = format!("{status}{error_type}: {message}");
     match kind {
         Fatal::Credentials => format!(
@@ -167,9 +133,7 @@ fn fatal_message(kind: Fatal, attempt: &Attempt, contact: &Contact) -> String {
             contact.instance_id
         ),
         Fatal::ExpiredToken => {
-            format!(
-                "the credentials expired and fetching new ones did not help ({said}). Renew the session and resume"
-            )
+            format!("the credentials expired and fetching new ones did not help ({said}). Renew the session and resume")
         }
         Fatal::InactiveRegion => format!(
             "instance {:?} is not active in this region ({said}). Run with --region set to the region where the instance is active",

@@ -76,18 +76,9 @@ impl Counters {
 
     fn record_latency(&self, seconds: f64) {
         let sample = (seconds * 1e6) as u64;
-        let _ = self
-            .latency_us
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                Some(
-                    if old == 0 {
-                        sample.max(1)
-                    } else {
-                        (old * 9 + sample) / 10
-                    }
-                    .max(1),
-                )
-            });
+        let _ = self.latency_us.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+            Some(if old == 0 { sample.max(1) } else { (old * 9 + sample) / 10 }.max(1))
+        });
     }
 }
 
@@ -143,9 +134,7 @@ impl<S: Sender> Context<S> {
     async fn wait_for_slot(&self) {
         loop {
             let freed = self.slot_freed.notified();
-            if self.counters.in_flight.load(Ordering::Acquire) < self.concurrency_target()
-                || self.stop.is_stopped()
-            {
+            if self.counters.in_flight.load(Ordering::Acquire) < self.concurrency_target() || self.stop.is_stopped() {
                 return;
             }
             freed.await;
@@ -164,11 +153,7 @@ pub async fn send_all<S: Sender>(
     while let Some(contact) = contacts.recv().await {
         context.wait_for_slot().await;
         if context.stop.is_stopped() {
-            let _ = outcomes.send(Outcome {
-                contact,
-                status: Status::Skipped(Skip::Stopped),
-                attempts: 0,
-            });
+            let _ = outcomes.send(Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: 0 });
             continue;
         }
         context.counters.in_flight.fetch_add(1, Ordering::AcqRel);

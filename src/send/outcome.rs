@@ -41,9 +41,6 @@ pub struct Failure {
 impl Outcome {
     /// Whether the contact belongs in the retry file (it was valid and is not updated).
     pub fn retryable(&self) -> bool {
-        matches!(
-            self.status,
-            Status::Failed(_) | Status::Skipped(Skip::Stopped)
-        )
+        matches!(self.status, Status::Failed(_) | Status::Skipped(Skip::Stopped))
     }
 }

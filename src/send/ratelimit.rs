@@ -80,11 +80,7 @@ impl Adaptive {
     pub fn on_answer(&mut self, now: f64, throttled: bool) {
         self.measure(now);
         let calculated = if throttled {
-            let rate = if self.enabled {
-                self.measured_rate.min(self.fill_rate)
-            } else {
-                self.measured_rate
-            };
+            let rate = if self.enabled { self.measured_rate.min(self.fill_rate) } else { self.measured_rate };
             self.last_max_rate = rate;
             self.k = (self.last_max_rate * (1.0 - BETA) / SCALE).cbrt();
             self.last_throttle = now;
@@ -178,9 +174,7 @@ impl RateControl {
 fn quota(ceiling: Ceiling) -> Quota {
     let period = Duration::from_secs_f64(1.0 / ceiling.rate.max(1e-3));
     let burst = NonZeroU32::new(ceiling.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(burst)
+    Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst)
 }
 
 #[cfg(test)]
@@ -188,13 +182,7 @@ mod tests {
     use super::*;
 
     /// Feeds `Adaptive` a steady stream at `rate`/s for `seconds`, throttled when `throttle(t)`.
-    fn drive(
-        adaptive: &mut Adaptive,
-        from: f64,
-        seconds: f64,
-        rate: f64,
-        throttle: impl Fn(f64) -> bool,
-    ) -> f64 {
+    fn drive(adaptive: &mut Adaptive, from: f64, seconds: f64, rate: f64, throttle: impl Fn(f64) -> bool) -> f64 {
         let mut t = from;
         while t < from + seconds {
             t += adaptive.reserve(t).max(1.0 / rate);
@@ -234,10 +222,7 @@ mod tests {
             adaptive.on_answer(now, false);
             highest = highest.max(adaptive.rate().unwrap());
         }
-        assert!(
-            highest > cut * 1.2,
-            "did not recover: cut {cut}, highest {highest}"
-        );
+        assert!(highest > cut * 1.2, "did not recover: cut {cut}, highest {highest}");
         assert!(highest <= 45.0, "above the ceiling: {highest}");
     }
 
@@ -258,36 +243,21 @@ mod tests {
         let waits: Vec<f64> = (0..40).map(|_| adaptive.reserve(t + 0.01)).collect();
         let last = waits[39];
         let expected = (40.0 - adaptive.capacity) / rate;
-        assert!(
-            (last - expected).abs() < 0.05,
-            "last wait {last}, expected {expected}"
-        );
+        assert!((last - expected).abs() < 0.05, "last wait {last}, expected {expected}");
     }
 
     #[test]
     fn the_governor_ceiling_allows_the_burst_then_the_rate() {
         use governor::clock::{Clock, FakeRelativeClock};
         let clock = FakeRelativeClock::default();
-        let limiter = RateLimiter::direct_with_clock(
-            quota(Ceiling {
-                rate: 10.0,
-                burst: 5,
-            }),
-            clock.clone(),
-        );
+        let limiter = RateLimiter::direct_with_clock(quota(Ceiling { rate: 10.0, burst: 5 }), clock.clone());
         assert!((0..5).all(|_| limiter.check().is_ok()));
         assert!(limiter.check().is_err());
         clock.advance(Duration::from_millis(100));
         assert!(limiter.check().is_ok());
         assert!(limiter.check().is_err());
         // Fractional rates: 0.5/s is one every two seconds.
-        let slow = RateLimiter::direct_with_clock(
-            quota(Ceiling {
-                rate: 0.5,
-                burst: 1,
-            }),
-            clock.clone(),
-        );
+        let slow = RateLimiter::direct_with_clock(quota(Ceiling { rate: 0.5, burst: 1 }), clock.clone());
         assert!(slow.check().is_ok());
         clock.advance(Duration::from_millis(1_900));
         assert!(slow.check().is_err());
