@@ -1,4 +1,5 @@
 //! The one integration-test binary.
 
 mod emulator;
+mod pipeline;
 mod support_python;
