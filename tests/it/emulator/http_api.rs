@@ -403,3 +403,30 @@ fn the_clock_is_injectable_so_old_signatures_can_be_replayed() {
             .starts_with("Signature expired")
     );
 }
+
+#[tokio::test]
+async fn the_in_process_emulator_serves_async_clients_too() {
+    let handle = connect_attrs::emulator::spawn(Config::default()).expect("emulator starts");
+    let client = reqwest::Client::new();
+    let unsigned = client
+        .post(format!("{}/contact/attributes", handle.url()))
+        .body("{}")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(unsigned.status(), 403);
+    assert_eq!(
+        unsigned.headers()["x-amzn-errortype"],
+        "InvalidSignatureException"
+    );
+    let stats = client
+        .get(format!("{}/_emulator/stats", handle.url()))
+        .send()
+        .await
+        .expect("answer");
+    let stats: Stats =
+        serde_json::from_str(&stats.text().await.expect("body")).expect("stats JSON");
+    assert_eq!(stats.signature_failures, 1);
+    // Dropping the handle inside an async test must not hang or panic.
+    drop(handle);
+}
