@@ -16,7 +16,7 @@ pub struct Args {
     /// Port on 127.0.0.1 (0 picks a free one; the first stdout line says which).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Accepted credential AKID:SECRET[:SESSION_TOKEN] (repeatable; default the AWS documentation
+    /// Accepted credential `AKID:SECRET[:SESSION_TOKEN]` (repeatable; default the AWS documentation
     /// example pair AKIDEXAMPLE / wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY).
     #[arg(long = "credentials", value_name = "AKID:SECRET[:TOKEN]")]
     pub credentials: Vec<String>,

@@ -2,6 +2,17 @@
 //! (and the Service Quotas calls a client needs for `--rate auto`) as the real service does, with a
 //! token-bucket quota and injected faults. This module owns the configuration and the in-process
 //! entry point (`spawn` -> `Handle`); the submodules own one concern each.
+//!
+//! ```
+//! use connect_attrs::emulator::{Config, spawn};
+//!
+//! // A quota of 5 requests/s; default credentials AKIDEXAMPLE / wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY.
+//! let emulator = spawn(Config { rate: Some(5.0), ..Config::default() })?;
+//! assert!(emulator.url().starts_with("http://127.0.0.1:"));
+//! assert_eq!(emulator.stats().requests, 0);
+//! assert!(emulator.state().instances.is_empty());
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 pub mod admin;
 pub mod api;

@@ -18,7 +18,8 @@ pub const TARGET_PREFIX: &str = "ServiceQuotasV20190624.";
 pub const SERVICE_CODE: &str = "connect";
 pub const UPDATE_CONTACT_ATTRIBUTES_QUOTA_NAME: &str = "Rate of UpdateContactAttributes API requests";
 pub const UPDATE_CONTACT_ATTRIBUTES_QUOTA_CODE: &str = "L-EMU0UCA1";
-/// What the quota reads when the emulator runs without `--rate`: the default of a new account.
+/// What the quota reads when the emulator runs without `--rate` (and so enforces no quota): a
+/// small placeholder, so a client using `--rate auto` against it still gets a number.
 pub const DEFAULT_RATE: f64 = 2.0;
 
 const NO_SUCH_RESOURCE: &str = "NoSuchResourceException";

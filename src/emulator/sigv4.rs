@@ -241,7 +241,9 @@ fn payload_hash(request: &SignedRequest<'_>) -> Result<String, SigError> {
     let computed = hex::encode(Sha256::digest(request.body));
     match header_str(request.headers, "x-amz-content-sha256") {
         Some(sent) if !sent.eq_ignore_ascii_case(&computed) => Err(SigError::PayloadHash),
-        _ => Ok(computed),
+        // The client signed the header's spelling of the hash, whatever its case.
+        Some(sent) => Ok(sent.to_owned()),
+        None => Ok(computed),
     }
 }
 

@@ -98,3 +98,18 @@ fn the_binary_refuses_bad_flags_naming_the_flag() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--drop"));
 }
+
+#[test]
+fn the_binary_exits_cleanly_on_sigterm() {
+    let (mut running, port) = start(&[]);
+    let mut client = Client::connect(port);
+    assert_eq!(client.get("/_emulator/stats").status, 200);
+    let pid = running.0.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.as_str()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let status = running.0.wait().expect("wait for the emulator");
+    assert!(status.success(), "{status}");
+}

@@ -362,3 +362,71 @@ fn other_operations_are_unknown() {
         .unwrap();
     answer.assert_error(404, "UnknownOperationException");
 }
+
+#[test]
+fn the_clock_is_injectable_so_old_signatures_can_be_replayed() {
+    let signed_at =
+        connect_attrs::emulator::sigv4::parse_amz_date("20200102T030405Z").expect("date");
+    let config = Config {
+        clock: connect_attrs::emulator::Clock::fixed(signed_at),
+        ..Config::default()
+    };
+    let (handle, mut client) = start(config);
+    let host = format!("127.0.0.1:{}", handle.port());
+    let credential = Credential::default();
+    let signer = Signer {
+        credential: &credential,
+        region: "us-east-1",
+        service: "connect",
+        time: signed_at,
+    };
+    let body = update_body("i", "c", json!({"a": "1"}));
+    let signed = signer.sign(
+        &host,
+        "/contact/attributes",
+        &[("content-type", "application/json")],
+        &body,
+    );
+    assert_eq!(
+        client.post("/contact/attributes", &signed).unwrap().status,
+        200
+    );
+    // The same request against the system clock is six years late.
+    let (_system, mut other) = start(Config {
+        port: 0,
+        ..Config::default()
+    });
+    let answer = other.post("/contact/attributes", &signed).unwrap();
+    assert!(
+        answer
+            .assert_error(403, "InvalidSignatureException")
+            .starts_with("Signature expired")
+    );
+}
+
+#[tokio::test]
+async fn the_in_process_emulator_serves_async_clients_too() {
+    let handle = connect_attrs::emulator::spawn(Config::default()).expect("emulator starts");
+    let client = reqwest::Client::new();
+    let unsigned = client
+        .post(format!("{}/contact/attributes", handle.url()))
+        .body("{}")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(unsigned.status(), 403);
+    assert_eq!(
+        unsigned.headers()["x-amzn-errortype"],
+        "InvalidSignatureException"
+    );
+    let stats = client
+        .get(format!("{}/_emulator/stats", handle.url()))
+        .send()
+        .await
+        .expect("answer");
+    let stats: Stats =
+        serde_json::from_str(&stats.text().await.expect("body")).expect("stats JSON");
+    assert_eq!(stats.signature_failures, 1);
+    // Dropping the handle inside an async test must not hang or panic.
+    drop(handle);
+}
