@@ -20,7 +20,12 @@ pub struct Ceiling {
 
 const BETA: f64 = 0.7;
 const SCALE: f64 = 0.4;
-const SMOOTH: f64 = 0.8;
+/// The send rate is the number of answers in this trailing window. (The SDKs smooth half-second
+/// buckets starting from zero, which reads almost nothing in a run's first second: a throttle
+/// there would cut the rate to the 0.5/s floor.)
+const WINDOW: f64 = 1.0;
+/// Shortest span a rate is computed over, so a burst of answers does not read as thousands/s.
+const MIN_SPAN: f64 = 0.5;
 const MIN_FILL_RATE: f64 = 0.5;
 const MIN_CAPACITY: f64 = 1.0;
 
@@ -34,8 +39,9 @@ pub struct Adaptive {
     /// GCRA theoretical arrival time of the next request.
     tat: f64,
     measured_rate: f64,
-    bucket: f64,
-    count: u64,
+    /// Answer times in the trailing window, and the time of the very first answer.
+    answers: std::collections::VecDeque<f64>,
+    first_answer: Option<f64>,
     last_max_rate: f64,
     last_throttle: f64,
     k: f64,
@@ -50,8 +56,8 @@ impl Adaptive {
             capacity: 0.0,
             tat: 0.0,
             measured_rate: 0.0,
-            bucket: 0.0,
-            count: 0,
+            answers: std::collections::VecDeque::new(),
+            first_answer: None,
             last_max_rate: 0.0,
             last_throttle: 0.0,
             k: 0.0,
@@ -101,16 +107,15 @@ impl Adaptive {
         self.capacity = rate.max(MIN_CAPACITY);
     }
 
-    /// The send rate, measured in half-second buckets and smoothed.
+    /// The send rate: answers over the trailing second (or since the first answer, if sooner).
     fn measure(&mut self, now: f64) {
-        let bucket = (now * 2.0).floor() / 2.0;
-        self.count += 1;
-        if bucket > self.bucket {
-            let current = self.count as f64 / (bucket - self.bucket);
-            self.measured_rate = current * SMOOTH + self.measured_rate * (1.0 - SMOOTH);
-            self.count = 0;
-            self.bucket = bucket;
+        let first = *self.first_answer.get_or_insert(now);
+        self.answers.push_back(now);
+        while self.answers.front().is_some_and(|&t| t < now - WINDOW) {
+            self.answers.pop_front();
         }
+        let span = (now - first).clamp(MIN_SPAN, WINDOW);
+        self.measured_rate = self.answers.len() as f64 / span;
     }
 }
 
@@ -224,6 +229,17 @@ mod tests {
         }
         assert!(highest > cut * 1.2, "did not recover: cut {cut}, highest {highest}");
         assert!(highest <= 45.0, "above the ceiling: {highest}");
+    }
+
+    #[test]
+    fn a_throttle_during_the_opening_burst_does_not_collapse_the_rate() {
+        let mut adaptive = Adaptive::new(Some(20.0));
+        for i in 0..30 {
+            adaptive.on_answer(0.05 + f64::from(i) * 0.001, false);
+        }
+        adaptive.on_answer(0.08, true);
+        // 31 answers over the 0.5 s minimum span: 62/s measured, 0.7 of it is above the ceiling.
+        assert_eq!(adaptive.rate(), Some(20.0));
     }
 
     #[test]
