@@ -58,8 +58,16 @@ fn find(header: &[String], names: &[&str]) -> Option<usize> {
     names.iter().find_map(|name| header.iter().position(|h| h.trim().eq_ignore_ascii_case(name)))
 }
 
+/// A column name as a message shows it: quoted, and cut short so a 1 MB "name" (a binary file, a
+/// missing line end) does not flood the log.
+fn shown_name(name: &str) -> String {
+    const SHOWN_CHARS: usize = 40;
+    let short: String = name.chars().take(SHOWN_CHARS).collect();
+    if short.len() < name.len() { format!("{short:?}...") } else { format!("{short:?}") }
+}
+
 fn shown(header: &[String]) -> String {
-    let names: Vec<String> = header.iter().take(12).map(|h| format!("{h:?}")).collect();
+    let names: Vec<String> = header.iter().take(12).map(|h| shown_name(h)).collect();
     let more = if header.len() > 12 { format!(" and {} more", header.len() - 12) } else { String::new() };
     format!("columns {}{more}", names.join(", "))
 }
@@ -97,14 +105,38 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
     if let Some((key, value)) = long {
         return Ok(Layout::Long { contact, instance, key, value, width });
     }
-    let mut attributes: Vec<(usize, Arc<str>)> = Vec::new();
-    for (i, column) in header.iter().enumerate().filter(|(i, _)| !is_id(*i)) {
-        if attributes.iter().any(|(_, seen)| **seen == **column) {
-            return Err(InputError::DuplicateColumn { name: name.into(), column: column.clone() });
-        }
-        attributes.push((i, Arc::from(column.as_str())));
+    refuse_duplicates(name, header)?;
+    let attributes = header.iter().enumerate().filter(|(i, _)| !is_id(*i)).map(|(i, c)| (i, Arc::from(c.as_str())));
+    Ok(Layout::Wide { contact, instance, attributes: attributes.collect(), width })
+}
+
+/// Two columns of one name: which one is meant? The id columns too: a second `InitialContactId`
+/// would otherwise be sent as an attribute of that name.
+fn refuse_duplicates(name: &str, header: &[String]) -> Result<(), InputError> {
+    let mut seen = std::collections::HashSet::with_capacity(header.len());
+    match header.iter().find(|column| !seen.insert(column.trim())) {
+        Some(column) => Err(InputError::DuplicateColumn { name: name.into(), column: shown_name(column.trim()) }),
+        None => Ok(()),
     }
-    Ok(Layout::Wide { contact, instance, attributes, width })
+}
+
+/// The header row must be text: NUL bytes or invalid UTF-8 mean UTF-16 or a binary file, and a
+/// CR inside a name means lines that end in CR alone, which would read as one endless header.
+pub fn check_text(name: &str, header: &[&[u8]]) -> Result<(), InputError> {
+    for (i, column) in header.iter().enumerate() {
+        let problem = if column.contains(&0) {
+            format!("a NUL byte in column {}", i + 1)
+        } else if std::str::from_utf8(column).is_err() {
+            format!("invalid UTF-8 in column {}", i + 1)
+        } else if column.contains(&b'\r') {
+            let shown = shown_name(&String::from_utf8_lossy(column));
+            return Err(InputError::CarriageReturns { name: name.into(), column: shown });
+        } else {
+            continue;
+        };
+        return Err(InputError::NotText { name: name.into(), problem });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -175,6 +207,37 @@ mod tests {
     fn duplicate_attribute_columns_are_refused() {
         let err = layout("f", &header(&["ContactId", "Tier", "Tier"]), &auto()).unwrap_err();
         assert!(matches!(err, InputError::DuplicateColumn { .. }));
+    }
+
+    #[test]
+    fn duplicate_id_columns_are_refused_too() {
+        let err = layout("f", &header(&["InitialContactId", "Tier", "InitialContactId"]), &auto()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f:1: column \"InitialContactId\" appears more than once in the header: rename one of them"
+        );
+        assert!(layout("f", &header(&["InstanceId", "ContactId", " InstanceId"]), &auto()).is_err());
+    }
+
+    #[test]
+    fn long_column_names_are_cut_short_in_messages() {
+        let err = layout("f", &header(&[&"x".repeat(1_000_000), "Tier"]), &auto()).unwrap_err().to_string();
+        assert!(err.len() < 400, "{}", err.len());
+        assert!(err.starts_with("f:1: no contact id column"), "{err}");
+    }
+
+    #[test]
+    fn headers_that_are_not_text_are_refused() {
+        let utf16: &[u8] = b"\xff\xfeC\0o\0n\0";
+        let err = check_text("f", &[utf16]).unwrap_err().to_string();
+        assert!(err.starts_with("f:1: the header is not CSV text (a NUL byte in column 1)"), "{err}");
+        let latin1: &[u8] = b"Gr\xf6\xdfe";
+        assert!(
+            check_text("f", &[b"ContactId", latin1]).unwrap_err().to_string().contains("invalid UTF-8 in column 2")
+        );
+        let mac = check_text("f", &[b"ContactId", b"Tier\rc1"]).unwrap_err();
+        assert!(matches!(mac, InputError::CarriageReturns { .. }), "{mac}");
+        assert!(check_text("f", &[b"\xef\xbb\xbfContactId", "Gr\u{f6}\u{df}e".as_bytes()]).is_ok());
     }
 
     #[test]

@@ -7,9 +7,11 @@
 
 mod header;
 mod reader;
+mod records;
+mod unclosed;
 
 pub use header::{Format, FormatChoice, Layout};
-pub use reader::read_input;
+pub use reader::{read_input, read_reader};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -90,15 +92,25 @@ pub struct InputInfo {
 pub enum InputError {
     #[error("{name}: cannot open: {source}")]
     Open { name: String, source: std::io::Error },
-    #[error("{name}: the file is empty: expected a header row naming the contact id column")]
+    #[error("{name}:{line}: cannot read: {source}")]
+    Unreadable { name: String, line: u64, source: std::io::Error },
+    #[error("{name}:1: the file is empty: expected a header row naming the contact id column")]
     Empty { name: String },
+    #[error(
+        "{name}:1: the header is not CSV text ({problem}): is this a CSV file? Exports in UTF-16 (\"Unicode text\") must be saved as UTF-8"
+    )]
+    NotText { name: String, problem: String },
+    #[error(
+        "{name}:1: the header holds a carriage return ({column}): the lines seem to end in CR alone (classic Mac); save the file with LF or CRLF line ends"
+    )]
+    CarriageReturns { name: String, column: String },
     #[error(
         "{name}:1: no contact id column: the header has {header}; name it InitialContactId (or initial_contact_id, ContactId, contact_id) or pass --contact-column"
     )]
     NoContactColumn { name: String, header: String },
     #[error("{name}:1: the column {column:?} given by --contact-column is not in the header ({header})")]
     MissingContactColumn { name: String, column: String, header: String },
-    #[error("{name}:1: column {column:?} appears more than once in the header: rename one of them")]
+    #[error("{name}:1: column {column} appears more than once in the header: rename one of them")]
     DuplicateColumn { name: String, column: String },
     #[error(
         "{name}:1: --format long needs a Key (or Attribute, Name) column and a Value column; the header has {header}"

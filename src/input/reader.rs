@@ -2,6 +2,8 @@
 //! then one reused `ByteRecord` per row, decoded only where the layout says a field is needed.
 
 use super::header::{self, Layout};
+use super::records::Records;
+use super::unclosed;
 use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions, Row};
 use csv::ByteRecord;
 use flate2::read::MultiGzDecoder;
@@ -10,16 +12,20 @@ use std::io::{self, BufRead, BufReader, Read};
 
 const BUFFER: usize = 256 * 1024;
 
-/// Opens an input, decompressing it when it starts with the gzip magic bytes (whatever its name).
+/// Opens an input: the file, or stdin for `-`.
 pub fn open(spec: &InputSpec) -> Result<Box<dyn Read>, InputError> {
-    let raw: Box<dyn Read> = match &spec.path {
-        None => Box::new(io::stdin().lock()),
+    match &spec.path {
+        None => Ok(Box::new(io::stdin().lock())),
         Some(path) => {
-            Box::new(File::open(path).map_err(|source| InputError::Open { name: spec.name.clone(), source })?)
+            Ok(Box::new(File::open(path).map_err(|source| InputError::Open { name: spec.name.clone(), source })?))
         }
-    };
+    }
+}
+
+/// Decompresses `raw` when it starts with the gzip magic bytes (whatever the input's name).
+fn decode(name: &str, raw: impl Read + 'static) -> Result<Box<dyn Read>, InputError> {
     let mut buffered = BufReader::with_capacity(BUFFER, raw);
-    let head = buffered.fill_buf().map_err(|source| InputError::Open { name: spec.name.clone(), source })?;
+    let head = buffered.fill_buf().map_err(|source| InputError::Open { name: name.to_string(), source })?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(BufReader::with_capacity(BUFFER, MultiGzDecoder::new(buffered))))
     } else {
@@ -32,73 +38,130 @@ pub fn read_input(
     index: u32,
     spec: &InputSpec,
     options: &ReadOptions,
+    sink: impl FnMut(Item),
+) -> Result<InputInfo, InputError> {
+    read_reader(index, &spec.name, open(spec)?, options, sink)
+}
+
+/// [`read_input`] over any reader (plain or gzip bytes); `name` is what messages call it.
+pub fn read_reader(
+    index: u32,
+    name: &str,
+    raw: impl Read + 'static,
+    options: &ReadOptions,
     mut sink: impl FnMut(Item),
 ) -> Result<InputInfo, InputError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        // With the default CRLF terminator the csv crate reports the line of a record that
-        // follows a CRLF one line early; split on LF alone and drop the CR in `field`.
-        .terminator(csv::Terminator::Any(b'\n'))
-        .buffer_capacity(BUFFER)
-        .from_reader(open(spec)?);
+    let mut records = Records::new(&builder(true), decode(name, raw)?);
     let mut record = ByteRecord::new();
-    let header = match csv.read_byte_record(&mut record) {
-        Ok(true) => header_names(&record),
-        Ok(false) => {
-            return Err(InputError::Empty { name: spec.name.clone() });
-        }
+    let header = match records.next(&mut record) {
+        Ok(Some(_)) => header_names(name, &record)?,
+        Ok(None) => return Err(InputError::Empty { name: name.to_string() }),
         Err(err) => {
-            return Err(InputError::Open { name: spec.name.clone(), source: io::Error::other(err) });
+            return Err(InputError::Unreadable { name: name.to_string(), line: 1, source: io::Error::other(err) });
         }
     };
-    let layout = header::layout(&spec.name, &header, options)?;
+    let layout = header::layout(name, &header, options)?;
     let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
-    let mut deliver = |item: Item, info: &mut InputInfo| {
+    let mut deliver = |item: Item| {
         info.rows += 1;
         if matches!(item, Item::Bad(_)) {
             info.bad_rows += 1;
         }
         sink(item);
     };
+    let at = |line: u64| Location { input: index, line };
+    let item = |record: &ByteRecord, line: u64| to_item(record, &layout, options, at(line));
     if layout == Layout::BareIds {
-        let location = Location { input: index, line: 1 };
-        deliver(to_item(&record, &layout, options, location), &mut info);
+        deliver(item(&record, 1));
     }
+    let mut ahead = ByteRecord::new();
+    // A row read ahead (below) and not yet handled is in `record`, with its line.
+    let mut pending = None;
     loop {
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
-                deliver(to_item(&record, &layout, options, Location { input: index, line }), &mut info);
-            }
-            Err(err) => {
-                let line = err.position().map_or_else(|| csv.position().line(), |p| p.line());
-                let location = Location { input: index, line };
-                let fatal = matches!(err.kind(), csv::ErrorKind::Io(_));
-                let reason = if fatal {
-                    format!("cannot read past this line, the rest of the input is lost: {err}")
-                } else {
-                    format!("malformed CSV: {err}")
-                };
-                deliver(Item::Bad(BadRow { location, reason }), &mut info);
-                if fatal {
+        let line = match pending.take() {
+            Some(line) => line,
+            None => match records.next(&mut record) {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(err) => match read_error(&err, records.line(), index) {
+                    (bad, true) => {
+                        deliver(Item::Bad(bad));
+                        break;
+                    }
+                    (bad, false) => {
+                        deliver(Item::Bad(bad));
+                        continue;
+                    }
+                },
+            },
+        };
+        if records.tail.may_be_unclosed(&record) {
+            match records.next(&mut ahead) {
+                Ok(None) => {
+                    let (opened, rest) = unclosed::swallowed(&record, line);
+                    let reason = "a quote opened on this line is never closed: this row is skipped, and the lines after it are read again with quotes taken literally";
+                    deliver(Item::Bad(BadRow { location: at(opened), reason: reason.to_string() }));
+                    let mut again = Records::new(&builder(false), rest);
+                    while let Ok(Some(line)) = again.next(&mut ahead) {
+                        deliver(item(&ahead, opened + line));
+                    }
                     break;
                 }
+                Ok(Some(next)) => pending = Some(next),
+                Err(err) => {
+                    deliver(item(&record, line));
+                    let (bad, fatal) = read_error(&err, records.line(), index);
+                    deliver(Item::Bad(bad));
+                    if fatal {
+                        break;
+                    }
+                    continue;
+                }
             }
+        }
+        deliver(item(&record, line));
+        if pending.is_some() {
+            std::mem::swap(&mut record, &mut ahead);
         }
     }
     Ok(info)
 }
 
-fn header_names(record: &ByteRecord) -> Vec<String> {
-    let mut names: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(without_cr(f)).into_owned()).collect();
+/// The one CSV configuration: flexible (a ragged row is reported, not fatal), no header handling.
+fn builder(quoting: bool) -> csv::ReaderBuilder {
+    let mut builder = csv::ReaderBuilder::new();
+    builder
+        .has_headers(false)
+        .flexible(true)
+        .quoting(quoting)
+        // With the default CRLF terminator the csv crate reports the line of a record that
+        // follows a CRLF one line early; split on LF alone and drop the CR in `field`.
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(BUFFER);
+    builder
+}
+
+/// A row that could not be read, and whether reading can go on after it.
+fn read_error(err: &csv::Error, line: u64, index: u32) -> (BadRow, bool) {
+    let fatal = matches!(err.kind(), csv::ErrorKind::Io(_));
+    let reason = if fatal {
+        format!("cannot read past this line, the rest of the input is lost: {err}")
+    } else {
+        format!("malformed CSV: {err}")
+    };
+    (BadRow { location: Location { input: index, line }, reason }, fatal)
+}
+
+fn header_names(name: &str, record: &ByteRecord) -> Result<Vec<String>, InputError> {
+    let fields: Vec<&[u8]> = record.iter().map(without_cr).collect();
+    header::check_text(name, &fields)?;
+    let mut names: Vec<String> = fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
     if let Some(first) = names.first_mut()
         && let Some(stripped) = first.strip_prefix('\u{feff}')
     {
         *first = stripped.to_string();
     }
-    names
+    Ok(names)
 }
 
 fn to_item(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location: Location) -> Item {
@@ -152,8 +215,13 @@ fn without_cr(bytes: &[u8]) -> &[u8] {
 fn field<'r>(record: &'r ByteRecord, index: usize, column: &str) -> Result<&'r str, String> {
     let bytes = record.get(index).unwrap_or_default();
     let bytes = if index + 1 == record.len() { without_cr(bytes) } else { bytes };
-    std::str::from_utf8(bytes)
-        .map_err(|err| format!("invalid UTF-8 in column {column:?} after {} bytes", err.valid_up_to()))
+    let text = std::str::from_utf8(bytes)
+        .map_err(|err| format!("invalid UTF-8 in column {column:?} after {} bytes", err.valid_up_to()))?;
+    match text.find('\0') {
+        // A NUL is never data in an export: a UTF-16 or damaged file. Not passed on to Connect.
+        Some(at) => Err(format!("a NUL byte in column {column:?} after {at} bytes")),
+        None => Ok(text),
+    }
 }
 
 #[cfg(test)]
@@ -270,6 +338,72 @@ mod tests {
     fn empty_file_is_an_error_header_only_is_not() {
         assert!(matches!(read(b"", &ReadOptions::default()).0, Err(InputError::Empty { .. })));
         assert_eq!(read(b"ContactId,A\n", &ReadOptions::default()).0.unwrap().rows, 0);
+    }
+
+    fn bad(items: &[Item]) -> Vec<(u64, String)> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Bad(b) => Some((b.location.line, b.reason.clone())),
+                Item::Row(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_one_bad_row_and_the_lines_it_swallowed_are_read_again() {
+        let text = b"ContactId,A\nc1,x\nc2,\"open\nc3,z\r\nc4,w\n";
+        let (info, items) = read(text, &ReadOptions::default());
+        assert_eq!(info.unwrap().bad_rows, 1);
+        let bad = bad(&items);
+        assert_eq!(bad[0].0, 3);
+        assert!(bad[0].1.contains("never closed"), "{}", bad[0].1);
+        let good: Vec<Seen> = rows(&items);
+        assert_eq!(
+            good,
+            [
+                (2, "".into(), "c1".into(), pairs(&[("A", "x")])),
+                (4, "".into(), "c3".into(), pairs(&[("A", "z")])),
+                (5, "".into(), "c4".into(), pairs(&[("A", "w")]))
+            ]
+        );
+    }
+
+    #[test]
+    fn closed_multi_line_values_stay_values() {
+        let (info, items) = read(b"ContactId,A\nc1,\"two\nlines\"\nc2,\"x\ny\"\n", &ReadOptions::default());
+        assert_eq!(info.unwrap().bad_rows, 0);
+        assert_eq!(rows(&items)[1], (4, "".into(), "c2".into(), pairs(&[("A", "x\ny")])));
+    }
+
+    #[test]
+    fn blank_crlf_lines_are_skipped_like_blank_lf_lines() {
+        let (info, items) = read(b"\r\nContactId,A\r\n\r\nc1,x\r\n\r\n\nc2,y\r\n\r\n", &ReadOptions::default());
+        assert_eq!(info.unwrap().bad_rows, 0);
+        let good: Vec<(u64, String)> = rows(&items).into_iter().map(|r| (r.0, r.2)).collect();
+        assert_eq!(good, [(4, "c1".to_string()), (7, "c2".to_string())]);
+        assert!(matches!(read(b"\r\n\r\n", &ReadOptions::default()).0, Err(InputError::Empty { .. })));
+    }
+
+    #[test]
+    fn nul_bytes_in_a_field_make_the_row_bad() {
+        let (info, items) = read(b"ContactId,A\nc1,a\0b\nc2,x\n", &ReadOptions::default());
+        assert_eq!(info.unwrap().bad_rows, 1);
+        assert_eq!(bad(&items), [(2, "a NUL byte in column \"A\" after 1 bytes".to_string())]);
+        assert_eq!(rows(&items)[0].2, "c2");
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_read_names_line_1() {
+        let err = read(b"\x1f\x8bnot gzip at all", &ReadOptions::default()).0.unwrap_err().to_string();
+        assert!(err.starts_with("in.csv:1: cannot read"), "{err}");
+        let err = read(b"\xff\xfeC\0o\0", &ReadOptions::default()).0.unwrap_err().to_string();
+        assert!(err.starts_with("in.csv:1: the header is not CSV text"), "{err}");
+        let err = read(b"ContactId,A\rc1,x\rc2,y\r", &ReadOptions::default()).0.unwrap_err().to_string();
+        assert!(err.starts_with("in.csv:1: the header holds a carriage return"), "{err}");
+        assert!(
+            read(b"", &ReadOptions::default()).0.unwrap_err().to_string().starts_with("in.csv:1: the file is empty")
+        );
     }
 
     #[test]
