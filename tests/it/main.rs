@@ -1,5 +1,6 @@
 //! The one integration-test binary.
 
 mod emulator;
+mod hardening;
 mod pipeline;
 mod support_python;
