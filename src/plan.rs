@@ -3,6 +3,7 @@
 //! come in as parameters so tests can pin them.
 
 use crate::cli::{ConcurrencyArg, InputArgs, RateArg, RunArgs};
+use crate::connect::quotas;
 use crate::error::Error;
 use crate::input::{InputSpec, ReadOptions};
 use crate::send::Concurrency;
@@ -74,6 +75,10 @@ pub fn send_plan(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result
         .filter(|e| !e.is_empty());
     if let Some(endpoint) = &endpoint {
         check_endpoint(endpoint, args.allow_insecure_endpoint)?;
+    }
+    // `--rate auto` signs a call to Service Quotas (with the session token): the same rule.
+    if args.rate == RateArg::Auto {
+        check_endpoint(&quotas::endpoint("REGION", env), args.allow_insecure_endpoint)?;
     }
     Ok(SendPlan {
         region: args.region.clone(),
@@ -171,6 +176,16 @@ mod tests {
         assert!(check_endpoint("http://connect.example.com", false).is_err());
         assert!(check_endpoint("http://connect.example.com", true).is_ok());
         assert!(check_endpoint("ftp://x", true).is_err());
+    }
+
+    #[test]
+    fn the_service_quotas_endpoint_is_checked_too_when_the_rate_is_auto() {
+        let remote =
+            |name: &str| (name == "AWS_ENDPOINT_URL_SERVICE_QUOTAS").then(|| "http://quotas.example.com".into());
+        let err = send_plan(&run_args(&[]), &remote).unwrap_err().to_string();
+        assert!(err.contains("http://quotas.example.com is plain http"), "{err}");
+        assert!(send_plan(&run_args(&["--rate", "10"]), &remote).is_ok());
+        assert!(send_plan(&run_args(&["--allow-insecure-endpoint"]), &remote).is_ok());
     }
 
     #[test]

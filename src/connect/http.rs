@@ -68,6 +68,7 @@ impl HttpSender {
             Ok(headers) => headers,
             Err(err) => return credentials_attempt(err.to_string()),
         };
+        tracing::trace!(url = %self.url, headers = %Redacted(&signed), bytes = body.len(), "POST");
         let mut request = self.client.post(&self.url).header("content-type", CONTENT_TYPE);
         for (name, value) in signed {
             request = request.header(name, value);
@@ -82,6 +83,21 @@ impl HttpSender {
             }
             Err(err) => Attempt::Transport { timeout: err.is_timeout(), message: describe(err) },
         }
+    }
+}
+
+/// Headers as a log line shows them: the signature and the session token never appear.
+struct Redacted<'a>(&'a [(&'static str, String)]);
+
+impl std::fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            let secret =
+                name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("x-amz-security-token");
+            let shown = if secret { "<redacted>" } else { value.as_str() };
+            write!(f, "{}{name}: {shown}", if i == 0 { "" } else { "; " })?;
+        }
+        Ok(())
     }
 }
 
@@ -102,4 +118,20 @@ fn credentials_attempt(message: String) -> Attempt {
 /// reqwest's error with its causes, without the URL.
 fn describe(error: reqwest::Error) -> String {
     super::describe_error(&error.without_url())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_headers_hide_the_signature_and_the_session_token() {
+        let headers = [
+            ("x-amz-date", "20260301T000000Z".to_string()),
+            ("authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260301/us-east-1/connect/aws4_request, SignedHeaders=host, Signature=abcdef".to_string()),
+            ("x-amz-security-token", "TOKEN-VALUE".to_string()),
+        ];
+        let shown = Redacted(&headers).to_string();
+        assert_eq!(shown, "x-amz-date: 20260301T000000Z; authorization: <redacted>; x-amz-security-token: <redacted>");
+    }
 }
