@@ -47,6 +47,9 @@ pub struct Credential {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub session_token: Option<String>,
+    /// From this time on (by the emulator's clock) requests signed with it are answered 403
+    /// ExpiredTokenException, as STS session credentials are once they expire.
+    pub expires_at: Option<SystemTime>,
 }
 
 impl Credential {
@@ -55,7 +58,13 @@ impl Credential {
             access_key_id: access_key_id.to_owned(),
             secret_access_key: secret_access_key.to_owned(),
             session_token: session_token.map(str::to_owned),
+            expires_at: None,
         }
+    }
+
+    /// The same credential, expired from `at` on.
+    pub fn expiring_at(self, at: SystemTime) -> Credential {
+        Credential { expires_at: Some(at), ..self }
     }
 }
 

@@ -50,6 +50,8 @@ pub enum SigError {
     MissingToken,
     #[error("{INVALID_TOKEN}")]
     WrongToken,
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
     #[error("'Host' must be a signed header.")]
     HostNotSigned,
     #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
@@ -64,6 +66,7 @@ impl SigError {
     pub fn error_type(&self) -> &'static str {
         match self {
             SigError::UnknownAccessKey | SigError::WrongToken => error_type::UNRECOGNIZED_CLIENT,
+            SigError::ExpiredToken => error_type::EXPIRED_TOKEN,
             _ => error_type::INVALID_SIGNATURE,
         }
     }
@@ -112,6 +115,9 @@ impl Verifier {
         let amz_date = header_str(request.headers, "x-amz-date").ok_or(SigError::BadDate)?;
         check_date(amz_date, auth.date, now)?;
         check_token(credential, header_str(request.headers, "x-amz-security-token"))?;
+        if credential.expires_at.is_some_and(|at| at <= now) {
+            return Err(SigError::ExpiredToken);
+        }
         if !auth.signed_headers.split(';').any(|h| h == "host") {
             return Err(SigError::HostNotSigned);
         }

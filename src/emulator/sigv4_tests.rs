@@ -236,3 +236,17 @@ fn a_signed_content_sha256_header_that_matches_verifies() {
     headers.insert("authorization", HeaderValue::from_str(&auth).unwrap());
     assert_eq!(verify(&default_verifier(), &headers, BODY, "connect", now), Ok(AKID.to_owned()));
 }
+
+#[test]
+fn expired_credentials_are_refused_with_expired_token() {
+    let now = at("20260301T235959Z");
+    let valid_until = at("20260302T000000Z");
+    let temporary = Credential::new("ASIAEXAMPLE", "temp-secret", Some("TOKEN-1")).expiring_at(valid_until);
+    let verifier = Verifier::new(std::slice::from_ref(&temporary), "us-east-1");
+    let headers = signed(&temporary, "us-east-1", "connect", now, BODY);
+    assert!(verify(&verifier, &headers, BODY, "connect", now).is_ok());
+    let later = at("20260302T000001Z");
+    let headers = signed(&temporary, "us-east-1", "connect", later, BODY);
+    let expired = verify(&verifier, &headers, BODY, "connect", later).unwrap_err();
+    assert_eq!((expired.clone(), expired.error_type()), (SigError::ExpiredToken, "ExpiredTokenException"));
+}
