@@ -3,3 +3,5 @@
 //! that expire mid-run. Each runs the real binary (or the library) against the emulator.
 
 mod corpus;
+mod files;
+mod secrets;
