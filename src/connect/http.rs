@@ -34,7 +34,7 @@ impl HttpSender {
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_nodelay(true)
             .build()?;
-        let url = format!("{}{UPDATE_CONTACT_ATTRIBUTES_PATH}", endpoint.trim_end_matches('/'));
+        let url = normalized(&format!("{}{UPDATE_CONTACT_ATTRIBUTES_PATH}", endpoint.trim_end_matches('/')));
         Ok(HttpSender { client, url, region: region.to_string(), credentials })
     }
 
@@ -86,6 +86,12 @@ impl HttpSender {
     }
 }
 
+/// The URL as the HTTP client will send it (default port dropped, IPv6 written canonically), so
+/// the Host that is signed is the Host that is sent.
+pub fn normalized(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(|_| url.to_string(), String::from)
+}
+
 /// Headers as a log line shows them: the signature and the session token never appear.
 struct Redacted<'a>(&'a [(&'static str, String)]);
 
@@ -123,6 +129,16 @@ fn describe(error: reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signed_url_is_the_one_sent() {
+        assert_eq!(
+            normalized("https://connect.us-east-1.amazonaws.com:443/x"),
+            "https://connect.us-east-1.amazonaws.com/x"
+        );
+        assert_eq!(normalized("http://[::ffff:127.0.0.1]:8080/x"), "http://[::ffff:7f00:1]:8080/x");
+        assert_eq!(normalized("http://127.0.0.1:8080/x"), "http://127.0.0.1:8080/x");
+    }
 
     #[test]
     fn logged_headers_hide_the_signature_and_the_session_token() {

@@ -59,7 +59,7 @@ pub async fn update_contact_attributes_rate(
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| QuotaError::Request(e.to_string()))?;
-    let url = format!("{}/", endpoint.trim_end_matches('/'));
+    let url = super::http::normalized(&format!("{}/", endpoint.trim_end_matches('/')));
     let mut next_token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let mut request = serde_json::json!({ "ServiceCode": SERVICE_CODE, "MaxResults": 100 });
