@@ -5,3 +5,4 @@
 mod corpus;
 mod files;
 mod secrets;
+mod network;

@@ -1,0 +1,129 @@
+//! Data goes only where it should: a plain-http endpoint off this machine is refused (exit 2)
+//! before anything is read or sent, unless `--allow-insecure-endpoint`; and TLS certificates are
+//! verified: a server with a self-signed certificate gets no request.
+//!
+//! "Off this machine" is simulated with `http://[::ffff:127.0.0.1]:PORT`: the check does not take
+//! an IPv4-mapped address for loopback, yet the connection would reach the emulator, so the
+//! emulator's request count shows that the refusal, not the network, kept the data back.
+
+use crate::pipeline::support::*;
+use connect_attrs::emulator::{Config, Handle};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::net::TcpListener;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+fn mapped_url(handle: &Handle) -> String {
+    format!("http://[::ffff:127.0.0.1]:{}", handle.port())
+}
+
+fn run_env(scratch: &Scratch, args: &[String], env: &[(&str, &str)]) -> Output {
+    connect_attrs_env(scratch.path(), &args.iter().map(String::as_str).collect::<Vec<_>>(), None, env)
+}
+
+#[test]
+fn plain_http_off_this_machine_is_refused_before_anything_is_sent() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "c-", 5));
+    let mut args = run_args(&handle, &[], &["in.csv"]);
+    let at = args.iter().position(|a| a == "--endpoint-url").unwrap() + 1;
+    args[at] = mapped_url(&handle);
+    let refused = run_env(&scratch, &args, &[]);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("is plain http to another machine"), "{}", refused.stderr);
+    assert!(refused.stdout.is_empty());
+    assert!(!scratch.run_dir().exists(), "refused before the inputs are read");
+    assert_eq!(handle.stats().requests, 0);
+
+    args.insert(1, "--allow-insecure-endpoint".into());
+    run_env(&scratch, &args, &[]).assert_code(0);
+    assert_eq!(handle.state().instances["inst"].len(), 5, "with the flag the same endpoint is used");
+}
+
+#[test]
+fn a_plain_http_endpoint_from_the_environment_is_refused_too() {
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "c-", 2));
+    let args: Vec<String> = ["run", "--rate", "10", "in.csv"].iter().map(|s| s.to_string()).collect();
+    let output = run_env(&scratch, &args, &[("AWS_ENDPOINT_URL", "http://connect.example.com")]);
+    output.assert_code(2);
+    assert!(output.stderr.contains("http://connect.example.com is plain http"), "{}", output.stderr);
+}
+
+#[test]
+fn a_plain_http_service_quotas_endpoint_is_refused_for_rate_auto() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "c-", 2));
+    let args = run_args(&handle, &["--rate", "auto"], &["in.csv"]);
+    let quotas = mapped_url(&handle);
+    let output = run_env(&scratch, &args, &[("AWS_ENDPOINT_URL_SERVICE_QUOTAS", quotas.as_str())]);
+    output.assert_code(2);
+    assert!(output.stderr.contains("is plain http to another machine"), "{}", output.stderr);
+    assert_eq!(handle.stats().requests, 0, "not even the quota call was sent");
+}
+
+/// A TLS server on 127.0.0.1 with a self-signed certificate; reports each handshake's result.
+fn self_signed_server() -> (u16, mpsc::Receiver<Result<(), String>>) {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/");
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(format!("{data}self-signed.pem"))
+        .expect("the certificate")
+        .collect::<Result<_, _>>()
+        .expect("PEM");
+    let key = PrivateKeyDer::from_pem_file(format!("{data}self-signed.key")).expect("the key");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("a server config");
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let (report, results) = mpsc::channel();
+    std::thread::spawn(move || {
+        // A few connections at most; the thread ends with the test binary.
+        for stream in listener.incoming().take(8) {
+            let Ok(mut socket) = stream else { continue };
+            let mut connection = rustls::ServerConnection::new(config.clone()).expect("a connection");
+            let mut result = Ok(());
+            while connection.is_handshaking() {
+                if let Err(err) = connection.complete_io(&mut socket) {
+                    result = Err(err.to_string());
+                    break;
+                }
+            }
+            if report.send(result).is_err() {
+                return;
+            }
+        }
+    });
+    (port, results)
+}
+
+#[test]
+fn tls_certificates_are_verified_a_self_signed_server_gets_no_request() {
+    let (port, results) = self_signed_server();
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "c-", 1));
+    let url = format!("https://127.0.0.1:{port}");
+    let args: Vec<String> =
+        ["run", "--endpoint-url", &url, "--rate", "10", "--max-attempts", "1", "--run-dir", "run", "in.csv"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    let output = run_env(&scratch, &args, &[]);
+    assert_ne!(output.code, 0, "{}", output.stderr);
+    let summary = output.summary();
+    assert_eq!(count(&summary, "updated"), 0, "{summary:#}");
+    let errors = errors_csv(&scratch);
+    assert!(errors[0].message.to_lowercase().contains("certificate"), "{:?}", errors[0]);
+    // The server saw the client give up during the handshake: no request was ever sent to it.
+    let first = results.recv_timeout(Duration::from_secs(60)).expect("the server saw a connection");
+    let refused = first.expect_err("the handshake must fail");
+    assert!(refused.contains("alert"), "{refused}");
+    assert!(results.try_iter().all(|r| r.is_err()), "no handshake succeeded");
+}
