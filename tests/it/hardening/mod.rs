@@ -6,3 +6,4 @@ mod corpus;
 mod files;
 mod secrets;
 mod network;
+mod expiry;
