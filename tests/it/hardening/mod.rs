@@ -7,3 +7,4 @@ mod files;
 mod secrets;
 mod network;
 mod expiry;
+mod properties;
