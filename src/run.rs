@@ -9,12 +9,13 @@ use crate::error::{Error, exit};
 use crate::input::{self, Format, Item};
 use crate::merge::{Contact, MemoryMerge};
 use crate::plan::{self, InputPlan, SendPlan};
+use crate::report::metrics::{MetricsFile, Snapshot};
 use crate::report::progress::Rates;
 use crate::report::{self, Report, Summary, Tally};
 use crate::send::ratelimit::{Ceiling, RateControl};
 use crate::send::stop::{Stop, StopReason};
 use crate::send::{self, Context, Counters, Outcome, Skip, Status};
-use crate::{logging, validate};
+use crate::{ceiling, completions, logging, validate};
 use rayon::prelude::*;
 use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
@@ -28,6 +29,14 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     match &cli.command {
         Command::Validate(args) => validate_command(args, &clock),
         Command::Run(args) => run_command(args, cli.quiet, &clock),
+        Command::Completions(args) => {
+            completions::completions(args.shell, &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man(args) => {
+            completions::man(args.subcommand.as_deref(), &mut std::io::stdout())?;
+            Ok(exit::OK)
+        }
     }
 }
 
@@ -107,7 +116,12 @@ fn check(contact: Contact) -> Result<Contact, Box<Outcome>> {
 }
 
 fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
-    let plan = plan::input_plan(&args.input, &clock.stamp())?;
+    let mut plan = plan::input_plan(&args.input, &clock.stamp())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (ceiling, region) = runtime.block_on(ceiling::for_plan(&args.plan, &|name| std::env::var(name).ok()));
+    if let Some(region) = &region {
+        plan::set_region(&mut plan, &args.input, region)?;
+    }
     let Prepared { report, to_send, rows, bad_rows, format } = prepare(&plan)?;
     let valid = to_send.len() as u64;
     let finished = report.finish(format.unwrap_or(Format::Wide))?;
@@ -117,17 +131,29 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     let summary = Summary {
         command: "validate",
         valid: Some(valid),
+        exit_code: code,
         ..summary(&plan, &finished, tally, rows, bad_rows, format, clock)
     };
-    emit(&finished.dir, Summary { exit_code: code, ..summary })?;
+    report::write_summary(&finished.dir, &summary)?;
+    // stdout: the plan for people, or with --json the same plan (summary included) as JSON.
+    let plan = report::plan::build(summary, &to_send, finished.findings, ceiling, args.plan.window);
+    if args.plan.json {
+        println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+    } else {
+        print!("{}", report::plan::render(&plan));
+    }
     Ok(code)
 }
 
 fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> {
-    let input_plan = plan::input_plan(&args.input, &clock.stamp())?;
+    let mut input_plan = plan::input_plan(&args.input, &clock.stamp())?;
     let send_plan = plan::send_plan(args, &|name| std::env::var(name).ok())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let target = runtime.block_on(resolve_target(&send_plan))?;
+    plan::set_region(&mut input_plan, &args.input, &target.region)?;
+    // The metrics file is written first now, so a path that cannot be written stops the run early.
+    let mut metrics = MetricsFile::new(args.metrics_file.as_deref());
+    metrics.write(&Snapshot::of(Tally::default(), 0, &Counters::default(), Duration::ZERO, None), Instant::now())?;
     let Prepared { mut report, to_send, rows, bad_rows, format } = prepare(&input_plan)?;
 
     let counters = Arc::new(Counters::default());
@@ -165,6 +191,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     loop {
         match outcome_rx.recv_timeout(Duration::from_millis(250)) {
             Ok(outcome) => {
+                metrics.observe(&outcome, std::time::SystemTime::now());
                 if let Err(err) = report.outcome(&outcome) {
                     stop.stop(StopReason::Fatal(format!("cannot write the run's outputs: {err}")));
                     write_error.get_or_insert(err);
@@ -179,6 +206,10 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
             current_rate: context.rate.current_rate(),
             ceiling: target.ceiling.map(|c| c.rate),
         });
+        if metrics.due(Instant::now()) {
+            let snapshot = Snapshot::of(report.tally(), total, &counters, sending.elapsed(), metrics.last_success());
+            metrics.write_during_run(&snapshot, Instant::now());
+        }
     }
     let send_seconds = sending.elapsed().as_secs_f64();
     logging::set_bar(None);
@@ -202,6 +233,10 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
         }
         None => summary.exit_code_for(),
     };
+    let last = Snapshot::of(finished.tally, total, &counters, sending.elapsed(), metrics.last_success());
+    if let Err(err) = metrics.write(&Snapshot { exit_code: Some(code), ..last }, Instant::now()) {
+        tracing::error!("--metrics-file: {err}");
+    }
     emit(&finished.dir, Summary { exit_code: code, ..summary })?;
     match write_error {
         Some(err) => Err(err.into()),

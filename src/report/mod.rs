@@ -3,6 +3,8 @@
 
 pub mod errors;
 pub mod files;
+pub mod metrics;
+pub mod plan;
 pub mod progress;
 pub mod retry;
 pub mod summary;
@@ -22,6 +24,7 @@ pub struct Report {
     retry: RetryWriter,
     tally: Tally,
     progress: Option<Progress>,
+    findings: plan::Findings,
 }
 
 impl Report {
@@ -34,6 +37,7 @@ impl Report {
             retry: RetryWriter::new(dir),
             tally: Tally::default(),
             progress: None,
+            findings: plan::Findings::default(),
         })
     }
 
@@ -55,16 +59,22 @@ impl Report {
     }
 
     pub fn bad_row(&mut self, bad: &BadRow) -> Result<(), RunDirError> {
-        tracing::warn!("{}: {}", self.errors.lines(&[bad.location]), bad.reason);
+        let lines = self.errors.lines(&[bad.location]);
+        tracing::warn!("{lines}: {}", bad.reason);
+        self.findings.problem(errors::MALFORMED_ROW, || lines);
         self.errors.bad_row(bad)
     }
 
     pub fn outcome(&mut self, outcome: &Outcome) -> Result<(), RunDirError> {
         self.tally.contacts += 1;
+        self.findings.instance(&outcome.contact.instance_id);
         match &outcome.status {
             Status::Updated => self.tally.updated += 1,
             Status::Failed(_) => self.tally.failed += 1,
-            Status::Invalid(_) => self.tally.invalid += 1,
+            Status::Invalid(invalid) => {
+                self.tally.invalid += 1;
+                self.findings.problem(invalid.rule(), || self.errors.lines(&outcome.contact.lines));
+            }
             Status::Skipped(skip) => {
                 self.tally.skipped += 1;
                 if *skip == Skip::Empty {
@@ -97,6 +107,7 @@ impl Report {
             errors_file: self.dir.join(errors::ERRORS_FILE),
             retry_file,
             tally: self.tally,
+            findings: self.findings,
         })
     }
 }
@@ -106,6 +117,8 @@ pub struct Finished {
     pub errors_file: PathBuf,
     pub retry_file: Option<PathBuf>,
     pub tally: Tally,
+    /// What is wrong with the inputs, for `validate`'s plan.
+    pub findings: plan::Findings,
 }
 
 /// Writes `summary.json` (atomically) into the run directory.
