@@ -153,7 +153,8 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     plan::set_region(&mut input_plan, &args.input, &target.region)?;
     // The metrics file is written first now, so a path that cannot be written stops the run early.
     let mut metrics = MetricsFile::new(args.metrics_file.as_deref());
-    metrics.write(&Snapshot::of(Tally::default(), 0, &Counters::default(), Duration::ZERO, None), Instant::now())?;
+    let first = Snapshot::of(Tally::default(), 0, &Counters::default(), Duration::ZERO, None);
+    metrics.write(&first, Instant::now()).map_err(|e| Error::Config(format!("--metrics-file: {e}")))?;
     let Prepared { mut report, to_send, rows, bad_rows, format } = prepare(&input_plan)?;
 
     let counters = Arc::new(Counters::default());
