@@ -2,4 +2,5 @@
 
 mod emulator;
 mod pipeline;
+mod resume;
 mod support_python;

@@ -6,5 +6,5 @@ mod commands;
 mod formats;
 mod rejected;
 mod sending;
-mod support;
+pub mod support;
 mod systemic;
