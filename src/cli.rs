@@ -35,6 +35,8 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Update the contacts in INPUT... (prints the summary JSON on stdout)
     Run(RunArgs),
@@ -110,6 +112,21 @@ pub struct RunArgs {
     /// Keep a Prometheus textfile-collector file here, rewritten every 10 s and at the end
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+    /// Continue the run in RUN_DIR (same inputs, same options): contacts it finished are skipped
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "run_dir")]
+    pub resume: Option<PathBuf>,
+    /// With --resume: go on even though the inputs changed since the run started
+    #[arg(long, requires = "resume")]
+    pub force: bool,
+    /// Stop cleanly at this time: HH:MM[:SS] (UTC, its next occurrence) or RFC 3339
+    #[arg(long, value_name = "TIME")]
+    pub deadline: Option<String>,
+    /// Stop cleanly after this long, such as 6h, 90m or 1h30m
+    #[arg(long, value_name = "DURATION")]
+    pub max_duration: Option<String>,
+    /// Seconds that requests in flight get to finish once the run is stopping
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub grace: u64,
 }
 
 #[derive(Debug, Args)]

@@ -16,8 +16,10 @@ pub mod logging;
 pub mod merge;
 pub mod plan;
 pub mod report;
+pub mod resume;
 pub mod run;
 pub mod send;
+pub mod shutdown;
 pub mod validate;
 pub mod wire;
 

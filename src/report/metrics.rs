@@ -161,7 +161,15 @@ mod tests {
 
     fn snapshot() -> Snapshot {
         Snapshot {
-            tally: Tally { contacts: 7, updated: 4, failed: 1, invalid: 1, skipped: 1, skipped_empty: 1 },
+            tally: Tally {
+                contacts: 7,
+                updated: 4,
+                failed: 1,
+                invalid: 1,
+                skipped: 1,
+                skipped_empty: 1,
+                ..Tally::default()
+            },
             total: 10,
             requests: 9,
             throttled: 2,

@@ -3,6 +3,7 @@
 
 pub mod errors;
 pub mod files;
+pub mod journal;
 pub mod metrics;
 pub mod plan;
 pub mod progress;
@@ -13,6 +14,7 @@ use crate::input::{BadRow, Format};
 use crate::send::{Outcome, Skip, Status};
 use errors::ErrorReport;
 pub use files::RunDirError;
+use journal::Journal;
 use progress::{Progress, Rates};
 use retry::RetryWriter;
 use std::path::{Path, PathBuf};
@@ -22,19 +24,44 @@ pub struct Report {
     dir: PathBuf,
     errors: ErrorReport,
     retry: RetryWriter,
+    /// `run` only: finished contacts, for `--resume`.
+    journal: Option<Journal>,
     tally: Tally,
     progress: Option<Progress>,
     findings: plan::Findings,
 }
 
 impl Report {
-    /// Creates the run directory (private, new) and the error report in it.
-    pub fn create(dir: &Path, inputs: Vec<String>) -> Result<Report, RunDirError> {
+    /// Creates the run directory (private, new) and the error report in it; with a journal header,
+    /// the journal too.
+    pub fn create(dir: &Path, inputs: Vec<String>, journal: Option<&journal::Header>) -> Result<Report, RunDirError> {
         files::create_run_dir(dir)?;
+        let journal = journal.map(|header| Journal::create(dir, header)).transpose()?;
+        Report::open(dir, inputs, journal)
+    }
+
+    /// Continues the run in `dir` (`--resume`): the journal is kept and appended to; the error
+    /// report, retry file and summary are written anew from the inputs and the journal.
+    pub fn resume(dir: &Path, inputs: Vec<String>) -> Result<Report, RunDirError> {
+        for stale in [errors::ERRORS_FILE, retry::RETRY_FILE, retry::PARTIAL_FILE, "summary.json", "summary.tmp"] {
+            let path = dir.join(stale);
+            match std::fs::remove_file(&path) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(RunDirError::File { path, source: err });
+                }
+                _ => {}
+            }
+        }
+        let journal = Journal::append(dir)?;
+        Report::open(dir, inputs, Some(journal))
+    }
+
+    fn open(dir: &Path, inputs: Vec<String>, journal: Option<Journal>) -> Result<Report, RunDirError> {
         Ok(Report {
             dir: dir.to_path_buf(),
             errors: ErrorReport::create(dir, inputs)?,
             retry: RetryWriter::new(dir),
+            journal,
             tally: Tally::default(),
             progress: None,
             findings: plan::Findings::default(),
@@ -81,12 +108,38 @@ impl Report {
                     self.tally.skipped_empty += 1;
                 }
             }
+            Status::AlreadyDone(failure) => {
+                self.tally.already_done += 1;
+                if failure.is_some() {
+                    self.tally.already_failed += 1;
+                }
+            }
         }
+        self.journal(outcome)?;
         self.errors.outcome(outcome)?;
         if outcome.retryable() {
             self.retry.add(&outcome.contact)?;
         }
         Ok(())
+    }
+
+    /// Records a contact finished in this session (updated, or refused for good) in the journal.
+    fn journal(&mut self, outcome: &Outcome) -> Result<(), RunDirError> {
+        let Some(journal) = self.journal.as_mut() else { return Ok(()) };
+        let contact = &outcome.contact;
+        let digest = || journal::digest(&crate::connect::request_body(contact));
+        match &outcome.status {
+            Status::Updated => journal.updated(&contact.instance_id, &contact.contact_id, &digest(), outcome.attempts),
+            Status::Failed(failure) if failure.permanent => {
+                journal.failed(&contact.instance_id, &contact.contact_id, &digest(), outcome.attempts, failure)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes the journal durable if a second has passed (call regularly).
+    pub fn sync_journal_if_due(&mut self) -> Result<(), RunDirError> {
+        self.journal.as_mut().map_or(Ok(()), Journal::sync_if_due)
     }
 
     pub fn tick(&mut self, rates: Rates) {
@@ -97,9 +150,12 @@ impl Report {
     }
 
     /// Closes the error report, writes `retry.csv` in `format`, and returns the paths written.
-    pub fn finish(self, format: Format) -> Result<Finished, RunDirError> {
+    pub fn finish(mut self, format: Format) -> Result<Finished, RunDirError> {
         if let Some(progress) = &self.progress {
             progress.finish();
+        }
+        if let Some(journal) = self.journal.as_mut() {
+            journal.sync()?;
         }
         let retry_file = self.retry.finish(format)?;
         Ok(Finished {

@@ -25,6 +25,7 @@ fn summary(contacts: u64, invalid: u64) -> Summary {
         retry_file: None,
         started_at: String::new(),
         finished_at: String::new(),
+        resume_command: None,
     }
 }
 

@@ -15,7 +15,7 @@ use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 pub const RETRY_FILE: &str = "retry.csv";
-const PARTIAL_FILE: &str = "retry.partial.csv";
+pub const PARTIAL_FILE: &str = "retry.partial.csv";
 const LONG_HEADER: [&str; 4] = ["InstanceId", "InitialContactId", "Key", "Value"];
 
 pub struct RetryWriter {

@@ -3,4 +3,5 @@
 mod emulator;
 mod operator;
 mod pipeline;
+mod resume;
 mod support_python;

@@ -6,5 +6,5 @@ mod commands;
 mod formats;
 mod rejected;
 mod sending;
-pub(crate) mod support;
+pub mod support;
 mod systemic;
