@@ -158,9 +158,38 @@ fn the_run_dir_is_private_and_so_are_its_files() {
     let mut names: Vec<String> =
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["errors.csv", "retry.csv", "summary.json"]);
+    for name in ["errors.csv", "retry.csv", "summary.json"] {
+        assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+    }
+    assert!(!names.iter().any(|n| n.contains("partial")), "a half-written file was left: {names:?}");
     for name in &names {
         let path = dir.join(name);
         assert_eq!(mode(&path), 0o600, "{name} mode {:o}", mode(&path));
     }
+}
+
+#[test]
+fn a_run_dir_that_holds_a_run_is_refused_before_anything_is_sent() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "r-", 5));
+    run(&scratch, &handle, &[], &["in.csv"]).assert_code(0);
+    let before = handle.stats().requests;
+    let summary_before = scratch.read("run/summary.json");
+    let output = run(&scratch, &handle, &[], &["in.csv"]);
+    output.assert_code(2);
+    assert!(output.stderr.contains("already holds a run"), "{}", output.stderr);
+    assert_eq!(handle.stats().requests, before, "nothing sent by the refused run");
+    assert_eq!(scratch.read("run/summary.json"), summary_before, "the first run's outputs are untouched");
+}
+
+#[test]
+fn a_missing_input_file_is_an_input_error() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    let args = run_args(&handle, &[], &["does-not-exist.csv"]);
+    let output = connect_attrs(scratch.path(), &args.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    output.assert_code(2);
+    assert!(output.stderr.contains("does-not-exist.csv"), "{}", output.stderr);
+    assert_eq!(handle.stats().requests, 0);
 }
