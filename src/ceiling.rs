@@ -55,7 +55,11 @@ async fn quota(
     let region = region.ok_or("no AWS region: pass --region or set AWS_REGION")?;
     let provider = provider.ok_or("no AWS credentials provider")?;
     let credentials = CredentialCache::new(provider);
-    credentials.get(SystemTime::now()).await.map_err(|e| e.to_string())?;
+    // The credential chain explains each provider on its own line: the first says enough here.
+    credentials
+        .get(SystemTime::now())
+        .await
+        .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string())?;
     let endpoint = quotas::endpoint(region, env);
     quotas::update_contact_attributes_rate(&endpoint, region, &credentials).await.map_err(|e| e.to_string())
 }
