@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// ResourceNotFound answers in a row, with no success at all, that mean the instance is unknown.
-const UNKNOWN_INSTANCE_AFTER: u32 = 5;
+/// (A real instance whose first ten contacts all vanished is far less likely than a wrong id.)
+const UNKNOWN_INSTANCE_AFTER: u32 = 10;
 
 #[derive(Debug, Default)]
 pub(super) struct InstanceHealth {
