@@ -64,7 +64,9 @@ fn contact() -> Contact {
         contact_id: "11111111-2222-3333-4444-555555555555".into(),
         ..Contact::default()
     };
-    for (key, value) in [("CustomerTier", "Gold"), ("OpenCases", "2"), ("LastOrderId", "ORD-123456"), ("Note", "said hi")] {
+    for (key, value) in
+        [("CustomerTier", "Gold"), ("OpenCases", "2"), ("LastOrderId", "ORD-123456"), ("Note", "said hi")]
+    {
         contact.attributes.insert(key.into(), value.into());
     }
     contact
@@ -84,7 +86,15 @@ fn build_and_sign_request(bencher: divan::Bencher) {
     let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
     bencher.bench(|| {
         let body = request_body(&contact);
-        signature_headers(&credentials, "us-east-1", "connect", url, &[("content-type", "application/json")], &body, time)
-            .map(|headers| headers.len())
+        signature_headers(
+            &credentials,
+            "us-east-1",
+            "connect",
+            url,
+            &[("content-type", "application/json")],
+            &body,
+            time,
+        )
+        .map(|headers| headers.len())
     });
 }

@@ -4,8 +4,8 @@
 //! resume with changed inputs is refused.
 
 use crate::pipeline::support::{
-    Lcg, Scratch, assert_contacts_eq, connect_attrs, emulator, errors_csv, expected_merge, read_model_of, spawn_connect_attrs,
-    stored,
+    Lcg, Scratch, assert_contacts_eq, connect_attrs, emulator, errors_csv, expected_merge, read_model_of,
+    spawn_connect_attrs, stored,
 };
 use connect_attrs::emulator::{Config, Handle};
 use serde_json::Value;
@@ -21,7 +21,8 @@ fn args(handle: &Handle, session: usize) -> Vec<String> {
     } else {
         args.extend(["--resume".into(), "run".into()]);
     }
-    let rest = ["--rate", "400", "--burst", "50", "--instance-id", INSTANCE, "--retry-base-ms", "20", "wide.csv", "long.csv"];
+    let rest =
+        ["--rate", "400", "--burst", "50", "--instance-id", INSTANCE, "--retry-base-ms", "20", "wide.csv", "long.csv"];
     args.extend(rest.iter().map(|s| s.to_string()));
     args
 }
@@ -96,7 +97,8 @@ fn killed_runs_resume_until_done_without_losing_or_repeating_contacts() {
     }
 
     // The retry file and the error report hold exactly the contacts that failed.
-    let retried: BTreeSet<String> = read_model_of(&scratch.path().join("run/retry.csv")).into_keys().map(|(_, c)| c).collect();
+    let retried: BTreeSet<String> =
+        read_model_of(&scratch.path().join("run/retry.csv")).into_keys().map(|(_, c)| c).collect();
     assert_eq!(retried, gone);
     let reported: BTreeSet<String> = errors_csv(&scratch).into_iter().map(|row| row.initial_contact_id).collect();
     assert_eq!(reported, gone);
