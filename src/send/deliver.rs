@@ -49,7 +49,7 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
         context.counters.requests.fetch_add(1, Ordering::Relaxed);
         sent += 1;
         let class = classify(&attempt);
-        context.rate.on_answer(class == Class::Throttled);
+        context.rate.on_answer(tokio::time::Instant::from_std(started), class == Class::Throttled);
         match class {
             Class::Success => {
                 context.budget.on_success();
