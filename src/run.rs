@@ -160,11 +160,20 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let first = Snapshot::of(Tally::default(), 0, &Counters::default(), Duration::ZERO, None);
     metrics.write(&first, Instant::now()).map_err(|e| Error::Config(format!("--metrics-file: {e}")))?;
     let (report, finished_before) = open_report(args, &mut input_plan)?;
+    let report = report.with_contact_column(input_plan.read.contact_column.as_deref());
+    // Watch for signals and the deadline from now on: a stop while reading sends nothing.
+    let stop = Arc::new(Stop::default());
+    runtime.spawn(shutdown::watch(stop.clone(), stop_after, Duration::from_secs(args.grace)));
     let Prepared { mut report, to_send, rows, bad_rows, format } = prepare(&input_plan, report)?;
-    let to_send = skip_finished(to_send, &finished_before, &mut report)?;
+    let mut to_send = skip_finished(to_send, &finished_before, &mut report)?;
+    if stop.is_stopped() {
+        tracing::warn!("stopped while reading the inputs: nothing was sent");
+        for contact in to_send.drain(..) {
+            report.outcome(&Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: 0 })?;
+        }
+    }
 
     let counters = Arc::new(Counters::default());
-    let stop = Arc::new(Stop::default());
     let sender = HttpSender::new(&target.endpoint, &target.region, target.credentials.clone(), send_plan.timeout)
         .map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
     let rate = RateControl::new(target.ceiling);
@@ -192,7 +201,6 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
         }
     });
     runtime.spawn(send::send_all(contact_rx, context.clone(), outcome_tx));
-    runtime.spawn(shutdown::watch(stop.clone(), stop_after, Duration::from_secs(args.grace)));
 
     let mut write_error = None;
     loop {

@@ -60,12 +60,18 @@ impl Report {
         Ok(Report {
             dir: dir.to_path_buf(),
             errors: ErrorReport::create(dir, inputs)?,
-            retry: RetryWriter::new(dir),
+            retry: RetryWriter::new(dir, None),
             journal,
             tally: Tally::default(),
             progress: None,
             findings: plan::Findings::default(),
         })
+    }
+
+    /// Names the retry file's contact id column as the input did (`--contact-column`).
+    pub fn with_contact_column(mut self, column: Option<&str>) -> Report {
+        self.retry = RetryWriter::new(&self.dir, column);
+        self
     }
 
     pub fn dir(&self) -> &Path {

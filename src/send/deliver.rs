@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// ResourceNotFound answers in a row, with no success at all, that mean the instance is unknown.
-const UNKNOWN_INSTANCE_AFTER: u32 = 5;
+/// (A real instance whose first ten contacts all vanished is far less likely than a wrong id.)
+const UNKNOWN_INSTANCE_AFTER: u32 = 10;
 
 #[derive(Debug, Default)]
 pub(super) struct InstanceHealth {
@@ -48,7 +49,7 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
         context.counters.requests.fetch_add(1, Ordering::Relaxed);
         sent += 1;
         let class = classify(&attempt);
-        context.rate.on_answer(class == Class::Throttled);
+        context.rate.on_answer(tokio::time::Instant::from_std(started), class == Class::Throttled);
         match class {
             Class::Success => {
                 context.budget.on_success();
