@@ -5,17 +5,22 @@ use crate::cli::{Cli, Command, RateArg, RunArgs, ValidateArgs};
 use crate::connect::credentials::{self, CredentialCache};
 use crate::connect::http::HttpSender;
 use crate::connect::quotas;
+use crate::connect::request_body;
 use crate::error::{Error, exit};
 use crate::input::{self, Format, Item};
 use crate::merge::{Contact, MemoryMerge};
 use crate::plan::{self, InputPlan, SendPlan};
+use crate::report::journal;
+use crate::report::metrics::{MetricsFile, Snapshot};
 use crate::report::progress::Rates;
 use crate::report::{self, Report, Summary, Tally};
 use crate::send::ratelimit::{Ceiling, RateControl};
 use crate::send::stop::{Stop, StopReason};
 use crate::send::{self, Context, Counters, Outcome, Skip, Status};
-use crate::{logging, validate};
+use crate::{ceiling, completions, logging, validate};
+use crate::{resume, shutdown};
 use rayon::prelude::*;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
@@ -28,6 +33,14 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     match &cli.command {
         Command::Validate(args) => validate_command(args, &clock),
         Command::Run(args) => run_command(args, cli.quiet, &clock),
+        Command::Completions(args) => {
+            completions::completions(args.shell, &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man(args) => {
+            completions::man(args.subcommand.as_deref(), &mut std::io::stdout())?;
+            Ok(exit::OK)
+        }
     }
 }
 
@@ -62,9 +75,7 @@ struct Prepared {
 }
 
 /// Reads every input, merges, validates; invalid and empty contacts are reported right away.
-fn prepare(plan: &InputPlan) -> Result<Prepared, Error> {
-    let names = plan.inputs.iter().map(|i| i.name.clone()).collect();
-    let mut report = Report::create(&plan.run_dir, names)?;
+fn prepare(plan: &InputPlan, mut report: Report) -> Result<Prepared, Error> {
     let mut merge = MemoryMerge::new();
     let (mut rows, mut bad_rows, mut format) = (0, 0, None);
     let mut write_error = None;
@@ -107,8 +118,14 @@ fn check(contact: Contact) -> Result<Contact, Box<Outcome>> {
 }
 
 fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
-    let plan = plan::input_plan(&args.input, &clock.stamp())?;
-    let Prepared { report, to_send, rows, bad_rows, format } = prepare(&plan)?;
+    let mut plan = plan::input_plan(&args.input, &clock.stamp())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (ceiling, region) = runtime.block_on(ceiling::for_plan(&args.plan, &|name| std::env::var(name).ok()));
+    if let Some(region) = &region {
+        plan::set_region(&mut plan, &args.input, region)?;
+    }
+    let report = Report::create(&plan.run_dir, input_names(&plan), None)?;
+    let Prepared { report, to_send, rows, bad_rows, format } = prepare(&plan, report)?;
     let valid = to_send.len() as u64;
     let finished = report.finish(format.unwrap_or(Format::Wide))?;
     let mut tally = finished.tally;
@@ -117,21 +134,46 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     let summary = Summary {
         command: "validate",
         valid: Some(valid),
+        exit_code: code,
         ..summary(&plan, &finished, tally, rows, bad_rows, format, clock)
     };
-    emit(&finished.dir, Summary { exit_code: code, ..summary })?;
+    report::write_summary(&finished.dir, &summary)?;
+    // stdout: the plan for people, or with --json the same plan (summary included) as JSON.
+    let plan = report::plan::build(summary, &to_send, finished.findings, ceiling, args.plan.window);
+    if args.plan.json {
+        println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+    } else {
+        print!("{}", report::plan::render(&plan));
+    }
     Ok(code)
 }
 
 fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> {
-    let input_plan = plan::input_plan(&args.input, &clock.stamp())?;
+    let mut input_plan = plan::input_plan(&args.input, &clock.stamp())?;
     let send_plan = plan::send_plan(args, &|name| std::env::var(name).ok())?;
+    let stop_after = stop_after(args, clock)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let target = runtime.block_on(resolve_target(&send_plan))?;
-    let Prepared { mut report, to_send, rows, bad_rows, format } = prepare(&input_plan)?;
+    plan::set_region(&mut input_plan, &args.input, &target.region)?;
+    // The metrics file is written first now, so a path that cannot be written stops the run early.
+    let mut metrics = MetricsFile::new(args.metrics_file.as_deref());
+    let first = Snapshot::of(Tally::default(), 0, &Counters::default(), Duration::ZERO, None);
+    metrics.write(&first, Instant::now()).map_err(|e| Error::Config(format!("--metrics-file: {e}")))?;
+    let (report, finished_before) = open_report(args, &mut input_plan)?;
+    let report = report.with_contact_column(input_plan.read.contact_column.as_deref());
+    // Watch for signals and the deadline from now on: a stop while reading sends nothing.
+    let stop = Arc::new(Stop::default());
+    runtime.spawn(shutdown::watch(stop.clone(), stop_after, Duration::from_secs(args.grace)));
+    let Prepared { mut report, to_send, rows, bad_rows, format } = prepare(&input_plan, report)?;
+    let mut to_send = skip_finished(to_send, &finished_before, &mut report)?;
+    if stop.is_stopped() {
+        tracing::warn!("stopped while reading the inputs: nothing was sent");
+        for contact in to_send.drain(..) {
+            report.outcome(&Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: 0 })?;
+        }
+    }
 
     let counters = Arc::new(Counters::default());
-    let stop = Arc::new(Stop::default());
     let sender = HttpSender::new(&target.endpoint, &target.region, target.credentials.clone(), send_plan.timeout)
         .map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
     let rate = RateControl::new(target.ceiling);
@@ -159,12 +201,12 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
         }
     });
     runtime.spawn(send::send_all(contact_rx, context.clone(), outcome_tx));
-    runtime.spawn(stop_on_signal(stop.clone()));
 
     let mut write_error = None;
     loop {
         match outcome_rx.recv_timeout(Duration::from_millis(250)) {
             Ok(outcome) => {
+                metrics.observe(&outcome, std::time::SystemTime::now());
                 if let Err(err) = report.outcome(&outcome) {
                     stop.stop(StopReason::Fatal(format!("cannot write the run's outputs: {err}")));
                     write_error.get_or_insert(err);
@@ -173,12 +215,20 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        if let Err(err) = report.sync_journal_if_due() {
+            stop.stop(StopReason::Fatal(format!("cannot write the journal: {err}")));
+            write_error.get_or_insert(err);
+        }
         report.tick(Rates {
             requests: Counters::get(&counters.requests),
             throttled: Counters::get(&counters.throttled),
             current_rate: context.rate.current_rate(),
             ceiling: target.ceiling.map(|c| c.rate),
         });
+        if metrics.due(Instant::now()) {
+            let snapshot = Snapshot::of(report.tally(), total, &counters, sending.elapsed(), metrics.last_success());
+            metrics.write_during_run(&snapshot, Instant::now());
+        }
     }
     let send_seconds = sending.elapsed().as_secs_f64();
     logging::set_bar(None);
@@ -196,17 +246,82 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
             exit::ERROR
         }
         Some(StopReason::Requested(why)) => {
-            tracing::warn!("stopped early ({why}): contacts not sent are in the retry file");
             summary.stopped = Some(why);
             exit::STOPPED
         }
         None => summary.exit_code_for(),
     };
+    let last = Snapshot::of(finished.tally, total, &counters, sending.elapsed(), metrics.last_success());
+    if let Err(err) = metrics.write(&Snapshot { exit_code: Some(code), ..last }, Instant::now()) {
+        tracing::error!("--metrics-file: {err}");
+    }
+    if summary.stopped.is_some() {
+        let args: Vec<String> = std::env::args().collect();
+        let command = resume::resume_command(&args, &finished.dir);
+        tracing::warn!("contacts not sent are in the retry file; to go on where this run stopped: {command}");
+        summary.resume_command = Some(command);
+    }
     emit(&finished.dir, Summary { exit_code: code, ..summary })?;
     match write_error {
         Some(err) => Err(err.into()),
         None => Ok(code),
     }
+}
+
+fn input_names(plan: &InputPlan) -> Vec<String> {
+    plan.inputs.iter().map(|i| i.name.clone()).collect()
+}
+
+/// How long until `--deadline` or `--max-duration`, whichever comes first.
+fn stop_after(args: &RunArgs, clock: &Clock) -> Result<Option<Duration>, Error> {
+    let usage = |e: shutdown::WhenError| Error::Usage(e.to_string());
+    let deadline = args.deadline.as_deref().map(|d| shutdown::parse_deadline(d, clock.started_at)).transpose();
+    let max = args.max_duration.as_deref().map(shutdown::parse_duration).transpose();
+    Ok([deadline.map_err(usage)?, max.map_err(usage)?].into_iter().flatten().min())
+}
+
+/// A new run directory with a journal, or (`--resume`) the old one with what it finished.
+fn open_report(args: &RunArgs, plan: &mut InputPlan) -> Result<(Report, FinishedBefore), Error> {
+    let names = input_names(plan);
+    let Some(dir) = &args.resume else {
+        let report = Report::create(&plan.run_dir, names, Some(&resume::fingerprint(&plan.inputs)))?;
+        return Ok((report, FinishedBefore::new()));
+    };
+    let loaded = journal::load(dir).map_err(|e| Error::Usage(format!("cannot resume: {e}")))?;
+    let now = resume::fingerprint(&plan.inputs);
+    if let Some(why) = loaded.header.as_ref().and_then(|recorded| resume::mismatch(recorded, &now)) {
+        if !args.force {
+            return Err(Error::Usage(format!(
+                "cannot resume {}: {why}. Resume with the inputs the run started with, or pass --force (contacts whose request changed are then sent again)",
+                dir.display()
+            )));
+        }
+        tracing::warn!("resuming although {why} (--force)");
+    }
+    tracing::info!("resuming {}: {} contacts finished before", dir.display(), loaded.finished.len());
+    plan.run_dir = dir.clone();
+    Ok((Report::resume(dir, names)?, loaded.finished))
+}
+
+type FinishedBefore = HashMap<(String, String), journal::Finished>;
+
+/// Contacts finished in an earlier session with the same request are reported as such and not sent.
+fn skip_finished(to_send: Vec<Contact>, before: &FinishedBefore, report: &mut Report) -> Result<Vec<Contact>, Error> {
+    if before.is_empty() {
+        return Ok(to_send);
+    }
+    let mut still = Vec::with_capacity(to_send.len());
+    for contact in to_send {
+        let key = (contact.instance_id.clone(), contact.contact_id.clone());
+        match before.get(&key) {
+            Some(done) if done.digest == journal::digest(&request_body(&contact)) => {
+                let status = Status::AlreadyDone(done.failure.clone());
+                report.outcome(&Outcome { contact, status, attempts: done.attempts })?;
+            }
+            _ => still.push(contact),
+        }
+    }
+    Ok(still)
 }
 
 /// Where and how fast to send, resolved from the plan and the AWS default chain.
@@ -260,30 +375,6 @@ fn describe_ceiling(ceiling: Option<Ceiling>) -> String {
     }
 }
 
-/// SIGINT or SIGTERM: stop taking new contacts, let those in flight finish.
-async fn stop_on_signal(stop: Arc<Stop>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-        else {
-            return;
-        };
-        let name = tokio::select! {
-            _ = interrupt.recv() => "SIGINT",
-            _ = terminate.recv() => "SIGTERM",
-        };
-        tracing::warn!("{name}: finishing the requests in flight, then stopping");
-        stop.stop(StopReason::Requested(format!("{name} received")));
-    }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stop.stop(StopReason::Requested("Ctrl-C".into()));
-        }
-    }
-}
-
 fn summary(
     plan: &InputPlan,
     finished: &report::Finished,
@@ -309,6 +400,7 @@ fn summary(
         ceiling: None,
         exit_code: 0,
         stopped: None,
+        resume_command: None,
         run_dir: finished.dir.display().to_string(),
         errors_file: finished.errors_file.display().to_string(),
         retry_file: finished.retry_file.as_ref().map(|p| p.display().to_string()),

@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
         default_instance: (flags & 0x08 != 0).then(|| "inst".to_string()),
         send_empty: flags & 0x10 != 0,
         allow_bare_ids: flags & 0x20 != 0,
+        ..ReadOptions::default()
     };
     let mut items = Vec::new();
     let cursor = std::io::Cursor::new(bytes.to_vec());

@@ -2,7 +2,7 @@
 //! a contact that passes really is within every limit the rules name.
 #![no_main]
 
-use connect_attrs::validate::{self, CONTACT_MAX_BYTES, CONTACT_ID_MAX_CHARS, INSTANCE_ID_MAX_CHARS};
+use connect_attrs::validate::{self, CONTACT_ID_MAX_CHARS, CONTACT_MAX_BYTES, INSTANCE_ID_MAX_CHARS};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (String, String, Vec<(String, String)>, u16)| {

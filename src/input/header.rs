@@ -61,9 +61,13 @@ fn find(header: &[String], names: &[&str]) -> Option<usize> {
 /// A column name as a message shows it: quoted, and cut short so a 1 MB "name" (a binary file, a
 /// missing line end) does not flood the log.
 fn shown_name(name: &str) -> String {
+    format!("{:?}", cut_short(name))
+}
+
+fn cut_short(name: &str) -> String {
     const SHOWN_CHARS: usize = 40;
     let short: String = name.chars().take(SHOWN_CHARS).collect();
-    if short.len() < name.len() { format!("{short:?}...") } else { format!("{short:?}") }
+    if short.len() < name.len() { format!("{short}...") } else { short }
 }
 
 fn shown(header: &[String]) -> String {
@@ -106,8 +110,10 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
         return Ok(Layout::Long { contact, instance, key, value, width });
     }
     refuse_duplicates(name, header)?;
-    let attributes = header.iter().enumerate().filter(|(i, _)| !is_id(*i)).map(|(i, c)| (i, Arc::from(c.as_str())));
-    Ok(Layout::Wide { contact, instance, attributes: attributes.collect(), width })
+    let columns: Vec<(usize, &str)> =
+        header.iter().enumerate().filter(|(i, _)| !is_id(*i)).map(|(i, c)| (i, c.as_str())).collect();
+    let attributes = options.columns.wide_attributes(name, &columns)?;
+    Ok(Layout::Wide { contact, instance, attributes, width })
 }
 
 /// Two columns of one name: which one is meant? The id columns too: a second `InitialContactId`
@@ -115,7 +121,7 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
 fn refuse_duplicates(name: &str, header: &[String]) -> Result<(), InputError> {
     let mut seen = std::collections::HashSet::with_capacity(header.len());
     match header.iter().find(|column| !seen.insert(column.trim())) {
-        Some(column) => Err(InputError::DuplicateColumn { name: name.into(), column: shown_name(column.trim()) }),
+        Some(column) => Err(InputError::DuplicateColumn { name: name.into(), column: cut_short(column.trim()) }),
         None => Ok(()),
     }
 }

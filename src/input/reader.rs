@@ -1,6 +1,7 @@
 //! The hot loop over one input: open (plain, gzip by its magic bytes, or stdin), read the header,
 //! then one reused `ByteRecord` per row, decoded only where the layout says a field is needed.
 
+use super::columns::LongKeys;
 use super::header::{self, Layout};
 use super::records::Records;
 use super::unclosed;
@@ -62,6 +63,7 @@ pub fn read_reader(
     };
     let layout = header::layout(name, &header, options)?;
     let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
+    let mut keys = LongKeys::new(&options.columns);
     let mut deliver = |item: Item| {
         info.rows += 1;
         if matches!(item, Item::Bad(_)) {
@@ -70,7 +72,7 @@ pub fn read_reader(
         sink(item);
     };
     let at = |line: u64| Location { input: index, line };
-    let item = |record: &ByteRecord, line: u64| to_item(record, &layout, options, at(line));
+    let mut item = |record: &ByteRecord, line: u64| to_item(record, &layout, options, &mut keys, (name, at(line)));
     if layout == Layout::BareIds {
         deliver(item(&record, 1));
     }
@@ -164,14 +166,24 @@ fn header_names(name: &str, record: &ByteRecord) -> Result<Vec<String>, InputErr
     Ok(names)
 }
 
-fn to_item(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location: Location) -> Item {
-    match to_row(record, layout, options, location) {
+/// Where a row is: the input's name (for messages) and its location.
+type At<'a> = (&'a str, Location);
+
+fn to_item(record: &ByteRecord, layout: &Layout, options: &ReadOptions, keys: &mut LongKeys, at: At) -> Item {
+    let location = at.1;
+    match to_row(record, layout, options, keys, at) {
         Ok(row) => Item::Row(row),
         Err(reason) => Item::Bad(BadRow { location, reason }),
     }
 }
 
-fn to_row(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location: Location) -> Result<Row, String> {
+fn to_row(
+    record: &ByteRecord,
+    layout: &Layout,
+    options: &ReadOptions,
+    keys: &mut LongKeys,
+    (name, location): At,
+) -> Result<Row, String> {
     let (contact, instance, width) = match layout {
         Layout::Wide { contact, instance, width, .. } | Layout::Long { contact, instance, width, .. } => {
             (*contact, *instance, *width)
@@ -183,7 +195,9 @@ fn to_row(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location:
     }
     let contact_id = field(record, contact, "contact id")?.trim().to_string();
     let instance_id = match instance.map(|i| field(record, i, "InstanceId")).transpose()?.map(str::trim) {
-        Some(id) if !id.is_empty() => id.to_string(),
+        Some(id) if !id.is_empty() => {
+            crate::arn::instance_id(id, options.region.as_deref()).map_err(|e| e.to_string())?.into_owned()
+        }
         _ => options.default_instance.clone().unwrap_or_default(),
     };
     let mut attributes = Vec::new();
@@ -198,8 +212,10 @@ fn to_row(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location:
         }
         Layout::Long { key, value, .. } => {
             let value = field(record, *value, "Value")?;
-            if !value.is_empty() || options.send_empty {
-                attributes.push((field(record, *key, "Key")?.into(), value.to_string()));
+            if (!value.is_empty() || options.send_empty)
+                && let Some(key) = keys.key(name, field(record, *key, "Key")?)?
+            {
+                attributes.push((key, value.to_string()));
             }
         }
         Layout::BareIds => {}

@@ -2,5 +2,7 @@
 
 mod emulator;
 mod hardening;
+mod operator;
 mod pipeline;
+mod resume;
 mod support_python;

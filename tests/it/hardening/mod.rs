@@ -3,8 +3,8 @@
 //! that expire mid-run. Each runs the real binary (or the library) against the emulator.
 
 mod corpus;
-mod files;
-mod secrets;
-mod network;
 mod expiry;
+mod files;
+mod network;
 mod properties;
+mod secrets;

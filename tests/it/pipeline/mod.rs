@@ -6,5 +6,6 @@ mod commands;
 mod formats;
 mod rejected;
 mod sending;
+mod signals;
 pub mod support;
 mod systemic;
