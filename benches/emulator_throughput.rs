@@ -37,18 +37,8 @@ fn options() -> Options {
     // `cargo bench` passes `--bench`; without it this runs under `cargo test`, where a one-second
     // smoke run keeps the benchmark from rotting. Unknown flags are ignored.
     let mut options = match args.iter().any(|a| a == "--bench") {
-        true => Options {
-            smoke: false,
-            connections: 32,
-            seconds: 5,
-            distinct: 2_000,
-        },
-        false => Options {
-            smoke: true,
-            connections: 4,
-            seconds: 1,
-            distinct: 50,
-        },
+        true => Options { smoke: false, connections: 32, seconds: 5, distinct: 2_000 },
+        false => Options { smoke: true, connections: 4, seconds: 1, distinct: 50 },
     };
     for pair in args.windows(2) {
         let value = pair[1].parse().ok();
@@ -86,18 +76,10 @@ fn presign(port: u16, index: usize) -> Vec<u8> {
         r#"{{"InstanceId":"bench-instance","InitialContactId":"contact-{index:06}","Attributes":{{"Tier":"gold","Seq":"{index}"}}}}"#
     );
     let host = format!("127.0.0.1:{port}");
-    let headers = [
-        ("host", host.as_str()),
-        ("content-type", "application/json"),
-    ];
+    let headers = [("host", host.as_str()), ("content-type", "application/json")];
     let url = format!("http://{host}/contact/attributes");
-    let signable = SignableRequest::new(
-        "POST",
-        &url,
-        headers.into_iter(),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .expect("signable");
+    let signable = SignableRequest::new("POST", &url, headers.into_iter(), SignableBody::Bytes(body.as_bytes()))
+        .expect("signable");
     let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
     let mut request = String::from("POST /contact/attributes HTTP/1.1\r\n");
     for (name, value) in headers.into_iter().chain(instructions.headers()) {
@@ -109,18 +91,13 @@ fn presign(port: u16, index: usize) -> Vec<u8> {
 
 /// Sends requests on one keep-alive connection until `deadline`.
 async fn drive(port: u16, requests: Arc<Vec<Vec<u8>>>, start: usize, deadline: Instant) -> Tally {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let mut tally = Tally::default();
     let mut buffer = Vec::with_capacity(4096);
     let mut index = start;
     while Instant::now() < deadline {
-        stream
-            .write_all(&requests[index % requests.len()])
-            .await
-            .expect("write");
+        stream.write_all(&requests[index % requests.len()]).await.expect("write");
         index += 1;
         match read_status(&mut stream, &mut buffer).await {
             Some(200) => tally.ok += 1,
@@ -152,11 +129,9 @@ fn parse(buffer: &[u8]) -> Option<(u16, usize)> {
     let head_end = buffer.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = std::str::from_utf8(&buffer[..head_end]).ok()?;
     let status = head.get(9..12)?.parse().ok()?;
-    let length: usize = head.lines().find_map(|l| {
-        l.to_ascii_lowercase()
-            .strip_prefix("content-length:")
-            .map(|v| v.trim().parse().ok())
-    })??;
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().ok()))??;
     (buffer.len() >= head_end + length).then_some((status, head_end + length))
 }
 
@@ -164,15 +139,8 @@ fn main() {
     let options = options();
     let handle = spawn(Config::default()).expect("start the emulator");
     let port = handle.port();
-    let requests = Arc::new(
-        (0..options.distinct)
-            .map(|i| presign(port, i))
-            .collect::<Vec<_>>(),
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let requests = Arc::new((0..options.distinct).map(|i| presign(port, i)).collect::<Vec<_>>());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
     let tallies = runtime.block_on(async {

@@ -5,6 +5,7 @@
 use crate::cli::{ConcurrencyArg, InputArgs, RateArg, RunArgs};
 use crate::error::Error;
 use crate::input::{InputSpec, ReadOptions};
+use crate::merge::MergeOptions;
 use crate::send::Concurrency;
 use crate::send::backoff::RetryPolicy;
 use crate::send::ratelimit::Ceiling;
@@ -20,6 +21,7 @@ pub struct InputPlan {
     pub read: ReadOptions,
     pub set: Vec<(String, String)>,
     pub run_dir: PathBuf,
+    pub merge: MergeOptions,
 }
 
 /// Sending, for `run`.
@@ -62,6 +64,10 @@ pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error>
         },
         set: args.set.clone(),
         run_dir,
+        merge: MergeOptions {
+            budget: usize::try_from(args.memory_limit).unwrap_or(usize::MAX),
+            temp_dir: args.temp_dir.clone(),
+        },
     })
 }
 

@@ -7,7 +7,7 @@ use crate::connect::http::HttpSender;
 use crate::connect::quotas;
 use crate::error::{Error, exit};
 use crate::input::{self, Format, Item};
-use crate::merge::{Contact, MemoryMerge};
+use crate::merge::{Contact, Contacts, Merger};
 use crate::plan::{self, InputPlan, SendPlan};
 use crate::report::progress::Rates;
 use crate::report::{self, Report, Summary, Tally};
@@ -16,6 +16,7 @@ use crate::send::stop::{Stop, StopReason};
 use crate::send::{self, Context, Counters, Outcome, Skip, Status};
 use crate::{logging, validate};
 use rayon::prelude::*;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
@@ -52,48 +53,70 @@ fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-/// What reading and checking produced: contacts to send, and the counts of what was read.
+/// What reading and merging produced: final contacts (not yet checked), and the counts of what
+/// was read.
 struct Prepared {
     report: Report,
-    to_send: Vec<Contact>,
+    contacts: Contacts,
     rows: u64,
     bad_rows: u64,
     format: Option<Format>,
 }
 
-/// Reads every input, merges, validates; invalid and empty contacts are reported right away.
-fn prepare(plan: &InputPlan) -> Result<Prepared, Error> {
+/// Reads every input and merges it. Contacts become final only here, after the last row: a
+/// spill failure or a signal stops the command before anything is sent.
+fn prepare(plan: &InputPlan, stop: &Stop) -> Result<Prepared, Error> {
     let names = plan.inputs.iter().map(|i| i.name.clone()).collect();
     let mut report = Report::create(&plan.run_dir, names)?;
-    let mut merge = MemoryMerge::new();
+    let mut merger = Merger::new(plan.merge.clone());
     let (mut rows, mut bad_rows, mut format) = (0, 0, None);
-    let mut write_error = None;
+    let mut failure: Option<Error> = None;
     for (index, spec) in plan.inputs.iter().enumerate() {
-        let info = input::read_input(index as u32, spec, &plan.read, |item| match item {
-            Item::Row(row) => merge.add(row),
-            Item::Bad(bad) => {
-                if let Err(err) = report.bad_row(&bad) {
-                    write_error.get_or_insert(err);
-                }
+        let info = input::read_input(index as u32, spec, &plan.read, |item| {
+            let result = match item {
+                Item::Row(row) => merger.add(row).map_err(Error::from),
+                Item::Bad(bad) => report.bad_row(&bad).map_err(Error::from),
+            };
+            if let Err(err) = result {
+                failure.get_or_insert(err);
+            }
+            match (&failure, stop.is_stopped()) {
+                (None, false) => ControlFlow::Continue(()),
+                _ => ControlFlow::Break(()),
             }
         })?;
         tracing::info!("{}: {} rows ({:?}), {} malformed", spec.name, info.rows, info.format, info.bad_rows);
         rows += info.rows;
         bad_rows += info.bad_rows;
         format.get_or_insert(info.format);
-    }
-    if let Some(err) = write_error {
-        return Err(err.into());
-    }
-    let checked: Vec<Result<Contact, Box<Outcome>>> = merge.finish(&plan.set).into_par_iter().map(check).collect();
-    let mut to_send = Vec::with_capacity(checked.len());
-    for result in checked {
-        match result {
-            Ok(contact) => to_send.push(contact),
-            Err(outcome) => report.outcome(&outcome)?,
+        if let Some(err) = failure {
+            return Err(err);
         }
+        interrupted(stop, "while reading the input")?;
     }
-    Ok(Prepared { report, to_send, rows, bad_rows, format })
+    let contacts = merger.finish(&plan.set)?;
+    tracing::info!("merged: {:?}", contacts.strategy());
+    Ok(Prepared { report, contacts, rows, bad_rows, format })
+}
+
+/// A signal before sending began is an error: nothing was sent, the same command can run again.
+fn interrupted(stop: &Stop, when: &str) -> Result<(), Error> {
+    match stop.reason() {
+        Some(StopReason::Requested(why)) | Some(StopReason::Fatal(why)) => {
+            Err(Error::Interrupted(format!("{why} {when}: nothing was sent; run the same command again")))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Contacts checked per batch: enough for rayon to pay, few enough to keep memory flat.
+const CHECK_BATCH: usize = 4096;
+
+/// The next batch of final contacts, each checked (in parallel): `Ok` to send, or the outcome
+/// that says why not. Empty at the end.
+fn next_checked(contacts: &mut Contacts) -> Result<Vec<Result<Contact, Box<Outcome>>>, Error> {
+    let batch = contacts.by_ref().take(CHECK_BATCH).collect::<Result<Vec<Contact>, _>>()?;
+    Ok(batch.into_par_iter().map(check).collect())
 }
 
 /// A contact worth sending, or the outcome that says why not.
@@ -106,10 +129,33 @@ fn check(contact: Contact) -> Result<Contact, Box<Outcome>> {
     Err(Box::new(Outcome { contact, status, attempts: 0 }))
 }
 
+/// Stops the command on SIGINT/SIGTERM; a small runtime of its own for `validate`.
+fn watch_signals() -> Result<(tokio::runtime::Runtime, Arc<Stop>), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let stop = Arc::new(Stop::default());
+    runtime.spawn(stop_on_signal(stop.clone()));
+    Ok((runtime, stop))
+}
+
 fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     let plan = plan::input_plan(&args.input, &clock.stamp())?;
-    let Prepared { report, to_send, rows, bad_rows, format } = prepare(&plan)?;
-    let valid = to_send.len() as u64;
+    let (_signals, stop) = watch_signals()?;
+    let Prepared { mut report, mut contacts, rows, bad_rows, format } = prepare(&plan, &stop)?;
+    let mut valid = 0u64;
+    loop {
+        let batch = next_checked(&mut contacts)?;
+        if batch.is_empty() {
+            break;
+        }
+        for result in batch {
+            match result {
+                Ok(_) => valid += 1,
+                Err(outcome) => report.outcome(&outcome)?,
+            }
+        }
+        interrupted(&stop, "while checking")?;
+    }
+    drop(contacts);
     let finished = report.finish(format.unwrap_or(Format::Wide))?;
     let mut tally = finished.tally;
     tally.contacts += valid;
@@ -123,43 +169,75 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     Ok(code)
 }
 
+/// Feeds checked contacts to the sender and rejected ones straight to the report, on a thread of
+/// its own (merging partitions is CPU work). Ends when every contact is handed on; the merge's
+/// temporary files are gone by then.
+fn feed(
+    mut contacts: Contacts,
+    contact_tx: tokio::sync::mpsc::Sender<Contact>,
+    outcome_tx: std::sync::mpsc::Sender<Outcome>,
+    stop: Arc<Stop>,
+) {
+    loop {
+        let batch = match next_checked(&mut contacts) {
+            Ok(batch) if batch.is_empty() => break,
+            Ok(batch) => batch,
+            Err(err) => {
+                stop.stop(StopReason::Fatal(err.to_string()));
+                break;
+            }
+        };
+        for result in batch {
+            let sent = match result {
+                Ok(contact) => contact_tx.blocking_send(contact).is_ok(),
+                Err(outcome) => outcome_tx.send(*outcome).is_ok(),
+            };
+            if !sent {
+                return;
+            }
+        }
+    }
+    drop(contacts);
+}
+
 fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> {
     let input_plan = plan::input_plan(&args.input, &clock.stamp())?;
     let send_plan = plan::send_plan(args, &|name| std::env::var(name).ok())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let stop = Arc::new(Stop::default());
+    runtime.spawn(stop_on_signal(stop.clone()));
     let target = runtime.block_on(resolve_target(&send_plan))?;
-    let Prepared { mut report, to_send, rows, bad_rows, format } = prepare(&input_plan)?;
+    let Prepared { mut report, contacts, rows, bad_rows, format } = prepare(&input_plan, &stop)?;
 
     let counters = Arc::new(Counters::default());
-    let stop = Arc::new(Stop::default());
     let sender = HttpSender::new(&target.endpoint, &target.region, target.credentials.clone(), send_plan.timeout)
         .map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
     let rate = RateControl::new(target.ceiling);
     let context =
         Arc::new(Context::new(sender, rate, send_plan.retry, send_plan.concurrency, counters.clone(), stop.clone()));
+    // Grouped or in-memory merges know their count; a spilled one knows an upper bound.
+    let (known, to_send) = match contacts.known_len() {
+        Some(n) => ("", n),
+        None => ("at most ", rows - bad_rows),
+    };
     tracing::info!(
-        "sending {} contacts to {} ({}), {}",
-        to_send.len(),
+        "sending {known}{to_send} contacts to {} ({}), {}",
         target.endpoint,
         target.region,
         describe_ceiling(target.ceiling)
     );
 
-    let total = report.tally().contacts + to_send.len() as u64;
+    let total = report.tally().contacts + to_send;
     report.show_progress(total, quiet);
     logging::set_bar(report.progress_bar());
     let (contact_tx, contact_rx) = tokio::sync::mpsc::channel(1024);
     let (outcome_tx, outcome_rx) = std::sync::mpsc::channel();
     let sending = Instant::now();
-    runtime.spawn(async move {
-        for contact in to_send {
-            if contact_tx.send(contact).await.is_err() {
-                break;
-            }
-        }
-    });
+    let feeder = {
+        let (outcome_tx, stop) = (outcome_tx.clone(), stop.clone());
+        std::thread::Builder::new().name("feed".into()).spawn(move || feed(contacts, contact_tx, outcome_tx, stop))?
+    };
     runtime.spawn(send::send_all(contact_rx, context.clone(), outcome_tx));
-    runtime.spawn(stop_on_signal(stop.clone()));
 
     let mut write_error = None;
     loop {
@@ -180,6 +258,8 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
             ceiling: target.ceiling.map(|c| c.rate),
         });
     }
+    // The loop ends when every sender of outcomes is gone, the feeder's included.
+    let _ = feeder.join();
     let send_seconds = sending.elapsed().as_secs_f64();
     logging::set_bar(None);
     let finished = report.finish(format.unwrap_or(Format::Wide))?;

@@ -221,17 +221,9 @@ fn a_signed_content_sha256_header_that_matches_verifies() {
     let mut headers = HeaderMap::new();
     headers.insert("host", HeaderValue::from_static("127.0.0.1:8080"));
     headers.insert("x-amz-date", HeaderValue::from_static("20261125T031500Z"));
-    headers.insert(
-        "x-amz-content-sha256",
-        HeaderValue::from_str(&hash).unwrap(),
-    );
+    headers.insert("x-amz-content-sha256", HeaderValue::from_str(&hash).unwrap());
     // Sign by hand, step by step as the AWS documentation spells it out.
-    let request = SignedRequest {
-        method: &Method::POST,
-        uri: &uri,
-        headers: &headers,
-        body: BODY,
-    };
+    let request = SignedRequest { method: &Method::POST, uri: &uri, headers: &headers, body: BODY };
     let signed_headers = "host;x-amz-content-sha256;x-amz-date";
     let canonical = canonical_request(&request, signed_headers, &hash).unwrap();
     let scope = "20261125/us-east-1/connect/aws4_request";
@@ -239,12 +231,8 @@ fn a_signed_content_sha256_header_that_matches_verifies() {
     let to_sign = format!("AWS4-HMAC-SHA256\n20261125T031500Z\n{scope}\n{digest}");
     let key = derive_key(SECRET, "20261125", "us-east-1", "connect");
     let signature = hex::encode(hmac(&key, to_sign.as_bytes()));
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential={AKID}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
-    );
+    let auth =
+        format!("AWS4-HMAC-SHA256 Credential={AKID}/{scope}, SignedHeaders={signed_headers}, Signature={signature}");
     headers.insert("authorization", HeaderValue::from_str(&auth).unwrap());
-    assert_eq!(
-        verify(&default_verifier(), &headers, BODY, "connect", now),
-        Ok(AKID.to_owned())
-    );
+    assert_eq!(verify(&default_verifier(), &headers, BODY, "connect", now), Ok(AKID.to_owned()));
 }

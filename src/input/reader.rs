@@ -7,6 +7,7 @@ use csv::ByteRecord;
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::ops::ControlFlow;
 
 const BUFFER: usize = 256 * 1024;
 
@@ -27,12 +28,14 @@ pub fn open(spec: &InputSpec) -> Result<Box<dyn Read>, InputError> {
     }
 }
 
-/// Reads one input to its end, handing every row (good or bad) to `sink` in input order.
+/// Reads one input to its end, handing every row (good or bad) to `sink` in input order. The sink
+/// can stop reading early (a signal, a spill error) by returning `ControlFlow::Break`: the counts
+/// then cover the rows read so far.
 pub fn read_input(
     index: u32,
     spec: &InputSpec,
     options: &ReadOptions,
-    mut sink: impl FnMut(Item),
+    mut sink: impl FnMut(Item) -> ControlFlow<()>,
 ) -> Result<InputInfo, InputError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -59,18 +62,23 @@ pub fn read_input(
         if matches!(item, Item::Bad(_)) {
             info.bad_rows += 1;
         }
-        sink(item);
+        sink(item)
     };
     if layout == Layout::BareIds {
         let location = Location { input: index, line: 1 };
-        deliver(to_item(&record, &layout, options, location), &mut info);
+        if deliver(to_item(&record, &layout, options, location), &mut info).is_break() {
+            return Ok(info);
+        }
     }
     loop {
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line());
-                deliver(to_item(&record, &layout, options, Location { input: index, line }), &mut info);
+                let item = to_item(&record, &layout, options, Location { input: index, line });
+                if deliver(item, &mut info).is_break() {
+                    break;
+                }
             }
             Err(err) => {
                 let line = err.position().map_or_else(|| csv.position().line(), |p| p.line());
@@ -81,8 +89,7 @@ pub fn read_input(
                 } else {
                     format!("malformed CSV: {err}")
                 };
-                deliver(Item::Bad(BadRow { location, reason }), &mut info);
-                if fatal {
+                if deliver(Item::Bad(BadRow { location, reason }), &mut info).is_break() || fatal {
                     break;
                 }
             }
@@ -167,7 +174,10 @@ mod tests {
         file.write_all(text).unwrap();
         let spec = InputSpec { name: "in.csv".into(), path: Some(file.path().to_path_buf()) };
         let mut items = Vec::new();
-        let result = read_input(0, &spec, options, |item| items.push(item));
+        let result = read_input(0, &spec, options, |item| {
+            items.push(item);
+            ControlFlow::Continue(())
+        });
         (result, items)
     }
 

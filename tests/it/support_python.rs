@@ -28,26 +28,10 @@ fn prepare() -> PathBuf {
     let lock = std::fs::File::create(target.join("py-venv.lock")).expect("create py-venv.lock");
     lock.lock().expect("lock py-venv.lock");
     if !has_boto3(&python) {
-        run(
-            Command::new(system_python())
-                .args(["-m", "venv"])
-                .arg(&venv),
-            "create the venv",
-        );
-        let pip = [
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "boto3",
-        ];
+        run(Command::new(system_python()).args(["-m", "venv"]).arg(&venv), "create the venv");
+        let pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "boto3"];
         run(Command::new(&python).args(pip), "pip install boto3");
-        assert!(
-            has_boto3(&python),
-            "boto3 was installed into {} but does not import",
-            venv.display()
-        );
+        assert!(has_boto3(&python), "boto3 was installed into {} but does not import", venv.display());
     }
     python
 }
@@ -57,17 +41,11 @@ fn system_python() -> String {
 }
 
 fn has_boto3(python: &std::path::Path) -> bool {
-    python.exists()
-        && Command::new(python)
-            .args(["-c", "import boto3"])
-            .output()
-            .is_ok_and(|o| o.status.success())
+    python.exists() && Command::new(python).args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success())
 }
 
 fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {command:?}: {e}"));
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: cannot run {command:?}: {e}"));
     assert!(
         output.status.success(),
         "{what} failed ({}):\n{}\n{}",

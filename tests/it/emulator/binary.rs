@@ -28,9 +28,7 @@ fn start(args: &[&str]) -> (Running, u16) {
     let stdout = child.stdout.take().expect("stdout");
     let running = Running(child);
     let mut first = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut first)
-        .expect("first line");
+    BufReader::new(stdout).read_line(&mut first).expect("first line");
     let port = first
         .trim()
         .strip_prefix("listening on http://127.0.0.1:")
@@ -41,52 +39,20 @@ fn start(args: &[&str]) -> (Running, u16) {
 
 #[test]
 fn the_binary_prints_its_address_first_and_serves_signed_requests() {
-    let (_running, port) = start(&[
-        "--port",
-        "0",
-        "--credentials",
-        "AKIDBIN:binsecret",
-        "--instance",
-        "inst",
-        "--rate",
-        "100",
-    ]);
+    let (_running, port) =
+        start(&["--port", "0", "--credentials", "AKIDBIN:binsecret", "--instance", "inst", "--rate", "100"]);
     let host = format!("127.0.0.1:{port}");
     let credential = Credential::new("AKIDBIN", "binsecret", None);
-    let signer = Signer {
-        credential: &credential,
-        region: "us-east-1",
-        service: "connect",
-        time: SystemTime::now(),
-    };
+    let signer = Signer { credential: &credential, region: "us-east-1", service: "connect", time: SystemTime::now() };
     let mut client = Client::connect(port);
     let body = update_body("inst", "c-1", json!({"a": "1"}));
-    let signed = signer.sign(
-        &host,
-        "/contact/attributes",
-        &[("content-type", "application/json")],
-        &body,
-    );
-    assert_eq!(
-        client.post("/contact/attributes", &signed).unwrap().status,
-        200
-    );
+    let signed = signer.sign(&host, "/contact/attributes", &[("content-type", "application/json")], &body);
+    assert_eq!(client.post("/contact/attributes", &signed).unwrap().status, 200);
     let other = update_body("other", "c-1", json!({"a": "1"}));
-    let signed = signer.sign(
-        &host,
-        "/contact/attributes",
-        &[("content-type", "application/json")],
-        &other,
-    );
-    client
-        .post("/contact/attributes", &signed)
-        .unwrap()
-        .assert_error(404, "ResourceNotFoundException");
+    let signed = signer.sign(&host, "/contact/attributes", &[("content-type", "application/json")], &other);
+    client.post("/contact/attributes", &signed).unwrap().assert_error(404, "ResourceNotFoundException");
     let state = client.get("/_emulator/state");
-    assert_eq!(
-        state.json()["instances"]["inst"]["c-1"]["attributes"]["a"],
-        "1"
-    );
+    assert_eq!(state.json()["instances"]["inst"]["c-1"]["attributes"]["a"], "1");
 }
 
 #[test]
@@ -105,10 +71,7 @@ fn the_binary_exits_cleanly_on_sigterm() {
     let mut client = Client::connect(port);
     assert_eq!(client.get("/_emulator/stats").status, 200);
     let pid = running.0.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", pid.as_str()])
-        .status()
-        .expect("run kill");
+    let killed = Command::new("kill").args(["-TERM", pid.as_str()]).status().expect("run kill");
     assert!(killed.success());
     let status = running.0.wait().expect("wait for the emulator");
     assert!(status.success(), "{status}");

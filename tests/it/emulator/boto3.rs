@@ -9,11 +9,7 @@ use crate::support_python::python_with_boto3;
 #[test]
 fn boto3_updates_a_contact_and_a_wrong_secret_is_refused() {
     let python = python_with_boto3();
-    let handle = spawn(Config {
-        rate: Some(25.0),
-        ..Config::default()
-    })
-    .expect("emulator starts");
+    let handle = spawn(Config { rate: Some(25.0), ..Config::default() }).expect("emulator starts");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/boto3_smoke.py");
     let output = Command::new(python)
         .arg(script)
@@ -28,16 +24,10 @@ fn boto3_updates_a_contact_and_a_wrong_secret_is_refused() {
         .expect("run python");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "boto3 smoke failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+    assert!(output.status.success(), "boto3 smoke failed ({}):\n{stdout}\n{stderr}", output.status);
     assert_eq!(stdout.trim(), "ok rate=25.0");
     let state = handle.state();
-    let contact = state
-        .contact("inst-boto3", "contact-boto3")
-        .expect("stored by boto3");
+    let contact = state.contact("inst-boto3", "contact-boto3").expect("stored by boto3");
     assert_eq!(contact.attributes["Tier"], "gold");
     assert_eq!(contact.updates, 1);
     let stats = handle.stats();

@@ -21,10 +21,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn error_type(&self) -> Option<&str> {
@@ -32,34 +29,18 @@ impl Answer {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
     }
 
     pub fn message(&self) -> String {
-        self.json()["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.json()["message"].as_str().unwrap_or_default().to_owned()
     }
 
     /// Asserts an AWS-shaped error answer and returns its message.
     pub fn assert_error(&self, status: u16, error_type: &str) -> String {
-        assert_eq!(
-            (self.status, self.error_type()),
-            (status, Some(error_type)),
-            "{self:?}"
-        );
-        assert!(
-            self.header("x-amzn-requestid")
-                .is_some_and(|id| id.len() == 36),
-            "{self:?}"
-        );
-        assert!(
-            self.header("content-type")
-                .is_some_and(|t| t.contains("json")),
-            "{self:?}"
-        );
+        assert_eq!((self.status, self.error_type()), (status, Some(error_type)), "{self:?}");
+        assert!(self.header("x-amzn-requestid").is_some_and(|id| id.len() == 36), "{self:?}");
+        assert!(self.header("content-type").is_some_and(|t| t.contains("json")), "{self:?}");
         let message = self.message();
         assert!(!message.is_empty(), "{self:?}");
         message
@@ -69,13 +50,8 @@ impl Answer {
 impl Client {
     pub fn connect(port: u16) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the emulator");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("read timeout");
-        Client {
-            port,
-            reader: BufReader::new(stream),
-        }
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("read timeout");
+        Client { port, reader: BufReader::new(stream) }
     }
 
     /// Sends a request on the open connection; `Err` when the emulator closed it without answering.
@@ -113,11 +89,7 @@ impl Client {
         if self.reader.read_line(&mut line)? == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        let status = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or(std::io::ErrorKind::InvalidData)?;
+        let status = line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or(std::io::ErrorKind::InvalidData)?;
         let mut headers = Vec::new();
         loop {
             line.clear();
@@ -127,17 +99,10 @@ impl Client {
             };
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
-        let length: usize = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
+        let length: usize =
+            headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
         let mut body = vec![0; length];
         self.reader.read_exact(&mut body)?;
-        Ok(Answer {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
+        Ok(Answer { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
     }
 }

@@ -54,18 +54,11 @@ impl Signer<'_> {
         headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let url = format!("http://{host}{path}");
         let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let signable =
-            SignableRequest::new("POST", &url, pairs, SignableBody::Bytes(body)).expect("signable");
+        let signable = SignableRequest::new("POST", &url, pairs, SignableBody::Bytes(body)).expect("signable");
         let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
-        let added: Vec<(String, String)> = instructions
-            .headers()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let added: Vec<(String, String)> = instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         headers.extend(added);
-        Signed {
-            headers,
-            body: body.to_vec(),
-        }
+        Signed { headers, body: body.to_vec() }
     }
 }
 
@@ -80,12 +73,7 @@ pub fn update_body(instance: &str, contact: &str, attributes: serde_json::Value)
 pub fn signed_update(handle: &Handle, credential: &Credential, body: &[u8]) -> Signed {
     let host = format!("127.0.0.1:{}", handle.port());
     let json = [("content-type", "application/json")];
-    let signer = Signer {
-        credential,
-        region: "us-east-1",
-        service: "connect",
-        time: SystemTime::now(),
-    };
+    let signer = Signer { credential, region: "us-east-1", service: "connect", time: SystemTime::now() };
     signer.sign(&host, "/contact/attributes", &json, body)
 }
 
@@ -99,7 +87,5 @@ pub fn start(config: Config) -> (Handle, Client) {
 /// Sends a signed UpdateContactAttributes with the default credentials.
 pub fn update(handle: &Handle, client: &mut Client, body: &[u8]) -> Answer {
     let signed = signed_update(handle, &Credential::default(), body);
-    client
-        .post("/contact/attributes", &signed)
-        .expect("an answer")
+    client.post("/contact/attributes", &signed).expect("an answer")
 }
