@@ -1,0 +1,27 @@
+//! The end-to-end benchmark: the real `connect-attrs` binary over generated data, each figure
+//! printed beside its reference measured in the same run, the ratio, and whether the target is met.
+//!
+//! cargo bench --bench end_to_end -- [SCENARIO...] [--quick]
+//!
+//! Scenarios: see `memory::SCENARIOS` (all by default). Under `cargo test` (no `--bench`
+//! argument) or with `--quick`, a tiny smoke size runs in seconds and nothing is judged. Data is
+//! generated once under `$CARGO_TARGET_DIR/bench-data` and reused. Figures go in BENCHMARKS.md.
+
+mod harness;
+mod memory;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let bench = args.iter().any(|a| a == "--bench");
+    let smoke = !bench || args.iter().any(|a| a == "--quick");
+    let chosen: Vec<String> = args.iter().filter(|a| !a.starts_with("--")).cloned().collect();
+    if let Some(unknown) = chosen.iter().find(|c| !memory::SCENARIOS.contains(&c.as_str())) {
+        eprintln!("unknown scenario {unknown:?}: choose from {:?}", memory::SCENARIOS);
+        std::process::exit(2);
+    }
+    println!("binary: {}{}", harness::binary().display(), if smoke { " (smoke size)" } else { "" });
+    let met = memory::run(&chosen, smoke);
+    if !smoke {
+        println!("{}", if met { "all targets met" } else { "some targets not met" });
+    }
+}
