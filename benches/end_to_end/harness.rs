@@ -8,9 +8,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary cargo built for this bench (release under `cargo bench`, debug under `cargo test`).
+/// The binary cargo built for this bench (release under `cargo bench`, debug under `cargo test`),
+/// copied aside once: a shared target directory lets another checkout's build replace it mid-run.
 pub fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_connect-attrs"))
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let built = PathBuf::from(env!("CARGO_BIN_EXE_connect-attrs"));
+        let copy = data_dir().join(format!("connect-attrs-{}", std::process::id()));
+        std::fs::copy(&built, &copy).expect("copy the binary aside");
+        let help = Command::new(&copy).args(["validate", "--help"]).output().expect("the binary runs");
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains("--memory-limit"),
+            "{} was built from another checkout (no --memory-limit): run the bench again",
+            built.display()
+        );
+        copy
+    })
+    .clone()
+}
+
+/// Removes the copy of the binary.
+pub fn cleanup() {
+    let _ = std::fs::remove_file(data_dir().join(format!("connect-attrs-{}", std::process::id())));
 }
 
 /// `$CARGO_TARGET_DIR/bench-data` (else `target/bench-data`): generated data stays out of the repo.

@@ -21,6 +21,7 @@ fn main() {
     }
     println!("binary: {}{}", harness::binary().display(), if smoke { " (smoke size)" } else { "" });
     let met = memory::run(&chosen, smoke);
+    harness::cleanup();
     if !smoke {
         println!("{}", if met { "all targets met" } else { "some targets not met" });
     }

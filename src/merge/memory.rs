@@ -5,9 +5,12 @@ use super::Contact;
 use crate::input::Row;
 use std::collections::HashMap;
 
-/// Bytes a buffered contact costs besides its strings: the `Contact`, its slot in the index and
-/// the index's copy of the key, allocator headers. Measured roughly, rounded up.
+/// Bytes a buffered contact costs besides its strings and slots: allocator headers of its ids,
+/// the index's copy of the key and its line list, its B-tree's root. Measured roughly, rounded up.
 const CONTACT_OVERHEAD: usize = 224;
+/// A `Contact` in the list, and an entry of the index (key, slot, control byte, load factor).
+const CONTACT_SLOT: usize = std::mem::size_of::<Contact>();
+const INDEX_SLOT: usize = 2 * std::mem::size_of::<String>() + 16;
 /// Bytes an attribute costs besides its key and value: its share of a B-tree node, two `String`
 /// headers and two allocations.
 const ATTRIBUTE_OVERHEAD: usize = 112;
@@ -38,7 +41,7 @@ impl MemoryMerge {
         *bytes += fragment.lines.len() * LINE;
         contact.lines.extend(fragment.lines);
         for (name, value) in fragment.attributes {
-            *bytes += set_attribute(contact, &name, value);
+            *bytes += set_owned_attribute(contact, name, value);
         }
     }
 
@@ -69,9 +72,10 @@ impl MemoryMerge {
         self.contacts.is_empty()
     }
 
-    /// The estimated heap bytes held.
+    /// The estimated heap bytes held, counting the spare capacity of the table and the list
+    /// (both double as they grow).
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.bytes + self.contacts.capacity() * CONTACT_SLOT + self.index.capacity() * INDEX_SLOT
     }
 
     /// Every contact, in order of first appearance, emptying the merge.
@@ -115,6 +119,22 @@ fn set_attribute(contact: &mut Contact, name: &str, value: String) -> usize {
         None => {
             let bytes = ATTRIBUTE_OVERHEAD + name.len() + value.len();
             contact.attributes.insert(name.to_string(), value);
+            bytes
+        }
+    }
+}
+
+/// `set_attribute` for a key that is already a `String`: no new allocation for it.
+fn set_owned_attribute(contact: &mut Contact, name: String, value: String) -> usize {
+    match contact.attributes.get_mut(&name) {
+        Some(existing) => {
+            let grown = value.len().saturating_sub(existing.len());
+            *existing = value;
+            grown
+        }
+        None => {
+            let bytes = ATTRIBUTE_OVERHEAD + name.len() + value.len();
+            contact.attributes.insert(name, value);
             bytes
         }
     }

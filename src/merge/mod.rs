@@ -83,13 +83,19 @@ impl Default for MergeOptions {
 /// Spilling failed: the run stops with exit 2 before anything is sent.
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
-    #[error(
-        "cannot write the merge's temporary files in {}: {source}. Free space there, pass --temp-dir DIR on a disk with room for about the size of the input, or raise --memory-limit",
-        dir.display()
-    )]
+    #[error("cannot write the merge's temporary files in {}: {source}. {}", dir.display(), spill_hint(source))]
     Spill { dir: PathBuf, source: std::io::Error },
     #[error("cannot read back the merge's temporary file {}: {source}", path.display())]
     ReadBack { path: PathBuf, source: std::io::Error },
+}
+
+fn spill_hint(source: &std::io::Error) -> &'static str {
+    match source.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            "The disk is full: free space there, pass --temp-dir DIR on a disk with room for about the size of the input, or raise --memory-limit"
+        }
+        _ => "Pass --temp-dir with a directory this user can write, or raise --memory-limit",
+    }
 }
 
 enum State {

@@ -19,6 +19,8 @@ use std::sync::Arc;
 /// Enough that one partition of a 10 GB export fits a 256 MiB budget, few enough to keep open.
 pub const PARTITIONS: usize = 256;
 const WRITE_BUFFER: usize = 16 * 1024;
+/// Longer than any row could hold: a length past it means the file is corrupt.
+const MAX_STRING: usize = 1 << 30;
 /// What the open writers cost, counted against the budget.
 pub const WRITERS_BYTES: usize = PARTITIONS * WRITE_BUFFER;
 
@@ -180,12 +182,12 @@ fn get_varint(reader: &mut impl Read) -> io::Result<u64> {
 }
 
 fn get_str(reader: &mut impl Read) -> io::Result<String> {
-    let len = get_varint(reader)?;
-    let mut bytes = Vec::new();
-    reader.take(len).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 != len {
-        return Err(io::ErrorKind::UnexpectedEof.into());
+    let len = usize::try_from(get_varint(reader)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    if len > MAX_STRING {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "corrupt string length"));
     }
+    let mut bytes = vec![0; len];
+    reader.read_exact(&mut bytes)?;
     String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 

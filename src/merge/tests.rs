@@ -154,3 +154,12 @@ proptest! {
         prop_assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "temp files left behind");
     }
 }
+
+#[test]
+fn a_full_disk_says_so_and_names_the_directory() {
+    let full = MergeError::Spill { dir: "/scratch".into(), source: std::io::ErrorKind::StorageFull.into() };
+    let message = full.to_string();
+    assert!(message.contains("/scratch") && message.contains("disk is full"), "{message}");
+    let denied = MergeError::Spill { dir: "/ro".into(), source: std::io::ErrorKind::PermissionDenied.into() };
+    assert!(denied.to_string().contains("--temp-dir"), "{denied}");
+}
