@@ -145,6 +145,8 @@ pub struct Measured {
 /// `wait4`, which reports the child's own `ru_maxrss` (kilobytes on Linux).
 pub fn run_measured(args: &[String]) -> Measured {
     let started = Instant::now();
+    // Reaped by wait4 below, which std does not know about.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(binary())
         .args(args)
         .stdin(Stdio::null())
