@@ -1,4 +1,9 @@
 use clap::Parser;
+
+/// Merging allocates and frees millions of small strings; glibc's allocator spends most of that
+/// time consolidating free lists (measured: over a third of a spilled merge's CPU).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
