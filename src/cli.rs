@@ -35,11 +35,17 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Update the contacts in INPUT... (prints the summary JSON on stdout)
     Run(RunArgs),
-    /// Read, merge and check INPUT... without sending anything
+    /// Read, merge and check INPUT... without sending anything; print the plan of the run
     Validate(ValidateArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell)
+    Completions(CompletionsArgs),
+    /// Print a man page (roff) on stdout: connect-attrs(1), or connect-attrs-SUBCOMMAND(1)
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +77,8 @@ pub struct InputArgs {
     /// Directory for the merge's temporary files (removed at the end) [default: the system's, e.g. TMPDIR]
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
 }
 
 #[derive(Debug, Args)]
@@ -107,12 +115,88 @@ pub struct RunArgs {
     /// First retry delay in milliseconds (doubles each attempt, full jitter, capped at 20 s)
     #[arg(long, default_value_t = 1000, value_name = "MS", hide = true)]
     pub retry_base_ms: u64,
+    /// Keep a Prometheus textfile-collector file here, rewritten every 10 s and at the end
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+    /// Continue the run in RUN_DIR (same inputs, same options): contacts it finished are skipped
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "run_dir")]
+    pub resume: Option<PathBuf>,
+    /// With --resume: go on even though the inputs changed since the run started
+    #[arg(long, requires = "resume")]
+    pub force: bool,
+    /// Stop cleanly at this time: HH:MM[:SS] (UTC, its next occurrence) or RFC 3339
+    #[arg(long, value_name = "TIME")]
+    pub deadline: Option<String>,
+    /// Stop cleanly after this long, such as 6h, 90m or 1h30m
+    #[arg(long, value_name = "DURATION")]
+    pub max_duration: Option<String>,
+    /// Seconds that requests in flight get to finish once the run is stopping
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub grace: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+/// Which columns become attributes, and under which key.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Columns")]
+pub struct ColumnArgs {
+    /// Use column FROM as attribute TO (repeatable); in long files, the Key FROM
+    #[arg(long, value_name = "FROM=TO", value_parser = parse_rename)]
+    pub rename: Vec<(String, String)>,
+    /// Only these columns become attributes (comma-separated, the export's names)
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// These columns never become attributes (comma-separated, the export's names)
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub exclude_columns: Vec<String>,
+    /// Replace characters an attribute key cannot hold (anything but A-Z a-z 0-9 _ -) with _
+    #[arg(long)]
+    pub sanitize_keys: bool,
+}
+
+/// What `validate` needs to say how long the run will take.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Plan")]
+pub struct PlanArgs {
+    /// The ceiling the run will use: a number of requests per second, or auto for the account's quota
+    #[arg(long, default_value = "auto", value_parser = parse_rate)]
+    pub rate: RateArg,
+    /// Burst of the ceiling [default: as run]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub burst: Option<u32>,
+    /// AWS region, for the quota lookup and instance ARNs [default: AWS_REGION, then the profile's region]
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Profile from the shared AWS config and credentials files [default: AWS_PROFILE]
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Warn when the run would take longer than this (e.g. 8h, 90m, 1h30m)
+    #[arg(long, value_name = "DURATION", value_parser = crate::report::plan::parse_duration)]
+    pub window: Option<std::time::Duration>,
+    /// Print the plan as JSON (with the summary's counts under "summary") instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print [default: the main page]
+    #[arg(value_name = "SUBCOMMAND", value_parser = ["run", "validate", "completions"])]
+    pub subcommand: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -156,6 +240,14 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
             Ok((n * multiplier as f64) as u64)
         }
         _ => Err(format!("expected a size such as 256MiB, 1GiB, 500MB, 64k or a number of bytes; got {text:?}")),
+    }
+}
+
+fn parse_rename(text: &str) -> Result<(String, String), String> {
+    // A key cannot hold '=', so the last one separates the column from the key.
+    match text.rsplit_once('=') {
+        Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok((from.to_string(), to.to_string())),
+        _ => Err(format!("expected COLUMN=KEY, got {text:?}")),
     }
 }
 

@@ -4,7 +4,10 @@
 //! `report`. The core (`input`, `merge`, `validate`) knows nothing of HTTP; `run` wires the stages
 //! together and `error` maps what stops a command to an exit code.
 
+pub mod arn;
+pub mod ceiling;
 pub mod cli;
+pub mod completions;
 pub mod connect;
 pub mod emulator;
 pub mod error;
@@ -13,8 +16,10 @@ pub mod logging;
 pub mod merge;
 pub mod plan;
 pub mod report;
+pub mod resume;
 pub mod run;
 pub mod send;
+pub mod shutdown;
 pub mod validate;
 pub mod wire;
 

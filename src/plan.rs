@@ -4,7 +4,7 @@
 
 use crate::cli::{ConcurrencyArg, InputArgs, RateArg, RunArgs};
 use crate::error::Error;
-use crate::input::{InputSpec, ReadOptions};
+use crate::input::{ColumnRules, InputSpec, ReadOptions};
 use crate::merge::MergeOptions;
 use crate::send::Concurrency;
 use crate::send::backoff::RetryPolicy;
@@ -49,18 +49,26 @@ pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error>
             .and_then(|_| validate::value_length(key, value))
             .map_err(|e| Error::Usage(format!("--set {key}=...: {e}")))?;
     }
-    if let Some(id) = &args.instance_id {
-        validate::instance_id(id).map_err(|e| Error::Usage(format!("--instance-id: {e}")))?;
-    }
+    let default_instance = match &args.instance_id {
+        Some(id) => {
+            let id = crate::arn::instance_id(id, None).map_err(|e| Error::Usage(format!("--instance-id: {e}")))?;
+            validate::instance_id(&id).map_err(|e| Error::Usage(format!("--instance-id: {e}")))?;
+            Some(id.into_owned())
+        }
+        None => None,
+    };
+    let columns = column_rules(&args.columns)?;
     let run_dir = args.run_dir.clone().unwrap_or_else(|| PathBuf::from("connect-attrs-runs").join(timestamp));
     Ok(InputPlan {
         inputs: args.inputs.iter().map(|i| InputSpec::parse(i)).collect(),
         read: ReadOptions {
             format: args.format,
             contact_column: args.contact_column.clone(),
-            default_instance: args.instance_id.clone(),
+            default_instance,
             send_empty: args.send_empty,
             allow_bare_ids: !args.set.is_empty(),
+            columns,
+            region: None,
         },
         set: args.set.clone(),
         run_dir,
@@ -69,6 +77,32 @@ pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error>
             temp_dir: args.temp_dir.clone(),
         },
     })
+}
+
+/// `--rename`, `--columns`, `--exclude-columns`, `--sanitize-keys`; a rename to a key the API
+/// refuses is a usage error.
+fn column_rules(args: &crate::cli::ColumnArgs) -> Result<ColumnRules, Error> {
+    for (from, to) in &args.rename {
+        validate::key_length(to)
+            .and_then(|_| validate::key_characters(to))
+            .map_err(|e| Error::Usage(format!("--rename {from}={to}: {e}")))?;
+    }
+    Ok(ColumnRules {
+        rename: args.rename.clone(),
+        only: args.columns.clone(),
+        exclude: args.exclude_columns.clone(),
+        sanitize: args.sanitize_keys,
+    })
+}
+
+/// Once the run's region is known: an instance ARN in `--instance-id` must be in it, and so must
+/// those in the InstanceId column (checked as rows are read).
+pub fn set_region(plan: &mut InputPlan, args: &InputArgs, region: &str) -> Result<(), Error> {
+    if let Some(id) = &args.instance_id {
+        crate::arn::instance_id(id, Some(region)).map_err(|e| Error::Usage(format!("--instance-id: {e}")))?;
+    }
+    plan.read.region = Some(region.to_string());
+    Ok(())
 }
 
 pub fn send_plan(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<SendPlan, Error> {
@@ -148,7 +182,7 @@ mod tests {
         argv.push("in.csv");
         match Cli::try_parse_from(argv).unwrap().command {
             Command::Run(args) => args,
-            Command::Validate(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 
@@ -192,5 +226,50 @@ mod tests {
         let Command::Validate(args) = cli.command else { unreachable!() };
         let err = input_plan(&args.input, "t").unwrap_err().to_string();
         assert!(err.contains("--set Legal Review"), "{err}");
+    }
+
+    fn validate_args(extra: &[&str]) -> crate::cli::ValidateArgs {
+        let mut argv = vec!["connect-attrs", "validate"];
+        argv.extend_from_slice(extra);
+        argv.push("in.csv");
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Validate(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn column_flags_become_column_rules() {
+        let args = validate_args(&[
+            "--rename",
+            "Customer Tier=CustomerTier",
+            "--columns",
+            "Customer Tier,Plan",
+            "--exclude-columns",
+            "Email",
+            "--sanitize-keys",
+        ]);
+        let rules = input_plan(&args.input, "t").unwrap().read.columns;
+        assert_eq!(rules.rename, [("Customer Tier".to_string(), "CustomerTier".to_string())]);
+        assert_eq!(rules.only, Some(vec!["Customer Tier".to_string(), "Plan".to_string()]));
+        assert_eq!(rules.exclude, ["Email"]);
+        assert!(rules.sanitize);
+        let bad = validate_args(&["--rename", "Tier=Customer Tier"]);
+        let err = input_plan(&bad.input, "t").unwrap_err().to_string();
+        assert!(err.contains("--rename Tier=Customer Tier"), "{err}");
+    }
+
+    #[test]
+    fn instance_arn_gives_the_id_and_must_be_in_the_runs_region() {
+        let arn = "arn:aws:connect:eu-west-2:123456789012:instance/inst-1";
+        let args = validate_args(&["--instance-id", arn]);
+        let mut plan = input_plan(&args.input, "t").unwrap();
+        assert_eq!(plan.read.default_instance.as_deref(), Some("inst-1"));
+        assert!(set_region(&mut plan, &args.input, "eu-west-2").is_ok());
+        assert_eq!(plan.read.region.as_deref(), Some("eu-west-2"));
+        let err = set_region(&mut plan, &args.input, "us-east-1").unwrap_err();
+        assert!(matches!(&err, Error::Usage(m) if m.contains("eu-west-2") && m.contains("us-east-1")), "{err}");
+        let malformed = validate_args(&["--instance-id", "arn:aws:connect:eu-west-2:1:queue/x"]);
+        assert!(input_plan(&malformed.input, "t").is_err());
     }
 }

@@ -5,17 +5,22 @@ use crate::cli::{Cli, Command, RateArg, RunArgs, ValidateArgs};
 use crate::connect::credentials::{self, CredentialCache};
 use crate::connect::http::HttpSender;
 use crate::connect::quotas;
+use crate::connect::request_body;
 use crate::error::{Error, exit};
 use crate::input::{self, Format, Item};
 use crate::merge::{Contact, Contacts, Merger};
 use crate::plan::{self, InputPlan, SendPlan};
+use crate::report::journal;
+use crate::report::metrics::{MetricsFile, Snapshot};
 use crate::report::progress::Rates;
 use crate::report::{self, Report, Summary, Tally};
 use crate::send::ratelimit::{Ceiling, RateControl};
 use crate::send::stop::{Stop, StopReason};
 use crate::send::{self, Context, Counters, Outcome, Skip, Status};
-use crate::{logging, validate};
+use crate::{ceiling, completions, logging, validate};
+use crate::{resume, shutdown};
 use rayon::prelude::*;
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
@@ -29,6 +34,14 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     match &cli.command {
         Command::Validate(args) => validate_command(args, &clock),
         Command::Run(args) => run_command(args, cli.quiet, &clock),
+        Command::Completions(args) => {
+            completions::completions(args.shell, &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man(args) => {
+            completions::man(args.subcommand.as_deref(), &mut std::io::stdout())?;
+            Ok(exit::OK)
+        }
     }
 }
 
@@ -63,14 +76,13 @@ struct Prepared {
     format: Option<Format>,
 }
 
-/// Reads every input and merges it. Contacts become final only here, after the last row: a
-/// spill failure or a signal stops the command before anything is sent.
-fn prepare(plan: &InputPlan, stop: &Stop) -> Result<Prepared, Error> {
-    let names = plan.inputs.iter().map(|i| i.name.clone()).collect();
-    let mut report = Report::create(&plan.run_dir, names)?;
+/// Reads every input and merges it. Contacts become final only here, after the last row, so a
+/// spill failure (exit 2) comes before anything is sent. `abort`: a stop that ends reading early.
+fn prepare(plan: &InputPlan, mut report: Report, abort: Option<&Stop>) -> Result<Prepared, Error> {
     let mut merger = Merger::new(plan.merge.clone());
     let (mut rows, mut bad_rows, mut format) = (0, 0, None);
     let mut failure: Option<Error> = None;
+    let stopped = || abort.is_some_and(|stop| stop.is_stopped());
     for (index, spec) in plan.inputs.iter().enumerate() {
         let info = input::read_input(index as u32, spec, &plan.read, |item| {
             let result = match item {
@@ -80,10 +92,7 @@ fn prepare(plan: &InputPlan, stop: &Stop) -> Result<Prepared, Error> {
             if let Err(err) = result {
                 failure.get_or_insert(err);
             }
-            match (&failure, stop.is_stopped()) {
-                (None, false) => ControlFlow::Continue(()),
-                _ => ControlFlow::Break(()),
-            }
+            if failure.is_some() || stopped() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         })?;
         tracing::info!("{}: {} rows ({:?}), {} malformed", spec.name, info.rows, info.format, info.bad_rows);
         rows += info.rows;
@@ -92,21 +101,13 @@ fn prepare(plan: &InputPlan, stop: &Stop) -> Result<Prepared, Error> {
         if let Some(err) = failure {
             return Err(err);
         }
-        interrupted(stop, "while reading the input")?;
+        if stopped() {
+            return Err(Error::Interrupted("stopped while reading the inputs: nothing was sent".into()));
+        }
     }
     let contacts = merger.finish(&plan.set)?;
     tracing::info!("merged: {:?}", contacts.strategy());
     Ok(Prepared { report, contacts, rows, bad_rows, format })
-}
-
-/// A signal before sending began is an error: nothing was sent, the same command can run again.
-fn interrupted(stop: &Stop, when: &str) -> Result<(), Error> {
-    match stop.reason() {
-        Some(StopReason::Requested(why)) | Some(StopReason::Fatal(why)) => {
-            Err(Error::Interrupted(format!("{why} {when}: nothing was sent; run the same command again")))
-        }
-        None => Ok(()),
-    }
 }
 
 /// Contacts checked per batch: enough for rayon to pay, few enough to keep memory flat.
@@ -129,19 +130,20 @@ fn check(contact: Contact) -> Result<Contact, Box<Outcome>> {
     Err(Box::new(Outcome { contact, status, attempts: 0 }))
 }
 
-/// Stops the command on SIGINT/SIGTERM; a small runtime of its own for `validate`.
-fn watch_signals() -> Result<(tokio::runtime::Runtime, Arc<Stop>), Error> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let stop = Arc::new(Stop::default());
-    runtime.spawn(stop_on_signal(stop.clone()));
-    Ok((runtime, stop))
-}
-
 fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
-    let plan = plan::input_plan(&args.input, &clock.stamp())?;
-    let (_signals, stop) = watch_signals()?;
-    let Prepared { mut report, mut contacts, rows, bad_rows, format } = prepare(&plan, &stop)?;
-    let mut valid = 0u64;
+    let mut plan = plan::input_plan(&args.input, &clock.stamp())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (ceiling, region) = runtime.block_on(ceiling::for_plan(&args.plan, &|name| std::env::var(name).ok()));
+    if let Some(region) = &region {
+        plan::set_region(&mut plan, &args.input, region)?;
+    }
+    let report = Report::create(&plan.run_dir, input_names(&plan), None)?;
+    // A signal ends the command early, with the merge's temporary files removed on the way out.
+    let signals = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let stop = Arc::new(Stop::default());
+    signals.spawn(shutdown::watch(stop.clone(), None, Duration::ZERO));
+    let Prepared { mut report, mut contacts, rows, bad_rows, format } = prepare(&plan, report, Some(&stop))?;
+    let mut to_send = report::plan::ToSend::default();
     loop {
         let batch = next_checked(&mut contacts)?;
         if batch.is_empty() {
@@ -149,13 +151,16 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
         }
         for result in batch {
             match result {
-                Ok(_) => valid += 1,
+                Ok(contact) => to_send.add(&contact),
                 Err(outcome) => report.outcome(&outcome)?,
             }
         }
-        interrupted(&stop, "while checking")?;
+        if stop.is_stopped() {
+            return Err(Error::Interrupted("stopped while checking the inputs".into()));
+        }
     }
     drop(contacts);
+    let valid = to_send.count();
     let finished = report.finish(format.unwrap_or(Format::Wide))?;
     let mut tally = finished.tally;
     tally.contacts += valid;
@@ -163,51 +168,41 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     let summary = Summary {
         command: "validate",
         valid: Some(valid),
+        exit_code: code,
         ..summary(&plan, &finished, tally, rows, bad_rows, format, clock)
     };
-    emit(&finished.dir, Summary { exit_code: code, ..summary })?;
+    report::write_summary(&finished.dir, &summary)?;
+    // stdout: the plan for people, or with --json the same plan (summary included) as JSON.
+    let plan = report::plan::build_from(summary, to_send, finished.findings, ceiling, args.plan.window);
+    if args.plan.json {
+        println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+    } else {
+        print!("{}", report::plan::render(&plan));
+    }
     Ok(code)
 }
 
-/// Feeds checked contacts to the sender and rejected ones straight to the report, on a thread of
-/// its own (merging partitions is CPU work). Ends when every contact is handed on; the merge's
-/// temporary files are gone by then.
-fn feed(
-    mut contacts: Contacts,
-    contact_tx: tokio::sync::mpsc::Sender<Contact>,
-    outcome_tx: std::sync::mpsc::Sender<Outcome>,
-    stop: Arc<Stop>,
-) {
-    loop {
-        let batch = match next_checked(&mut contacts) {
-            Ok(batch) if batch.is_empty() => break,
-            Ok(batch) => batch,
-            Err(err) => {
-                stop.stop(StopReason::Fatal(err.to_string()));
-                break;
-            }
-        };
-        for result in batch {
-            let sent = match result {
-                Ok(contact) => contact_tx.blocking_send(contact).is_ok(),
-                Err(outcome) => outcome_tx.send(*outcome).is_ok(),
-            };
-            if !sent {
-                return;
-            }
-        }
-    }
-    drop(contacts);
-}
-
 fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> {
-    let input_plan = plan::input_plan(&args.input, &clock.stamp())?;
+    let mut input_plan = plan::input_plan(&args.input, &clock.stamp())?;
     let send_plan = plan::send_plan(args, &|name| std::env::var(name).ok())?;
+    let stop_after = stop_after(args, clock)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let stop = Arc::new(Stop::default());
-    runtime.spawn(stop_on_signal(stop.clone()));
     let target = runtime.block_on(resolve_target(&send_plan))?;
-    let Prepared { mut report, contacts, rows, bad_rows, format } = prepare(&input_plan, &stop)?;
+    plan::set_region(&mut input_plan, &args.input, &target.region)?;
+    // The metrics file is written first now, so a path that cannot be written stops the run early.
+    let mut metrics = MetricsFile::new(args.metrics_file.as_deref());
+    let first = Snapshot::of(Tally::default(), 0, &Counters::default(), Duration::ZERO, None);
+    metrics.write(&first, Instant::now()).map_err(|e| Error::Config(format!("--metrics-file: {e}")))?;
+    let (report, finished_before) = open_report(args, &mut input_plan)?;
+    let report = report.with_contact_column(input_plan.read.contact_column.as_deref());
+    // Watch for signals and the deadline from now on: a stop while reading sends nothing.
+    let stop = Arc::new(Stop::default());
+    runtime.spawn(shutdown::watch(stop.clone(), stop_after, Duration::from_secs(args.grace)));
+    let Prepared { mut report, contacts, rows, bad_rows, format } = prepare(&input_plan, report, None)?;
+    if stop.is_stopped() {
+        // The feeder reports every contact as stopped: they all go to the retry file.
+        tracing::warn!("stopped while reading the inputs: nothing was sent");
+    }
 
     let counters = Arc::new(Counters::default());
     let sender = HttpSender::new(&target.endpoint, &target.region, target.credentials.clone(), send_plan.timeout)
@@ -235,7 +230,8 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let sending = Instant::now();
     let feeder = {
         let (outcome_tx, stop) = (outcome_tx.clone(), stop.clone());
-        std::thread::Builder::new().name("feed".into()).spawn(move || feed(contacts, contact_tx, outcome_tx, stop))?
+        let feed = move || feed(contacts, finished_before, contact_tx, outcome_tx, stop);
+        std::thread::Builder::new().name("feed".into()).spawn(feed)?
     };
     runtime.spawn(send::send_all(contact_rx, context.clone(), outcome_tx));
 
@@ -243,6 +239,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     loop {
         match outcome_rx.recv_timeout(Duration::from_millis(250)) {
             Ok(outcome) => {
+                metrics.observe(&outcome, std::time::SystemTime::now());
                 if let Err(err) = report.outcome(&outcome) {
                     stop.stop(StopReason::Fatal(format!("cannot write the run's outputs: {err}")));
                     write_error.get_or_insert(err);
@@ -251,12 +248,20 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        if let Err(err) = report.sync_journal_if_due() {
+            stop.stop(StopReason::Fatal(format!("cannot write the journal: {err}")));
+            write_error.get_or_insert(err);
+        }
         report.tick(Rates {
             requests: Counters::get(&counters.requests),
             throttled: Counters::get(&counters.throttled),
             current_rate: context.rate.current_rate(),
             ceiling: target.ceiling.map(|c| c.rate),
         });
+        if metrics.due(Instant::now()) {
+            let snapshot = Snapshot::of(report.tally(), total, &counters, sending.elapsed(), metrics.last_success());
+            metrics.write_during_run(&snapshot, Instant::now());
+        }
     }
     // The loop ends when every sender of outcomes is gone, the feeder's included.
     let _ = feeder.join();
@@ -276,16 +281,112 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
             exit::ERROR
         }
         Some(StopReason::Requested(why)) => {
-            tracing::warn!("stopped early ({why}): contacts not sent are in the retry file");
             summary.stopped = Some(why);
             exit::STOPPED
         }
         None => summary.exit_code_for(),
     };
+    let last = Snapshot::of(finished.tally, total, &counters, sending.elapsed(), metrics.last_success());
+    if let Err(err) = metrics.write(&Snapshot { exit_code: Some(code), ..last }, Instant::now()) {
+        tracing::error!("--metrics-file: {err}");
+    }
+    if summary.stopped.is_some() {
+        let args: Vec<String> = std::env::args().collect();
+        let command = resume::resume_command(&args, &finished.dir);
+        tracing::warn!("contacts not sent are in the retry file; to go on where this run stopped: {command}");
+        summary.resume_command = Some(command);
+    }
     emit(&finished.dir, Summary { exit_code: code, ..summary })?;
     match write_error {
         Some(err) => Err(err.into()),
         None => Ok(code),
+    }
+}
+
+fn input_names(plan: &InputPlan) -> Vec<String> {
+    plan.inputs.iter().map(|i| i.name.clone()).collect()
+}
+
+/// How long until `--deadline` or `--max-duration`, whichever comes first.
+fn stop_after(args: &RunArgs, clock: &Clock) -> Result<Option<Duration>, Error> {
+    let usage = |e: shutdown::WhenError| Error::Usage(e.to_string());
+    let deadline = args.deadline.as_deref().map(|d| shutdown::parse_deadline(d, clock.started_at)).transpose();
+    let max = args.max_duration.as_deref().map(shutdown::parse_duration).transpose();
+    Ok([deadline.map_err(usage)?, max.map_err(usage)?].into_iter().flatten().min())
+}
+
+/// A new run directory with a journal, or (`--resume`) the old one with what it finished.
+fn open_report(args: &RunArgs, plan: &mut InputPlan) -> Result<(Report, FinishedBefore), Error> {
+    let names = input_names(plan);
+    let Some(dir) = &args.resume else {
+        let report = Report::create(&plan.run_dir, names, Some(&resume::fingerprint(&plan.inputs)))?;
+        return Ok((report, FinishedBefore::new()));
+    };
+    let loaded = journal::load(dir).map_err(|e| Error::Usage(format!("cannot resume: {e}")))?;
+    let now = resume::fingerprint(&plan.inputs);
+    if let Some(why) = loaded.header.as_ref().and_then(|recorded| resume::mismatch(recorded, &now)) {
+        if !args.force {
+            return Err(Error::Usage(format!(
+                "cannot resume {}: {why}. Resume with the inputs the run started with, or pass --force (contacts whose request changed are then sent again)",
+                dir.display()
+            )));
+        }
+        tracing::warn!("resuming although {why} (--force)");
+    }
+    tracing::info!("resuming {}: {} contacts finished before", dir.display(), loaded.finished.len());
+    plan.run_dir = dir.clone();
+    Ok((Report::resume(dir, names)?, loaded.finished))
+}
+
+type FinishedBefore = HashMap<(String, String), journal::Finished>;
+
+/// Feeds checked contacts to the sender, and contacts that are not to be sent (invalid, empty,
+/// finished in an earlier session) straight to the report, on a thread of its own (merging
+/// partitions is CPU work). Every contact is accounted for: once the sender is gone, the rest are
+/// reported as stopped. Ends when all are handed on; the merge's temporary files go with it.
+fn feed(
+    mut contacts: Contacts,
+    before: FinishedBefore,
+    contact_tx: tokio::sync::mpsc::Sender<Contact>,
+    outcome_tx: std::sync::mpsc::Sender<Outcome>,
+    stop: Arc<Stop>,
+) {
+    loop {
+        let batch = match next_checked(&mut contacts) {
+            Ok(batch) if batch.is_empty() => break,
+            Ok(batch) => batch,
+            Err(err) => {
+                stop.stop(StopReason::Fatal(err.to_string()));
+                break;
+            }
+        };
+        for result in batch {
+            let outcome = match result.map(|contact| finished_before(contact, &before)) {
+                Ok(Ok(contact)) => match contact_tx.blocking_send(contact) {
+                    Ok(()) => continue,
+                    Err(unsent) => Outcome { contact: unsent.0, status: Status::Skipped(Skip::Stopped), attempts: 0 },
+                },
+                Ok(Err(done)) | Err(done) => *done,
+            };
+            if outcome_tx.send(outcome).is_err() {
+                return;
+            }
+        }
+    }
+    drop(contacts);
+}
+
+/// A contact finished in an earlier session with the same request is reported as such, not sent.
+fn finished_before(contact: Contact, before: &FinishedBefore) -> Result<Contact, Box<Outcome>> {
+    if before.is_empty() {
+        return Ok(contact);
+    }
+    match before.get(&(contact.instance_id.clone(), contact.contact_id.clone())) {
+        Some(done) if done.digest == journal::digest(&request_body(&contact)) => {
+            let status = Status::AlreadyDone(done.failure.clone());
+            Err(Box::new(Outcome { contact, status, attempts: done.attempts }))
+        }
+        _ => Ok(contact),
     }
 }
 
@@ -340,30 +441,6 @@ fn describe_ceiling(ceiling: Option<Ceiling>) -> String {
     }
 }
 
-/// SIGINT or SIGTERM: stop taking new contacts, let those in flight finish.
-async fn stop_on_signal(stop: Arc<Stop>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-        else {
-            return;
-        };
-        let name = tokio::select! {
-            _ = interrupt.recv() => "SIGINT",
-            _ = terminate.recv() => "SIGTERM",
-        };
-        tracing::warn!("{name}: finishing the requests in flight, then stopping");
-        stop.stop(StopReason::Requested(format!("{name} received")));
-    }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stop.stop(StopReason::Requested("Ctrl-C".into()));
-        }
-    }
-}
-
 fn summary(
     plan: &InputPlan,
     finished: &report::Finished,
@@ -389,6 +466,7 @@ fn summary(
         ceiling: None,
         exit_code: 0,
         stopped: None,
+        resume_command: None,
         run_dir: finished.dir.display().to_string(),
         errors_file: finished.errors_file.display().to_string(),
         retry_file: finished.retry_file.as_ref().map(|p| p.display().to_string()),

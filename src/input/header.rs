@@ -97,13 +97,9 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
     if let Some((key, value)) = long {
         return Ok(Layout::Long { contact, instance, key, value, width });
     }
-    let mut attributes: Vec<(usize, Arc<str>)> = Vec::new();
-    for (i, column) in header.iter().enumerate().filter(|(i, _)| !is_id(*i)) {
-        if attributes.iter().any(|(_, seen)| **seen == **column) {
-            return Err(InputError::DuplicateColumn { name: name.into(), column: column.clone() });
-        }
-        attributes.push((i, Arc::from(column.as_str())));
-    }
+    let columns: Vec<(usize, &str)> =
+        header.iter().enumerate().filter(|(i, _)| !is_id(*i)).map(|(i, c)| (i, c.as_str())).collect();
+    let attributes = options.columns.wide_attributes(name, &columns)?;
     Ok(Layout::Wide { contact, instance, attributes, width })
 }
 

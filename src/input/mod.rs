@@ -5,9 +5,11 @@
 //! what to keep. A malformed row becomes a [`BadRow`] and reading goes on; only problems that make
 //! a whole input unusable (unreadable file, no contact column) are errors.
 
+pub mod columns;
 mod header;
 mod reader;
 
+pub use columns::ColumnRules;
 pub use header::{Format, FormatChoice, Layout};
 pub use reader::read_input;
 
@@ -45,6 +47,10 @@ pub struct ReadOptions {
     pub send_empty: bool,
     /// With `--set`, a one-column file without a recognised header is a bare list of contact ids.
     pub allow_bare_ids: bool,
+    /// `--columns`, `--exclude-columns`, `--rename`, `--sanitize-keys`.
+    pub columns: ColumnRules,
+    /// The run's region, when known: an instance ARN in another region is refused.
+    pub region: Option<String>,
 }
 
 /// Where a row came from: the index of its input among all inputs, and its 1-based line.
@@ -100,6 +106,12 @@ pub enum InputError {
     MissingContactColumn { name: String, column: String, header: String },
     #[error("{name}:1: column {column:?} appears more than once in the header: rename one of them")]
     DuplicateColumn { name: String, column: String },
+    #[error("{name}:1: --columns names {column:?}, which is not in the header (columns {header})")]
+    UnknownColumn { name: String, column: String, header: String },
+    #[error(
+        "{name}:1: columns {first:?} and {second:?} would both become attribute {key:?}: rename one with --rename, or leave one out with --exclude-columns"
+    )]
+    ColumnCollision { name: String, first: String, second: String, key: String },
     #[error(
         "{name}:1: --format long needs a Key (or Attribute, Name) column and a Value column; the header has {header}"
     )]

@@ -1,6 +1,7 @@
 //! The hot loop over one input: open (plain, gzip by its magic bytes, or stdin), read the header,
 //! then one reused `ByteRecord` per row, decoded only where the layout says a field is needed.
 
+use super::columns::LongKeys;
 use super::header::{self, Layout};
 use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions, Row};
 use csv::ByteRecord;
@@ -57,6 +58,7 @@ pub fn read_input(
     };
     let layout = header::layout(&spec.name, &header, options)?;
     let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
+    let mut keys = LongKeys::new(&options.columns);
     let mut deliver = |item: Item, info: &mut InputInfo| {
         info.rows += 1;
         if matches!(item, Item::Bad(_)) {
@@ -66,7 +68,7 @@ pub fn read_input(
     };
     if layout == Layout::BareIds {
         let location = Location { input: index, line: 1 };
-        if deliver(to_item(&record, &layout, options, location), &mut info).is_break() {
+        if deliver(to_item(&record, &layout, options, &mut keys, (&spec.name, location)), &mut info).is_break() {
             return Ok(info);
         }
     }
@@ -75,8 +77,8 @@ pub fn read_input(
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line());
-                let item = to_item(&record, &layout, options, Location { input: index, line });
-                if deliver(item, &mut info).is_break() {
+                let at = (spec.name.as_str(), Location { input: index, line });
+                if deliver(to_item(&record, &layout, options, &mut keys, at), &mut info).is_break() {
                     break;
                 }
             }
@@ -108,14 +110,24 @@ fn header_names(record: &ByteRecord) -> Vec<String> {
     names
 }
 
-fn to_item(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location: Location) -> Item {
-    match to_row(record, layout, options, location) {
+/// Where a row is: the input's name (for messages) and its location.
+type At<'a> = (&'a str, Location);
+
+fn to_item(record: &ByteRecord, layout: &Layout, options: &ReadOptions, keys: &mut LongKeys, at: At) -> Item {
+    let location = at.1;
+    match to_row(record, layout, options, keys, at) {
         Ok(row) => Item::Row(row),
         Err(reason) => Item::Bad(BadRow { location, reason }),
     }
 }
 
-fn to_row(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location: Location) -> Result<Row, String> {
+fn to_row(
+    record: &ByteRecord,
+    layout: &Layout,
+    options: &ReadOptions,
+    keys: &mut LongKeys,
+    (name, location): At,
+) -> Result<Row, String> {
     let (contact, instance, width) = match layout {
         Layout::Wide { contact, instance, width, .. } | Layout::Long { contact, instance, width, .. } => {
             (*contact, *instance, *width)
@@ -127,7 +139,9 @@ fn to_row(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location:
     }
     let contact_id = field(record, contact, "contact id")?.trim().to_string();
     let instance_id = match instance.map(|i| field(record, i, "InstanceId")).transpose()?.map(str::trim) {
-        Some(id) if !id.is_empty() => id.to_string(),
+        Some(id) if !id.is_empty() => {
+            crate::arn::instance_id(id, options.region.as_deref()).map_err(|e| e.to_string())?.into_owned()
+        }
         _ => options.default_instance.clone().unwrap_or_default(),
     };
     let mut attributes = Vec::new();
@@ -142,8 +156,10 @@ fn to_row(record: &ByteRecord, layout: &Layout, options: &ReadOptions, location:
         }
         Layout::Long { key, value, .. } => {
             let value = field(record, *value, "Value")?;
-            if !value.is_empty() || options.send_empty {
-                attributes.push((field(record, *key, "Key")?.into(), value.to_string()));
+            if (!value.is_empty() || options.send_empty)
+                && let Some(key) = keys.key(name, field(record, *key, "Key")?)?
+            {
+                attributes.push((key, value.to_string()));
             }
         }
         Layout::BareIds => {}

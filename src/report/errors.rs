@@ -45,7 +45,7 @@ impl ErrorReport {
     pub fn outcome(&mut self, outcome: &Outcome) -> Result<(), RunDirError> {
         let (error_type, status, message) = match &outcome.status {
             Status::Invalid(invalid) => (invalid.rule().to_string(), String::new(), invalid.to_string()),
-            Status::Failed(failure) => {
+            Status::Failed(failure) | Status::AlreadyDone(Some(failure)) => {
                 let status = failure.http_status.map(|s| s.to_string()).unwrap_or_default();
                 let mut message = failure.message.clone();
                 if let Some(id) = &failure.request_id {
@@ -53,7 +53,7 @@ impl ErrorReport {
                 }
                 (failure.error_type.clone(), status, message)
             }
-            Status::Updated | Status::Skipped(_) => return Ok(()),
+            Status::Updated | Status::Skipped(_) | Status::AlreadyDone(None) => return Ok(()),
         };
         let contact = &outcome.contact;
         let lines = self.lines(&contact.lines);

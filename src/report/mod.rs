@@ -3,6 +3,9 @@
 
 pub mod errors;
 pub mod files;
+pub mod journal;
+pub mod metrics;
+pub mod plan;
 pub mod progress;
 pub mod retry;
 pub mod summary;
@@ -11,6 +14,7 @@ use crate::input::{BadRow, Format};
 use crate::send::{Outcome, Skip, Status};
 use errors::ErrorReport;
 pub use files::RunDirError;
+use journal::Journal;
 use progress::{Progress, Rates};
 use retry::RetryWriter;
 use std::path::{Path, PathBuf};
@@ -20,21 +24,54 @@ pub struct Report {
     dir: PathBuf,
     errors: ErrorReport,
     retry: RetryWriter,
+    /// `run` only: finished contacts, for `--resume`.
+    journal: Option<Journal>,
     tally: Tally,
     progress: Option<Progress>,
+    findings: plan::Findings,
 }
 
 impl Report {
-    /// Creates the run directory (private, new) and the error report in it.
-    pub fn create(dir: &Path, inputs: Vec<String>) -> Result<Report, RunDirError> {
+    /// Creates the run directory (private, new) and the error report in it; with a journal header,
+    /// the journal too.
+    pub fn create(dir: &Path, inputs: Vec<String>, journal: Option<&journal::Header>) -> Result<Report, RunDirError> {
         files::create_run_dir(dir)?;
+        let journal = journal.map(|header| Journal::create(dir, header)).transpose()?;
+        Report::open(dir, inputs, journal)
+    }
+
+    /// Continues the run in `dir` (`--resume`): the journal is kept and appended to; the error
+    /// report, retry file and summary are written anew from the inputs and the journal.
+    pub fn resume(dir: &Path, inputs: Vec<String>) -> Result<Report, RunDirError> {
+        for stale in [errors::ERRORS_FILE, retry::RETRY_FILE, retry::PARTIAL_FILE, "summary.json", "summary.tmp"] {
+            let path = dir.join(stale);
+            match std::fs::remove_file(&path) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(RunDirError::File { path, source: err });
+                }
+                _ => {}
+            }
+        }
+        let journal = Journal::append(dir)?;
+        Report::open(dir, inputs, Some(journal))
+    }
+
+    fn open(dir: &Path, inputs: Vec<String>, journal: Option<Journal>) -> Result<Report, RunDirError> {
         Ok(Report {
             dir: dir.to_path_buf(),
             errors: ErrorReport::create(dir, inputs)?,
-            retry: RetryWriter::new(dir),
+            retry: RetryWriter::new(dir, None),
+            journal,
             tally: Tally::default(),
             progress: None,
+            findings: plan::Findings::default(),
         })
+    }
+
+    /// Names the retry file's contact id column as the input did (`--contact-column`).
+    pub fn with_contact_column(mut self, column: Option<&str>) -> Report {
+        self.retry = RetryWriter::new(&self.dir, column);
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -55,28 +92,60 @@ impl Report {
     }
 
     pub fn bad_row(&mut self, bad: &BadRow) -> Result<(), RunDirError> {
-        tracing::warn!("{}: {}", self.errors.lines(&[bad.location]), bad.reason);
+        let lines = self.errors.lines(&[bad.location]);
+        tracing::warn!("{lines}: {}", bad.reason);
+        self.findings.problem(errors::MALFORMED_ROW, || lines);
         self.errors.bad_row(bad)
     }
 
     pub fn outcome(&mut self, outcome: &Outcome) -> Result<(), RunDirError> {
         self.tally.contacts += 1;
+        self.findings.instance(&outcome.contact.instance_id);
         match &outcome.status {
             Status::Updated => self.tally.updated += 1,
             Status::Failed(_) => self.tally.failed += 1,
-            Status::Invalid(_) => self.tally.invalid += 1,
+            Status::Invalid(invalid) => {
+                self.tally.invalid += 1;
+                self.findings.problem(invalid.rule(), || self.errors.lines(&outcome.contact.lines));
+            }
             Status::Skipped(skip) => {
                 self.tally.skipped += 1;
                 if *skip == Skip::Empty {
                     self.tally.skipped_empty += 1;
                 }
             }
+            Status::AlreadyDone(failure) => {
+                self.tally.already_done += 1;
+                if failure.is_some() {
+                    self.tally.already_failed += 1;
+                }
+            }
         }
+        self.journal(outcome)?;
         self.errors.outcome(outcome)?;
         if outcome.retryable() {
             self.retry.add(&outcome.contact)?;
         }
         Ok(())
+    }
+
+    /// Records a contact finished in this session (updated, or refused for good) in the journal.
+    fn journal(&mut self, outcome: &Outcome) -> Result<(), RunDirError> {
+        let Some(journal) = self.journal.as_mut() else { return Ok(()) };
+        let contact = &outcome.contact;
+        let digest = || journal::digest(&crate::connect::request_body(contact));
+        match &outcome.status {
+            Status::Updated => journal.updated(&contact.instance_id, &contact.contact_id, &digest(), outcome.attempts),
+            Status::Failed(failure) if failure.permanent => {
+                journal.failed(&contact.instance_id, &contact.contact_id, &digest(), outcome.attempts, failure)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes the journal durable if a second has passed (call regularly).
+    pub fn sync_journal_if_due(&mut self) -> Result<(), RunDirError> {
+        self.journal.as_mut().map_or(Ok(()), Journal::sync_if_due)
     }
 
     pub fn tick(&mut self, rates: Rates) {
@@ -87,9 +156,12 @@ impl Report {
     }
 
     /// Closes the error report, writes `retry.csv` in `format`, and returns the paths written.
-    pub fn finish(self, format: Format) -> Result<Finished, RunDirError> {
+    pub fn finish(mut self, format: Format) -> Result<Finished, RunDirError> {
         if let Some(progress) = &self.progress {
             progress.finish();
+        }
+        if let Some(journal) = self.journal.as_mut() {
+            journal.sync()?;
         }
         let retry_file = self.retry.finish(format)?;
         Ok(Finished {
@@ -97,6 +169,7 @@ impl Report {
             errors_file: self.dir.join(errors::ERRORS_FILE),
             retry_file,
             tally: self.tally,
+            findings: self.findings,
         })
     }
 }
@@ -106,6 +179,8 @@ pub struct Finished {
     pub errors_file: PathBuf,
     pub retry_file: Option<PathBuf>,
     pub tally: Tally,
+    /// What is wrong with the inputs, for `validate`'s plan.
+    pub findings: plan::Findings,
 }
 
 /// Writes `summary.json` (atomically) into the run directory.

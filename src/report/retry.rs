@@ -15,19 +15,28 @@ use std::io::{self, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 pub const RETRY_FILE: &str = "retry.csv";
-const PARTIAL_FILE: &str = "retry.partial.csv";
-const LONG_HEADER: [&str; 4] = ["InstanceId", "InitialContactId", "Key", "Value"];
+pub const PARTIAL_FILE: &str = "retry.partial.csv";
+/// The contact id column's name when the input did not choose one with `--contact-column`.
+pub const CONTACT_COLUMN: &str = "InitialContactId";
 
 pub struct RetryWriter {
     dir: PathBuf,
+    /// Named as in the input, so the same command line reads the retry file back.
+    contact_column: String,
     partial: Option<csv::Writer<File>>,
     contacts: u64,
     has_empty_value: bool,
 }
 
 impl RetryWriter {
-    pub fn new(dir: &Path) -> RetryWriter {
-        RetryWriter { dir: dir.to_path_buf(), partial: None, contacts: 0, has_empty_value: false }
+    pub fn new(dir: &Path, contact_column: Option<&str>) -> RetryWriter {
+        RetryWriter {
+            dir: dir.to_path_buf(),
+            contact_column: contact_column.unwrap_or(CONTACT_COLUMN).to_string(),
+            partial: None,
+            contacts: 0,
+            has_empty_value: false,
+        }
     }
 
     pub fn add(&mut self, contact: &Contact) -> Result<(), RunDirError> {
@@ -35,7 +44,8 @@ impl RetryWriter {
         let error = |source: io::Error| RunDirError::File { path: path.clone(), source };
         if self.partial.is_none() {
             let mut writer = csv::Writer::from_writer(create_private(&path)?);
-            writer.write_record(LONG_HEADER).map_err(|e| error(e.into()))?;
+            let header = ["InstanceId", self.contact_column.as_str(), "Key", "Value"];
+            writer.write_record(header).map_err(|e| error(e.into()))?;
             self.partial = Some(writer);
         }
         let Some(writer) = self.partial.as_mut() else {
@@ -66,7 +76,7 @@ impl RetryWriter {
         writer.flush().map_err(error)?;
         drop(writer);
         if format == Format::Wide && !self.has_empty_value {
-            widen(&partial, &target).map_err(error)?;
+            widen(&partial, &target, &self.contact_column).map_err(error)?;
             fs::remove_file(&partial).map_err(error)?;
         } else {
             fs::rename(&partial, &target).map_err(error)?;
@@ -76,7 +86,7 @@ impl RetryWriter {
 }
 
 /// Long rows (grouped by contact, as written) -> one wide row per contact.
-fn widen(long: &Path, wide: &Path) -> io::Result<()> {
+fn widen(long: &Path, wide: &Path, contact_column: &str) -> io::Result<()> {
     let read = || -> io::Result<csv::Reader<BufReader<File>>> {
         Ok(csv::ReaderBuilder::new().has_headers(true).from_reader(BufReader::new(File::open(long)?)))
     };
@@ -91,7 +101,7 @@ fn widen(long: &Path, wide: &Path) -> io::Result<()> {
     let keys: Vec<String> = keys.into_iter().collect();
     let file = create_private(wide).map_err(|e| io::Error::other(e.to_string()))?;
     let mut writer = csv::Writer::from_writer(BufWriter::new(file));
-    let header = ["InstanceId", "InitialContactId"].into_iter().chain(keys.iter().map(String::as_str));
+    let header = ["InstanceId", contact_column].into_iter().chain(keys.iter().map(String::as_str));
     writer.write_record(header)?;
     let mut current: Option<(String, String)> = None;
     let mut row: Vec<String> = Vec::new();
@@ -142,7 +152,7 @@ mod tests {
     #[test]
     fn wide_retry_file_has_the_union_of_keys() {
         let dir = tempfile::tempdir().unwrap();
-        let mut retry = RetryWriter::new(dir.path());
+        let mut retry = RetryWriter::new(dir.path(), None);
         retry.add(&contact("c1", &[("Tier", "Gold"), ("Note", "a, \"b\"")])).unwrap();
         retry.add(&contact("c2", &[("Status", "Open")])).unwrap();
         let path = retry.finish(Format::Wide).unwrap().unwrap();
@@ -157,7 +167,7 @@ mod tests {
     #[test]
     fn empty_values_keep_the_long_format() {
         let dir = tempfile::tempdir().unwrap();
-        let mut retry = RetryWriter::new(dir.path());
+        let mut retry = RetryWriter::new(dir.path(), None);
         retry.add(&contact("c1", &[("Tier", "")])).unwrap();
         let text = fs::read_to_string(retry.finish(Format::Wide).unwrap().unwrap()).unwrap();
         // Read back with the same --send-empty that produced the empty value.
@@ -165,9 +175,18 @@ mod tests {
     }
 
     #[test]
+    fn the_contact_column_keeps_the_inputs_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut retry = RetryWriter::new(dir.path(), Some("CallId"));
+        retry.add(&contact("c1", &[("Tier", "Gold")])).unwrap();
+        let text = fs::read_to_string(retry.finish(Format::Wide).unwrap().unwrap()).unwrap();
+        assert_eq!(text, "InstanceId,CallId,Tier\ninst,c1,Gold\n");
+    }
+
+    #[test]
     fn nothing_to_retry_writes_no_file() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(RetryWriter::new(dir.path()).finish(Format::Long).unwrap(), None);
+        assert_eq!(RetryWriter::new(dir.path(), None).finish(Format::Long).unwrap(), None);
         assert!(fs::read_dir(dir.path()).unwrap().next().is_none());
     }
 }

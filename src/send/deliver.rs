@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// ResourceNotFound answers in a row, with no success at all, that mean the instance is unknown.
-const UNKNOWN_INSTANCE_AFTER: u32 = 5;
+/// (A real instance whose first ten contacts all vanished is far less likely than a wrong id.)
+const UNKNOWN_INSTANCE_AFTER: u32 = 10;
 
 #[derive(Debug, Default)]
 pub(super) struct InstanceHealth {
@@ -25,20 +26,30 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
     let mut sent = 0u32;
     let mut counted = 0u32;
     loop {
-        if context.stop.is_stopped() && matches!(context.stop.reason(), Some(StopReason::Fatal(_))) {
+        // Stopped: no new attempt. The contact goes to the retry file; a resume sends it.
+        if context.stop.is_stopped() {
             return Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: sent };
         }
-        context.rate.acquire().await;
+        tokio::select! {
+            _ = context.rate.acquire() => {}
+            _ = context.stop.stopped() => continue,
+        }
         if sent > 0 {
             context.counters.retries.fetch_add(1, Ordering::Relaxed);
         }
         let started = Instant::now();
-        let attempt = context.sender.send(body.clone()).await;
+        // An attempt under way finishes unless the run is aborted (grace over, second signal).
+        let attempt = tokio::select! {
+            attempt = context.sender.send(body.clone()) => attempt,
+            _ = context.stop.aborted() => {
+                return Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: sent + 1 };
+            }
+        };
         context.counters.record_latency(started.elapsed().as_secs_f64());
         context.counters.requests.fetch_add(1, Ordering::Relaxed);
         sent += 1;
         let class = classify(&attempt);
-        context.rate.on_answer(class == Class::Throttled);
+        context.rate.on_answer(tokio::time::Instant::from_std(started), class == Class::Throttled);
         match class {
             Class::Success => {
                 context.budget.on_success();
@@ -63,8 +74,13 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
             Class::Permanent => {
                 if is_not_found(&attempt) && !note_instance(context, &contact.instance_id, false) {
                     context.stop.stop(StopReason::Fatal(unknown_instance(&contact.instance_id)));
+                    return failed(contact, &attempt, sent);
                 }
-                return failed(contact, &attempt, sent);
+                let mut outcome = failed(contact, &attempt, sent);
+                if let Status::Failed(failure) = &mut outcome.status {
+                    failure.permanent = true;
+                }
+                return outcome;
             }
             Class::Fatal(kind) => {
                 context.stop.stop(StopReason::Fatal(fatal_message(kind, &attempt, &contact)));
@@ -104,12 +120,14 @@ pub(super) fn failure(attempt: &Attempt) -> Failure {
             http_status: Some(answer.status),
             message: answer.message.clone().unwrap_or_default(),
             request_id: answer.request_id.clone(),
+            permanent: false,
         },
         Attempt::Transport { message, timeout } => Failure {
             error_type: if *timeout { "Timeout" } else { "ConnectionError" }.to_string(),
             http_status: None,
             message: message.clone(),
             request_id: None,
+            permanent: false,
         },
     }
 }

@@ -20,6 +20,9 @@ pub enum Status {
     Invalid(Invalid),
     /// Not sent in this run: it has no attributes (nothing to do), or the run stopped first.
     Skipped(Skip),
+    /// Finished in an earlier session of this run (`--resume`), with the same request: updated
+    /// (`None`) or refused for good (`Some`).
+    AlreadyDone(Option<Failure>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,11 +39,14 @@ pub struct Failure {
     pub http_status: Option<u16>,
     pub message: String,
     pub request_id: Option<String>,
+    /// The service refused this contact for good (4xx): resending it cannot help, so a resumed run
+    /// skips it. Otherwise (attempts used up, the run stopped) a resume sends it again.
+    pub permanent: bool,
 }
 
 impl Outcome {
     /// Whether the contact belongs in the retry file (it was valid and is not updated).
     pub fn retryable(&self) -> bool {
-        matches!(self.status, Status::Failed(_) | Status::Skipped(Skip::Stopped))
+        matches!(self.status, Status::Failed(_) | Status::Skipped(Skip::Stopped) | Status::AlreadyDone(Some(_)))
     }
 }

@@ -82,9 +82,16 @@ impl Adaptive {
         send_at - now
     }
 
-    /// Learns from one answer: `throttled` or not.
-    pub fn on_answer(&mut self, now: f64, throttled: bool) {
+    /// Learns from one answer: `throttled` or not, to a request sent at `sent_at`.
+    ///
+    /// Unlike the SDKs, a throttle only cuts the rate if its request was sent after the last cut:
+    /// the requests already in flight at the old rate are one congestion event, not many (as TCP
+    /// reduces once per window). Otherwise a burst of in-flight throttles cuts the rate to the floor.
+    pub fn on_answer(&mut self, now: f64, sent_at: f64, throttled: bool) {
         self.measure(now);
+        if throttled && self.enabled && sent_at < self.last_throttle {
+            return;
+        }
         let calculated = if throttled {
             let rate = if self.enabled { self.measured_rate.min(self.fill_rate) } else { self.measured_rate };
             self.last_max_rate = rate;
@@ -163,10 +170,12 @@ impl RateControl {
         }
     }
 
-    pub fn on_answer(&self, throttled: bool) {
+    /// Learns from one answer to a request sent at `sent_at`.
+    pub fn on_answer(&self, sent_at: Instant, throttled: bool) {
         let now = self.now();
+        let sent_at = sent_at.saturating_duration_since(self.start).as_secs_f64();
         if let Ok(mut adaptive) = self.adaptive.lock() {
-            adaptive.on_answer(now, throttled);
+            adaptive.on_answer(now, sent_at, throttled);
         }
     }
 
@@ -191,7 +200,7 @@ mod tests {
         let mut t = from;
         while t < from + seconds {
             t += adaptive.reserve(t).max(1.0 / rate);
-            adaptive.on_answer(t, throttle(t));
+            adaptive.on_answer(t, t, throttle(t));
         }
         t
     }
@@ -208,7 +217,7 @@ mod tests {
     fn a_throttle_cuts_to_beta_of_the_measured_rate() {
         let mut adaptive = Adaptive::new(None);
         let t = drive(&mut adaptive, 0.0, 5.0, 40.0, |_| false);
-        adaptive.on_answer(t, true);
+        adaptive.on_answer(t, t, true);
         let rate = adaptive.rate().unwrap();
         assert!((rate - 0.7 * 40.0).abs() < 3.0, "rate {rate}");
     }
@@ -217,14 +226,14 @@ mod tests {
     fn rate_climbs_back_along_the_cubic_and_never_exceeds_the_ceiling() {
         let mut adaptive = Adaptive::new(Some(45.0));
         let t = drive(&mut adaptive, 0.0, 5.0, 40.0, |_| false);
-        adaptive.on_answer(t, true);
+        adaptive.on_answer(t, t, true);
         let cut = adaptive.rate().unwrap();
         // Send as fast as the bucket allows, never throttled: the rate recovers but stays <= 45.
         let mut now = t;
         let mut highest: f64 = 0.0;
         for _ in 0..2_000 {
             now += adaptive.reserve(now).max(0.001);
-            adaptive.on_answer(now, false);
+            adaptive.on_answer(now, now, false);
             highest = highest.max(adaptive.rate().unwrap());
         }
         assert!(highest > cut * 1.2, "did not recover: cut {cut}, highest {highest}");
@@ -235,11 +244,27 @@ mod tests {
     fn a_throttle_during_the_opening_burst_does_not_collapse_the_rate() {
         let mut adaptive = Adaptive::new(Some(20.0));
         for i in 0..30 {
-            adaptive.on_answer(0.05 + f64::from(i) * 0.001, false);
+            adaptive.on_answer(0.05 + f64::from(i) * 0.001, 0.05, false);
         }
-        adaptive.on_answer(0.08, true);
+        adaptive.on_answer(0.08, 0.07, true);
         // 31 answers over the 0.5 s minimum span: 62/s measured, 0.7 of it is above the ceiling.
         assert_eq!(adaptive.rate(), Some(20.0));
+    }
+
+    #[test]
+    fn throttles_of_requests_sent_before_the_cut_do_not_cut_again() {
+        let mut adaptive = Adaptive::new(None);
+        let t = drive(&mut adaptive, 0.0, 3.0, 40.0, |_| false);
+        adaptive.on_answer(t, t - 0.01, true);
+        let cut = adaptive.rate().unwrap();
+        // Nine more throttles of requests that were already in flight: one event.
+        for i in 1..10 {
+            adaptive.on_answer(t + 0.001 * f64::from(i), t - 0.005, true);
+        }
+        assert_eq!(adaptive.rate(), Some(cut));
+        // A request sent after the cut and throttled too: a new event, a new cut.
+        adaptive.on_answer(t + 0.5, t + 0.3, true);
+        assert!(adaptive.rate().unwrap() < cut);
     }
 
     #[test]
@@ -247,13 +272,14 @@ mod tests {
         let mut adaptive = Adaptive::new(None);
         drive(&mut adaptive, 0.0, 30.0, 10.0, |_| true);
         assert!(adaptive.rate().unwrap() >= 0.5);
+        assert!(adaptive.rate().unwrap() < 1.0);
     }
 
     #[test]
     fn reservations_are_spaced_at_the_fill_rate() {
         let mut adaptive = Adaptive::new(None);
         let t = drive(&mut adaptive, 0.0, 3.0, 20.0, |_| false);
-        adaptive.on_answer(t, true);
+        adaptive.on_answer(t, t, true);
         let rate = adaptive.rate().unwrap();
         // Many callers at once: after the burst, each waits one more interval.
         let waits: Vec<f64> = (0..40).map(|_| adaptive.reserve(t + 0.01)).collect();

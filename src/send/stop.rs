@@ -17,6 +17,8 @@ pub enum StopReason {
 #[derive(Debug, Default)]
 pub struct Stop {
     stopped: AtomicBool,
+    /// Past the grace period (or a second signal): requests in flight are abandoned too.
+    aborted: AtomicBool,
     reason: Mutex<Option<StopReason>>,
     notify: Notify,
 }
@@ -39,6 +41,28 @@ impl Stop {
 
     pub fn reason(&self) -> Option<StopReason> {
         self.reason.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// Stops at once: requests in flight are abandoned (their contacts go to the retry file).
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+        self.stopped.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the run is aborted.
+    pub async fn aborted(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_aborted() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Resolves once the run is stopped.

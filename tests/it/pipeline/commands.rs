@@ -8,10 +8,19 @@ fn validate(scratch: &Scratch, handle: &connect_attrs::emulator::Handle, input: 
     // An endpoint in the environment must not tempt validate into sending anything.
     connect_attrs_env(
         scratch.path(),
-        &["validate", "--run-dir", "run", input],
+        &["validate", "--json", "--run-dir", "run", input],
         None,
         &[("AWS_ENDPOINT_URL", &handle.url())],
     )
+}
+
+/// validate --json prints the plan, whose `summary` is run/summary.json.
+fn validate_summary(scratch: &Scratch, output: &Output) -> serde_json::Value {
+    let plan: serde_json::Value = serde_json::from_str(&output.stdout).expect("stdout is the plan JSON");
+    let stored: serde_json::Value = serde_json::from_str(&scratch.read("run/summary.json")).expect("summary.json");
+    assert_eq!(plan["summary"], stored, "the plan's summary and run/summary.json differ");
+    assert_adds_up(&stored);
+    stored
 }
 
 #[test]
@@ -21,12 +30,13 @@ fn validate_a_clean_file_exits_0_and_sends_nothing() {
     scratch.write("in.csv", simple_wide("inst", "v-", 25));
     let output = validate(&scratch, &handle, "in.csv");
     output.assert_code(0);
-    let summary = assert_summary_file(&scratch, &output);
+    let summary = validate_summary(&scratch, &output);
     assert_eq!(summary["command"], "validate");
     assert_eq!(count(&summary, "contacts"), 25, "{summary:#}");
     assert_eq!(count(&summary, "valid"), 25, "{summary:#}");
     assert_eq!(count(&summary, "requests"), 0, "{summary:#}");
-    assert_eq!(handle.stats().requests, 0);
+    // The one request validate makes is the quota lookup, to plan the run's duration.
+    assert_eq!(handle.stats().accepted, 0);
     assert!(errors_csv(&scratch).is_empty());
 }
 
@@ -40,11 +50,11 @@ fn validate_with_invalid_contacts_exits_1_writes_errors_and_sends_nothing() {
     scratch.write("in.csv", &text);
     let output = validate(&scratch, &handle, "in.csv");
     output.assert_code(1);
-    let summary = assert_summary_file(&scratch, &output);
+    let summary = validate_summary(&scratch, &output);
     assert_eq!(count(&summary, "invalid"), 1, "{summary:#}");
     assert_eq!(count(&summary, "valid"), 10, "{summary:#}");
     assert_eq!(count(&summary, "bad_rows"), 1, "{summary:#}");
-    assert_eq!(handle.stats().requests, 0);
+    assert_eq!(handle.stats().accepted, 0);
     let errors = errors_csv(&scratch);
     let kinds: Vec<(&str, &str)> = errors.iter().map(|r| (r.error_type.as_str(), r.lines.as_str())).collect();
     assert!(kinds.contains(&("ContactIdLength", "in.csv:12")), "{errors:#?}");
@@ -148,9 +158,38 @@ fn the_run_dir_is_private_and_so_are_its_files() {
     let mut names: Vec<String> =
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["errors.csv", "retry.csv", "summary.json"]);
+    for name in ["errors.csv", "retry.csv", "summary.json"] {
+        assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+    }
+    assert!(!names.iter().any(|n| n.contains("partial")), "a half-written file was left: {names:?}");
     for name in &names {
         let path = dir.join(name);
         assert_eq!(mode(&path), 0o600, "{name} mode {:o}", mode(&path));
     }
+}
+
+#[test]
+fn a_run_dir_that_holds_a_run_is_refused_before_anything_is_sent() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "r-", 5));
+    run(&scratch, &handle, &[], &["in.csv"]).assert_code(0);
+    let before = handle.stats().requests;
+    let summary_before = scratch.read("run/summary.json");
+    let output = run(&scratch, &handle, &[], &["in.csv"]);
+    output.assert_code(2);
+    assert!(output.stderr.contains("already holds a run"), "{}", output.stderr);
+    assert_eq!(handle.stats().requests, before, "nothing sent by the refused run");
+    assert_eq!(scratch.read("run/summary.json"), summary_before, "the first run's outputs are untouched");
+}
+
+#[test]
+fn a_missing_input_file_is_an_input_error() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    let args = run_args(&handle, &[], &["does-not-exist.csv"]);
+    let output = connect_attrs(scratch.path(), &args.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    output.assert_code(2);
+    assert!(output.stderr.contains("does-not-exist.csv"), "{}", output.stderr);
+    assert_eq!(handle.stats().requests, 0);
 }

@@ -168,3 +168,94 @@ fn several_inputs_merge_and_the_later_input_wins() {
     assert_eq!(bad.error_type, "KeyCharacters");
     assert_eq!(bad.lines, "a.csv:42;b.csv:43", "{bad:?}");
 }
+
+#[test]
+fn crlf_files_keep_physical_line_numbers_and_lose_no_carriage_returns_into_values() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    let text = "InstanceId,InitialContactId,Tier,Note\r\n\
+                inst,cr-1,Gold,\"two\r\nlines\"\r\n\
+                inst,cr-2,Silver,plain\r\n\
+                inst,cr-3,Bronze\r\n\
+                inst,cr-4,,\"quoted last\"\r\n\
+                inst,cr-5,Gold,\r\n";
+    // line 1 header; cr-1 on lines 2-3; cr-2 line 4; ragged line 5; cr-4 line 6; cr-5 line 7
+    scratch.write("in.csv", text);
+    let output = run(&scratch, &handle, &[], &["in.csv"]);
+    output.assert_code(1);
+    let summary = assert_summary_file(&scratch, &output);
+    assert_eq!(count(&summary, "bad_rows"), 1, "{summary:#}");
+    let errors = errors_csv(&scratch);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].lines, "in.csv:5", "{errors:#?}");
+    let state = handle.state();
+    let attrs = |c: &str| state.contact("inst", c).map(|s| s.attributes.clone()).unwrap_or_default();
+    assert_eq!(attrs("cr-1")["Note"], "two\r\nlines");
+    assert_eq!(attrs("cr-2")["Note"], "plain");
+    assert_eq!(attrs("cr-4")["Note"], "quoted last");
+    assert!(!attrs("cr-4").contains_key("Tier"));
+    assert_eq!(attrs("cr-5").get("Note"), None, "an empty last cell is not given: {:?}", attrs("cr-5"));
+    assert_eq!(attrs("cr-5")["Tier"], "Gold");
+}
+
+#[test]
+fn a_byte_order_mark_before_the_header_is_not_part_of_the_contact_column() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    let text = simple_wide("inst", "bom-", 10);
+    scratch.write_gz("in.csv.gz", format!("\u{feff}{text}").as_bytes());
+    let output = run(&scratch, &handle, &[], &["in.csv.gz"]);
+    output.assert_code(0);
+    assert_summary_file(&scratch, &output);
+    assert_state(&handle, &expected_merge(&[&text], ""));
+}
+
+#[test]
+fn a_truncated_gzip_input_is_not_a_clean_run() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    let text = simple_wide("inst", "gz-", 5000);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, text.as_bytes()).unwrap();
+    let gz = encoder.finish().unwrap();
+    scratch.write("in.csv.gz", &gz[..gz.len() / 2]);
+    let output = run(&scratch, &handle, &[], &["in.csv.gz"]);
+    assert_ne!(output.code, 0, "half a file must not look like a clean run\n{}", output.stderr);
+    if let Ok(summary) = serde_json::from_str::<serde_json::Value>(&output.stdout) {
+        assert_adds_up(&summary);
+        let errors = errors_csv(&scratch);
+        assert!(errors.iter().any(|r| r.lines.starts_with("in.csv.gz:")), "{errors:#?}");
+    }
+}
+
+#[test]
+fn a_file_with_nothing_to_send_finishes_cleanly() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    scratch.write("header-only.csv", "InstanceId,InitialContactId,Tier\n");
+    let output = run(&scratch, &handle, &[], &["header-only.csv"]);
+    output.assert_code(0);
+    let summary = assert_summary_file(&scratch, &output);
+    assert_eq!(count(&summary, "contacts"), 0, "{summary:#}");
+    assert_eq!(handle.stats().requests, 0);
+
+    let scratch = Scratch::new();
+    scratch.write("all-invalid.csv", "InstanceId,InitialContactId,Bad Key\ninst,c-1,x\n");
+    let output = run(&scratch, &handle, &[], &["all-invalid.csv"]);
+    output.assert_code(1);
+    let summary = assert_summary_file(&scratch, &output);
+    assert_eq!(count(&summary, "invalid"), 1, "{summary:#}");
+    assert_eq!(handle.stats().requests, 0);
+}
+
+#[test]
+fn rows_without_an_instance_cell_use_the_instance_id_flag() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    let text = "InstanceId,InitialContactId,Tier\n,c-1,Gold\nother,c-1,Silver\n,c-2,Bronze\n,c-1,Platinum\n";
+    scratch.write("in.csv", text);
+    let output = run(&scratch, &handle, &["--instance-id", "default"], &["in.csv"]);
+    output.assert_code(0);
+    assert_summary_file(&scratch, &output);
+    assert_state(&handle, &expected_merge(&[text], "default"));
+}

@@ -7,5 +7,6 @@ mod formats;
 mod memory;
 mod rejected;
 mod sending;
-mod support;
+mod signals;
+pub mod support;
 mod systemic;

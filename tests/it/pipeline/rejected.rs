@@ -243,3 +243,61 @@ fn a_long_retry_file_fed_back_sends_the_same_values() {
         expected_merge(&[&text], "").into_iter().filter(|(id, _)| id.1.starts_with("gone-")).collect();
     assert_state(&second, &expected);
 }
+
+#[test]
+fn with_send_empty_the_retry_file_keeps_empty_values_and_round_trips() {
+    let first = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
+    let scratch = Scratch::new();
+    let mut text = simple_wide("inst", "ok-", 20);
+    text.push_str(&csv_line(&["inst", "gone-1", "Gold", "", "n"]));
+    text.push_str(&csv_line(&["inst", "gone-2", "Silver", "5", ""]));
+    scratch.write("in.csv", &text);
+    let output = run(&scratch, &first, &["--send-empty"], &["in.csv"]);
+    output.assert_code(1);
+    let summary = assert_summary_file(&scratch, &output);
+    let all = expected_merge_with(&[&text], "", true);
+    let delivered: Contacts = all.clone().into_iter().filter(|(id, _)| id.1.starts_with("ok-")).collect();
+    assert_state(&first, &delivered);
+    let retry = summary["retry_file"].as_str().expect("a retry file").to_string();
+    let retried = expected_merge_with(&[&scratch.read(&retry)], "", true);
+    let refused: Contacts = all.into_iter().filter(|(id, _)| id.1.starts_with("gone-")).collect();
+    assert_contacts_eq(&retried, &refused);
+    assert_eq!(refused[&("inst".into(), "gone-1".into())]["Score"], "");
+
+    let second = emulator(Config::default());
+    let args = run_args(&second, &["--run-dir", "run2", "--send-empty"], &[&retry]);
+    let output = connect_attrs(scratch.path(), &args.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    output.assert_code(0);
+    assert_adds_up(&output.summary());
+    assert_state(&second, &refused);
+}
+
+/// The nightly job re-runs its own command line on the retry file: with `--contact-column` the
+/// retry file must still be readable by it.
+#[test]
+fn the_retry_file_works_with_the_command_line_that_wrote_it() {
+    let first = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
+    let scratch = Scratch::new();
+    let mut text = String::from("CallId,Tier\n");
+    for i in 0..20 {
+        text.push_str(&csv_line(&[&format!("ok-{i:02}"), "Gold"]));
+    }
+    text.push_str(&csv_line(&["gone-1", "Silver"]));
+    scratch.write("in.csv", &text);
+    let flags = ["--instance-id", "inst", "--contact-column", "CallId"];
+    let output = run(&scratch, &first, &flags, &["in.csv"]);
+    output.assert_code(1);
+    let summary = assert_summary_file(&scratch, &output);
+    let retry = summary["retry_file"].as_str().expect("a retry file").to_string();
+
+    let second = emulator(Config::default());
+    let mut again: Vec<&str> = flags.to_vec();
+    again.extend(["--run-dir", "run2"]);
+    let args = run_args(&second, &again, &[&retry]);
+    let output = connect_attrs(scratch.path(), &args.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    output.assert_code(0);
+    assert_adds_up(&output.summary());
+    let expected: Contacts =
+        [(("inst".to_string(), "gone-1".to_string()), [("Tier".into(), "Silver".into())].into())].into();
+    assert_state(&second, &expected);
+}

@@ -11,7 +11,7 @@ fn a_quota_below_the_rate_is_throttled_but_every_contact_gets_through() {
     let text = simple_wide("inst", "q-", 150);
     scratch.write("in.csv", &text);
     let output = run(&scratch, &handle, &["--rate", "100", "--burst", "100"], &["in.csv"]);
-    output.assert_code(0);
+    assert_exit(&scratch, &output, 0);
     let summary = assert_summary_file(&scratch, &output);
     assert_eq!(count(&summary, "updated"), 150, "{summary:#}");
     assert!(count(&summary, "throttled") > 0, "{summary:#}");
@@ -25,14 +25,55 @@ fn a_quota_below_the_rate_is_throttled_but_every_contact_gets_through() {
     assert_eq!(count(&summary, "requests"), stats.requests, "{stats:?}");
 }
 
+/// The emulator draws faults from one seeded stream in arrival order. Near the end of a run the
+/// unluckiest contact retries alone, so its last attempts take consecutive draws, and with a fixed
+/// seed whether it fails is decided by the stream, not by chance (seed 42 fails it in about half
+/// the runs at these fractions). This seed has no run of more than [`TAIL_RUN`] faults in the
+/// draws where the tail of this run falls; the test checks it.
+const SEED: u64 = 63;
+const TAIL_RUN: usize = 4;
+const TAIL: std::ops::Range<usize> = 150..800;
+
+fn longest_fault_run(seed: u64, window: std::ops::Range<usize>) -> usize {
+    use connect_attrs::emulator::faults::{Faults, Fractions};
+    let fractions = Fractions { drop: 0.1, fail_500: 0.2, fail_503: 0.1 };
+    let faults = Faults::new(fractions, std::time::Duration::ZERO, std::time::Duration::ZERO, seed);
+    let (mut longest, mut run) = (0, 0);
+    for i in 0..window.end {
+        run = if faults.draw().is_some() { run + 1 } else { 0 };
+        if window.contains(&i) {
+            longest = longest.max(run);
+        }
+    }
+    longest
+}
+
+#[test]
+#[ignore = "helper: finds seeds for the fault test"]
+fn find_seeds() {
+    for seed in 0..2000 {
+        if longest_fault_run(seed, TAIL) <= TAIL_RUN {
+            println!("seed {seed}");
+        }
+    }
+}
+
 #[test]
 fn injected_faults_are_retried_until_every_contact_is_delivered() {
-    let handle = emulator(Config { fail_500: 0.2, fail_503: 0.1, drop: 0.1, seed: 42, ..Config::default() });
+    let handle = emulator(Config { fail_500: 0.2, fail_503: 0.1, drop: 0.1, seed: SEED, ..Config::default() });
+    assert!(longest_fault_run(SEED, TAIL) <= TAIL_RUN, "pick another SEED");
     let scratch = Scratch::new();
     let text = simple_wide("inst", "f-", 200);
     scratch.write("in.csv", &text);
     let output = run(&scratch, &handle, &["--max-attempts", "10"], &["in.csv"]);
-    output.assert_code(0);
+    let stats = handle.stats();
+    assert!(
+        output.code == 0,
+        "exit {} with the service's stats {stats:?}\nerrors.csv:\n{}\nstdout:\n{}",
+        output.code,
+        std::fs::read_to_string(scratch.run_dir().join("errors.csv")).unwrap_or_default(),
+        output.stdout
+    );
     let summary = assert_summary_file(&scratch, &output);
     assert_eq!(count(&summary, "updated"), 200, "{summary:#}");
     assert!(count(&summary, "retries") > 0, "{summary:#}");

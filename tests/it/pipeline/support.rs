@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -61,6 +61,16 @@ impl Scratch {
     }
 }
 
+/// Asserts the exit code; a failure shows stdout, stderr and the run's errors.csv.
+pub fn assert_exit(scratch: &Scratch, output: &Output, code: i32) {
+    let errors = std::fs::read_to_string(scratch.run_dir().join("errors.csv")).unwrap_or_default();
+    assert_eq!(
+        output.code, code,
+        "exit code\nstdout:\n{}\nstderr:\n{}\nerrors.csv:\n{errors}",
+        output.stdout, output.stderr
+    );
+}
+
 /// What one run of the binary did.
 #[derive(Debug)]
 pub struct Output {
@@ -90,6 +100,24 @@ pub fn connect_attrs(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output 
 }
 
 pub fn connect_attrs_env(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
+    let mut child = spawn_connect_attrs(dir, args, stdin.is_some(), env);
+    let writer = stdin.map(|bytes| {
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            // The binary may stop reading early (an error); that is its business.
+            let _ = pipe.write_all(&bytes);
+        })
+    });
+    let output = finish(child, args, String::new());
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
+    output
+}
+
+/// Starts the binary with the example credentials and nothing of the caller's AWS environment.
+pub fn spawn_connect_attrs(dir: &Path, args: &[&str], piped_stdin: bool, env: &[(&str, &str)]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_connect-attrs"));
     command
         .args(args)
@@ -107,21 +135,18 @@ pub fn connect_attrs_env(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_ENDPOINT_URL_CONNECT")
         .env_remove("RUST_LOG")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if piped_stdin { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child = command.spawn().expect("connect-attrs starts");
-    let writer = stdin.map(|bytes| {
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        let bytes = bytes.to_vec();
-        std::thread::spawn(move || {
-            // The binary may stop reading early (an error); that is its business.
-            let _ = pipe.write_all(&bytes);
-        })
-    });
+    command.spawn().expect("connect-attrs starts")
+}
+
+/// Waits for the child (killing it if it hangs) and collects its output; `stderr_seen` is what
+/// the caller already read from its stderr.
+pub fn finish(mut child: Child, args: &[&str], stderr_seen: String) -> Output {
     let (done, finished) = mpsc::channel::<()>();
     let pid = child.id();
     let watchdog = std::thread::spawn(move || {
@@ -131,14 +156,12 @@ pub fn connect_attrs_env(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &
         }
         false
     });
+    drop(child.stdin.take());
     let output = child.wait_with_output().expect("connect-attrs runs");
     let _ = done.send(());
     let hung = watchdog.join().unwrap_or(false);
-    if let Some(writer) = writer {
-        let _ = writer.join();
-    }
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let stderr = stderr_seen + &String::from_utf8_lossy(&output.stderr);
     assert!(!hung, "connect-attrs {args:?} hung and was killed\nstderr:\n{stderr}");
     Output { code: output.status.code().unwrap_or(-1), stdout, stderr }
 }
@@ -214,6 +237,11 @@ pub fn assert_summary_file(scratch: &Scratch, output: &Output) -> Value {
 /// long when the header has `Key` and `Value`, else wide; empty values are not given; later rows
 /// win per key. Contacts left with no attributes are not sent, so they are not in the result.
 pub fn expected_merge(inputs: &[&str], default_instance: &str) -> Contacts {
+    expected_merge_with(inputs, default_instance, false)
+}
+
+/// [`expected_merge`]; with `send_empty`, an empty cell is an empty value (`--send-empty`).
+pub fn expected_merge_with(inputs: &[&str], default_instance: &str, send_empty: bool) -> Contacts {
     let mut merged = Contacts::new();
     for text in inputs {
         let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
@@ -231,13 +259,13 @@ pub fn expected_merge(inputs: &[&str], default_instance: &str) -> Contacts {
             let entry = merged.entry((instance, record[contact].to_string())).or_default();
             match long {
                 Some((key, value)) => {
-                    if !record[value].is_empty() {
+                    if send_empty || !record[value].is_empty() {
                         entry.insert(record[key].to_string(), record[value].to_string());
                     }
                 }
                 None => {
                     for (i, name) in header.iter().enumerate() {
-                        if i != contact && Some(i) != instance_column && !record[i].is_empty() {
+                        if i != contact && Some(i) != instance_column && (send_empty || !record[i].is_empty()) {
                             entry.insert(name.clone(), record[i].to_string());
                         }
                     }

@@ -1,0 +1,275 @@
+//! The journal: an append-only record of finished contacts (updated, or failed for good) with a
+//! digest of what was sent, so `--resume` can skip them and resend almost nothing.
+//!
+//! One JSON object per line. The first line describes the inputs; each later line is one finished
+//! contact. Lines are buffered and made durable (flush + fsync) at least every second and at the
+//! end; a crash loses at most the last second, and those contacts are simply sent again. A torn
+//! last line (the crash came mid-write) is ignored on load.
+
+use super::files::{RunDirError, create_private};
+use crate::send::Failure;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// What the journal's first line records about one input, to tell whether a resume reads the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputFingerprint {
+    pub name: String,
+    pub size: Option<u64>,
+    pub modified_ns: Option<u128>,
+    /// SHA-256 of the first 64 KiB: the header and first block.
+    pub head_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub version: u32,
+    pub inputs: Vec<InputFingerprint>,
+}
+
+/// A contact finished in an earlier session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub digest: String,
+    /// `None`: updated; `Some`: failed for good, with why.
+    pub failure: Option<Failure>,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    /// "updated" or "failed"
+    s: String,
+    d: String,
+    i: String,
+    c: String,
+    #[serde(default)]
+    a: u32,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    e: Option<StoredFailure>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredFailure {
+    t: String,
+    h: Option<u16>,
+    m: String,
+    r: Option<String>,
+}
+
+/// The digest of one request body: what was (or would be) sent for a contact.
+pub fn digest(body: &[u8]) -> String {
+    let hash = Sha256::digest(body);
+    hex::encode(&hash[..16])
+}
+
+pub struct Journal {
+    path: PathBuf,
+    writer: BufWriter<File>,
+    last_sync: Instant,
+    dirty: bool,
+}
+
+impl Journal {
+    /// Starts a new journal with its header.
+    pub fn create(dir: &Path, header: &Header) -> Result<Journal, RunDirError> {
+        let path = dir.join(JOURNAL_FILE);
+        let file = create_private(&path)?;
+        let mut journal = Journal { path, writer: BufWriter::new(file), last_sync: Instant::now(), dirty: true };
+        let line = serde_json::to_string(header).unwrap_or_default();
+        journal.line(&line)?;
+        journal.sync()?;
+        Ok(journal)
+    }
+
+    /// Reopens an existing journal to append to it.
+    pub fn append(dir: &Path) -> Result<Journal, RunDirError> {
+        let path = dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|source| RunDirError::File { path: path.clone(), source })?;
+        Ok(Journal { path, writer: BufWriter::new(file), last_sync: Instant::now(), dirty: false })
+    }
+
+    pub fn updated(&mut self, instance: &str, contact: &str, digest: &str, attempts: u32) -> Result<(), RunDirError> {
+        self.entry(Entry {
+            s: "updated".into(),
+            d: digest.into(),
+            i: instance.into(),
+            c: contact.into(),
+            a: attempts,
+            e: None,
+        })
+    }
+
+    pub fn failed(
+        &mut self,
+        instance: &str,
+        contact: &str,
+        digest: &str,
+        attempts: u32,
+        failure: &Failure,
+    ) -> Result<(), RunDirError> {
+        let e = StoredFailure {
+            t: failure.error_type.clone(),
+            h: failure.http_status,
+            m: failure.message.clone(),
+            r: failure.request_id.clone(),
+        };
+        self.entry(Entry {
+            s: "failed".into(),
+            d: digest.into(),
+            i: instance.into(),
+            c: contact.into(),
+            a: attempts,
+            e: Some(e),
+        })
+    }
+
+    /// Makes everything written so far durable if a second has passed since the last time.
+    pub fn sync_if_due(&mut self) -> Result<(), RunDirError> {
+        if self.dirty && self.last_sync.elapsed() >= SYNC_EVERY { self.sync() } else { Ok(()) }
+    }
+
+    pub fn sync(&mut self) -> Result<(), RunDirError> {
+        let path = self.path.clone();
+        let error = |source: io::Error| RunDirError::File { path: path.clone(), source };
+        self.writer.flush().map_err(error)?;
+        self.writer.get_ref().sync_data().map_err(error)?;
+        self.last_sync = Instant::now();
+        self.dirty = false;
+        Ok(())
+    }
+
+    fn entry(&mut self, entry: Entry) -> Result<(), RunDirError> {
+        let line = serde_json::to_string(&entry).unwrap_or_default();
+        self.line(&line)?;
+        self.sync_if_due()
+    }
+
+    fn line(&mut self, line: &str) -> Result<(), RunDirError> {
+        self.dirty = true;
+        let result = self.writer.write_all(line.as_bytes()).and_then(|_| self.writer.write_all(b"\n"));
+        result.map_err(|source| RunDirError::File { path: self.path.clone(), source })
+    }
+}
+
+/// A journal read back: its header and the finished contacts by (instance, contact).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub header: Option<Header>,
+    pub finished: HashMap<(String, String), Finished>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: cannot read the journal: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{path}: no journal header: this run directory was not written by `connect-attrs run`")]
+    NoHeader { path: PathBuf },
+}
+
+pub fn load(dir: &Path) -> Result<Loaded, LoadError> {
+    let path = dir.join(JOURNAL_FILE);
+    let file = File::open(&path).map_err(|source| LoadError::Read { path: path.clone(), source })?;
+    let mut lines = BufReader::new(file).lines();
+    let header: Header = match lines.next() {
+        Some(Ok(line)) => serde_json::from_str(&line).map_err(|_| LoadError::NoHeader { path: path.clone() })?,
+        Some(Err(source)) => return Err(LoadError::Read { path, source }),
+        None => return Err(LoadError::NoHeader { path }),
+    };
+    let mut loaded = Loaded { header: Some(header), finished: HashMap::new() };
+    for line in lines {
+        let line = line.map_err(|source| LoadError::Read { path: path.clone(), source })?;
+        // A line that does not parse can only be the torn last one: ignore it.
+        let Ok(entry) = serde_json::from_str::<Entry>(&line) else { continue };
+        let failure = entry.e.map(|e| Failure {
+            error_type: e.t,
+            http_status: e.h,
+            message: e.m,
+            request_id: e.r,
+            permanent: true,
+        });
+        let finished =
+            Finished { digest: entry.d, failure: if entry.s == "failed" { failure } else { None }, attempts: entry.a };
+        loaded.finished.insert((entry.i, entry.c), finished);
+    }
+    Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            version: 1,
+            inputs: vec![InputFingerprint {
+                name: "in.csv".into(),
+                size: Some(10),
+                modified_ns: Some(5),
+                head_sha256: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn entries_round_trip_and_a_torn_last_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), &header()).unwrap();
+        journal.updated("i", "c1", &digest(b"one"), 1).unwrap();
+        let failure = Failure {
+            error_type: "ResourceNotFoundException".into(),
+            http_status: Some(404),
+            message: "Contact not found".into(),
+            request_id: Some("r".into()),
+            permanent: true,
+        };
+        journal.failed("i", "c2", &digest(b"two"), 2, &failure).unwrap();
+        journal.sync().unwrap();
+        drop(journal);
+        let mut file = OpenOptions::new().append(true).open(dir.path().join(JOURNAL_FILE)).unwrap();
+        file.write_all(b"{\"s\":\"updated\",\"d\":\"ab").unwrap();
+
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.header, Some(header()));
+        assert_eq!(loaded.finished.len(), 2);
+        let c1 = &loaded.finished[&("i".to_string(), "c1".to_string())];
+        assert_eq!((c1.digest.as_str(), &c1.failure, c1.attempts), (digest(b"one").as_str(), &None, 1));
+        let c2 = &loaded.finished[&("i".to_string(), "c2".to_string())];
+        assert_eq!(c2.failure.as_ref(), Some(&failure));
+    }
+
+    #[test]
+    fn append_continues_an_existing_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        Journal::create(dir.path(), &header()).unwrap();
+        let mut journal = Journal::append(dir.path()).unwrap();
+        journal.updated("i", "c9", "d", 1).unwrap();
+        journal.sync().unwrap();
+        assert_eq!(load(dir.path()).unwrap().finished.len(), 1);
+    }
+
+    #[test]
+    fn a_directory_without_a_journal_header_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(JOURNAL_FILE), "").unwrap();
+        assert!(matches!(load(dir.path()), Err(LoadError::NoHeader { .. })));
+    }
+
+    #[test]
+    fn digests_differ_when_the_body_does() {
+        assert_eq!(digest(b"x"), digest(b"x"));
+        assert_ne!(digest(b"x"), digest(b"y"));
+        assert_eq!(digest(b"x").len(), 32);
+    }
+}

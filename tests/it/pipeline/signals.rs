@@ -1,0 +1,67 @@
+//! Stopping on request: SIGTERM while sending stops intake, lets the requests in flight finish,
+//! writes everything not updated to the retry file, and exits 3.
+
+use super::support::*;
+use connect_attrs::emulator::Config;
+use std::io::{BufRead, BufReader, Read};
+
+#[cfg(unix)]
+#[test]
+fn sigterm_while_sending_saves_the_rest_in_the_retry_file_and_exits_3() {
+    // Slow enough that the run is far from done when the signal arrives.
+    let handle = emulator(Config { latency: std::time::Duration::from_millis(50), ..Config::default() });
+    let scratch = Scratch::new();
+    let text = simple_wide("inst", "t-", 300);
+    scratch.write("in.csv", &text);
+    let args = run_args(&handle, &["--rate", "10", "--burst", "1"], &["in.csv"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = spawn_connect_attrs(scratch.path(), &args, false, &[]);
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr pipe"));
+    // Wait for the event, not for time: the log line that says sending has begun.
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let read = stderr.read_line(&mut line).expect("read stderr");
+        seen.push_str(&line);
+        assert!(read > 0, "connect-attrs ended before sending:\n{seen}");
+        if line.contains("sending 300 contacts") {
+            break;
+        }
+    }
+    // The signal handler is installed as sending starts, just after that line; the first answer
+    // the service gives proves sending is under way. (The watchdog in `finish` bounds this loop.)
+    while handle.stats().accepted == 0 {
+        assert!(child.try_wait().expect("poll the child").is_none(), "connect-attrs ended before sending");
+        std::thread::yield_now();
+    }
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+    let output = finish(child, &args, String::new());
+    let stderr = seen + &rest.join().unwrap() + &output.stderr;
+    let output = Output { stderr, ..output };
+    output.assert_code(3);
+    let summary = assert_summary_file(&scratch, &output);
+    assert_eq!(count(&summary, "contacts"), 300, "{summary:#}");
+    assert!(summary["stopped"].as_str().is_some_and(|s| s.contains("SIGTERM")), "{summary:#}");
+    let updated = count(&summary, "updated");
+    assert!(count(&summary, "skipped") > 0, "{summary:#}");
+
+    // What the service holds and what the retry file holds split the input between them.
+    let all = expected_merge(&[&text], "");
+    let delivered = stored(&handle.state());
+    assert_eq!(delivered.len() as u64, updated, "the summary counts what the service holds");
+    let retry = summary["retry_file"].as_str().unwrap_or_else(|| panic!("a retry file: {summary:#}"));
+    let retried = read_model_of(&scratch.path().join(retry));
+    assert_eq!(retried.len() as u64, 300 - updated, "{summary:#}");
+    for (id, attributes) in delivered.iter().chain(&retried) {
+        assert_eq!(Some(attributes), all.get(id), "{id:?}");
+    }
+    for id in retried.keys() {
+        assert!(!delivered.contains_key(id), "{id:?} is both updated and in the retry file");
+    }
+}

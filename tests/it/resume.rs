@@ -1,0 +1,171 @@
+//! Crash-safe runs: a run killed with SIGKILL at random moments and resumed each time ends with
+//! exactly the merged input stored, no contact sent more than 1 + kills times, and retry.csv and
+//! errors.csv holding exactly the contacts that failed. Also: SIGTERM stops cleanly (exit 3) and a
+//! resume with changed inputs is refused.
+
+use crate::pipeline::support::{
+    Lcg, Scratch, assert_contacts_eq, connect_attrs, emulator, errors_csv, expected_merge, read_model_of,
+    spawn_connect_attrs, stored,
+};
+use connect_attrs::emulator::{Config, Handle};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+const INSTANCE: &str = "inst-kill";
+
+fn args(handle: &Handle, session: usize) -> Vec<String> {
+    let mut args: Vec<String> = vec!["run".into(), "--endpoint-url".into(), handle.url()];
+    if session == 0 {
+        args.extend(["--run-dir".into(), "run".into()]);
+    } else {
+        args.extend(["--resume".into(), "run".into()]);
+    }
+    let rest =
+        ["--rate", "400", "--burst", "50", "--instance-id", INSTANCE, "--retry-base-ms", "20", "wide.csv", "long.csv"];
+    args.extend(rest.iter().map(|s| s.to_string()));
+    args
+}
+
+/// 3,000 contacts over two inputs; every 97th contact is one the service says does not exist.
+fn inputs(scratch: &Scratch) -> BTreeSet<String> {
+    let mut wide = String::from("InitialContactId,Tier,Score\n");
+    let mut long = String::from("InitialContactId,Key,Value\n");
+    let mut gone = BTreeSet::new();
+    for i in 0..3000 {
+        let id = if i % 97 == 50 { format!("gone-{i}") } else { format!("c-{i}") };
+        if id.starts_with("gone") {
+            gone.insert(id.clone());
+        }
+        wide.push_str(&format!("{id},T{},{}\n", i % 7, i * 3));
+        if i % 3 == 0 {
+            long.push_str(&format!("{id},Tier,L{}\n{id},Extra,x{i}\n", i % 5));
+        }
+    }
+    scratch.write("wide.csv", wide);
+    scratch.write("long.csv", long);
+    gone
+}
+
+/// Waits (polling the emulator, not the clock) until `accepted` reaches `at`, or the child ends.
+fn kill_when_accepted(handle: &Handle, child: &mut std::process::Child, at: u64) -> bool {
+    loop {
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        if handle.stats().accepted >= at {
+            let _ = child.kill();
+            let _ = child.wait();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn killed_runs_resume_until_done_without_losing_or_repeating_contacts() {
+    let scratch = Scratch::new();
+    let gone = inputs(&scratch);
+    let handle = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
+    let mut random = Lcg::new(20261125);
+    let mut kill_points: Vec<u64> = (0..3).map(|_| 200 + random.below(2400)).collect();
+    kill_points.sort_unstable();
+
+    let mut kills: u64 = 0;
+    for (session, point) in kill_points.iter().enumerate() {
+        let args = args(&handle, session);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = spawn_connect_attrs(scratch.path(), &args, false, &[]);
+        if kill_when_accepted(&handle, &mut child, *point) {
+            kills += 1;
+        }
+    }
+    let last = args(&handle, kill_points.len());
+    let last: Vec<&str> = last.iter().map(String::as_str).collect();
+    let output = connect_attrs(scratch.path(), &last, None);
+    assert_eq!(output.code, 1, "the final resume ends with the refused contacts: {}", output.stderr);
+    assert!(kills >= 2, "only {kills} kills landed");
+
+    // The service holds exactly the merged input of every contact that exists.
+    let mut expected = expected_merge(&[&scratch.read("wide.csv"), &scratch.read("long.csv")], INSTANCE);
+    expected.retain(|(_, contact), _| !gone.contains(contact));
+    assert_contacts_eq(&stored(&handle.state()), &expected);
+    for contacts in handle.state().instances.values() {
+        for (id, contact) in contacts {
+            assert!(contact.updates <= 1 + kills, "{id} was updated {} times after {kills} kills", contact.updates);
+        }
+    }
+
+    // The retry file and the error report hold exactly the contacts that failed.
+    let retried: BTreeSet<String> =
+        read_model_of(&scratch.path().join("run/retry.csv")).into_keys().map(|(_, c)| c).collect();
+    assert_eq!(retried, gone);
+    let reported: BTreeSet<String> = errors_csv(&scratch).into_iter().map(|row| row.initial_contact_id).collect();
+    assert_eq!(reported, gone);
+
+    let summary: Value = output.summary();
+    let n = |key: &str| summary[key].as_u64().unwrap_or_else(|| panic!("no {key} in {summary}"));
+    assert_eq!(n("contacts"), 3000);
+    assert_eq!(n("contacts"), n("updated") + n("failed") + n("invalid") + n("skipped") + n("already_done"));
+    assert!(n("already_done") > 0, "{summary}");
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_the_resume_command_finishes_the_job() {
+    let scratch = Scratch::new();
+    inputs(&scratch);
+    let handle = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
+    let first = args(&handle, 0);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let mut child = spawn_connect_attrs(scratch.path(), &first, false, &[]);
+    while handle.stats().accepted < 300 {
+        assert!(child.try_wait().ok().flatten().is_none(), "the run ended before it could be stopped");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let command = summary["resume_command"].as_str().unwrap().to_string();
+    assert!(command.contains("--resume run"), "{command}");
+    assert!(summary["skipped"].as_u64().unwrap() > 0);
+    // Stopped cleanly: every contact in the journal, the retry file or the error report.
+    let retry = read_model_of(&scratch.path().join("run/retry.csv"));
+    assert_eq!(retry.len() as u64, summary["skipped"].as_u64().unwrap() + summary["failed"].as_u64().unwrap());
+
+    let resumed = args(&handle, 1);
+    let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
+    let output = connect_attrs(scratch.path(), &resumed, None);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    for contacts in handle.state().instances.values() {
+        assert!(contacts.values().all(|c| c.updates == 1), "a contact was sent twice after a clean stop");
+    }
+}
+
+#[test]
+fn resume_with_changed_inputs_is_refused_unless_forced() {
+    let scratch = Scratch::new();
+    scratch.write("wide.csv", "InitialContactId,Tier\nc-1,Gold\n");
+    scratch.write("long.csv", "InitialContactId,Key,Value\nc-2,Tier,Silver\n");
+    let handle = emulator(Config::default());
+    let first = args(&handle, 0);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    assert_eq!(connect_attrs(scratch.path(), &first, None).code, 0);
+
+    scratch.write("wide.csv", "InitialContactId,Tier\nc-1,Platinum\n");
+    let resumed = args(&handle, 1);
+    let mut resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
+    let refused = connect_attrs(scratch.path(), &resumed, None);
+    assert_eq!(refused.code, 2);
+    assert!(refused.stderr.contains("wide.csv changed since the run started"), "{}", refused.stderr);
+    assert_eq!(handle.stats().requests, 2, "nothing sent by the refused resume");
+
+    resumed.insert(1, "--force");
+    let forced = connect_attrs(scratch.path(), &resumed, None);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    let summary = forced.summary();
+    // c-2's request is unchanged: done before. c-1 changed: sent again.
+    assert_eq!((summary["already_done"].as_u64(), summary["updated"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(handle.state().contact(INSTANCE, "c-1").unwrap().attributes["Tier"], "Platinum");
+}
