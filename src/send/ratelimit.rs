@@ -344,11 +344,16 @@ mod tests {
         let t = drive(&mut adaptive, 0.0, 3.0, 20.0, |_| false);
         adaptive.on_answer(t, t, true);
         let rate = adaptive.rate().unwrap();
-        // Many callers at once: after the burst, each waits one more interval.
+        // Many callers at once right after the cut: no burst (the bucket is empty), one interval each.
         let waits: Vec<f64> = (0..40).map(|_| adaptive.reserve(t + 0.01)).collect();
-        let last = waits[39];
-        let expected = (40.0 - adaptive.capacity) / rate;
-        assert!((last - expected).abs() < 0.05, "last wait {last}, expected {expected}");
+        assert!(waits[0] < 1.0 / rate, "first wait {}", waits[0]);
+        for pair in waits[1..].windows(2) {
+            assert!((pair[1] - pair[0] - 1.0 / rate).abs() < 1e-9, "{pair:?} at {rate}/s");
+        }
+        // Later, after a quiet spell, the bucket has refilled: a burst of `capacity` goes at once.
+        let later = t + 100.0;
+        let burst = (0..40).take_while(|_| adaptive.reserve(later) == 0.0).count();
+        assert_eq!(burst as f64, adaptive.capacity.floor());
     }
 
     #[test]
