@@ -23,9 +23,12 @@ use rayon::prelude::*;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::TryRecvError;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+
+/// How often the report takes the outcomes that arrived.
+const REPORT_EVERY: Duration = Duration::from_millis(20);
 
 /// Runs one command; `Ok` holds the exit code of a command that got to write its summary.
 pub fn run(cli: Cli) -> Result<u8, Error> {
@@ -206,7 +209,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
 
     let counters = Arc::new(Counters::default());
     let sender = HttpSender::new(&target.endpoint, &target.region, target.credentials.clone(), send_plan.timeout)
-        .map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
+        .map_err(|e| Error::Config(e.to_string()))?;
     let rate = RateControl::new(target.ceiling);
     let context =
         Arc::new(Context::new(sender, rate, send_plan.retry, send_plan.concurrency, counters.clone(), stop.clone()));
@@ -237,16 +240,24 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
 
     let mut write_error = None;
     loop {
-        match outcome_rx.recv_timeout(Duration::from_millis(250)) {
-            Ok(outcome) => {
-                metrics.observe(&outcome, std::time::SystemTime::now());
-                if let Err(err) = report.outcome(&outcome) {
-                    stop.stop(StopReason::Fatal(format!("cannot write the run's outputs: {err}")));
-                    write_error.get_or_insert(err);
+        // Drain what arrived, then look again in a moment: a blocking receive would wake this
+        // thread once per outcome, which cost more CPU than the outcome itself.
+        let mut disconnected = false;
+        loop {
+            match outcome_rx.try_recv() {
+                Ok(outcome) => {
+                    metrics.observe(&outcome, std::time::SystemTime::now());
+                    if let Err(err) = report.outcome(&outcome) {
+                        stop.stop(StopReason::Fatal(format!("cannot write the run's outputs: {err}")));
+                        write_error.get_or_insert(err);
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    disconnected = true;
+                    break;
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
         }
         if let Err(err) = report.sync_journal_if_due() {
             stop.stop(StopReason::Fatal(format!("cannot write the journal: {err}")));
@@ -262,6 +273,10 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
             let snapshot = Snapshot::of(report.tally(), total, &counters, sending.elapsed(), metrics.last_success());
             metrics.write_during_run(&snapshot, Instant::now());
         }
+        if disconnected {
+            break;
+        }
+        std::thread::sleep(REPORT_EVERY);
     }
     // The loop ends when every sender of outcomes is gone, the feeder's included.
     let _ = feeder.join();
