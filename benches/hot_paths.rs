@@ -37,7 +37,11 @@ fn parse_rows(bencher: divan::Bencher) {
     let spec = spec(&file);
     bencher.counter(divan::counter::ItemsCount::new(ROWS)).bench(|| {
         let mut rows = 0;
-        read_input(0, &spec, &ReadOptions::default(), |item| rows += matches!(item, Item::Row(_)) as usize).unwrap();
+        read_input(0, &spec, &ReadOptions::default(), |item| {
+            rows += matches!(item, Item::Row(_)) as usize;
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
         rows
     });
 }
@@ -52,6 +56,7 @@ fn parse_and_merge_rows(bencher: divan::Bencher) {
             if let Item::Row(row) = item {
                 merge.add(row)
             }
+            std::ops::ControlFlow::Continue(())
         })
         .unwrap();
         merge.len()

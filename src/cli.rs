@@ -71,6 +71,12 @@ pub struct InputArgs {
     /// Directory for this run's outputs [default: connect-attrs-runs/<UTC timestamp>]
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
+    /// Memory for merging contacts; past it, rows are merged through temporary files. SIZE: 256MiB, 1GiB, 500MB, 64k (k, m, g: KiB, MiB, GiB) or bytes
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub memory_limit: u64,
+    /// Directory for the merge's temporary files (removed at the end) [default: the system's, e.g. TMPDIR]
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
     #[command(flatten)]
     pub columns: ColumnArgs,
 }
@@ -212,6 +218,31 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `256MiB`, `1GiB`, `500MB`, `64k`, `1048576`: binary units with `i` or a bare letter, decimal with `B`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let digits = trimmed.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits);
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => return Err(format!("unknown unit in {text:?}: use B, k, KiB, KB, m, MiB, MB, g, GiB or GB")),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 && n * multiplier as f64 <= u64::MAX as f64 => {
+            Ok((n * multiplier as f64) as u64)
+        }
+        _ => Err(format!("expected a size such as 256MiB, 1GiB, 500MB, 64k or a number of bytes; got {text:?}")),
+    }
+}
+
 fn parse_rename(text: &str) -> Result<(String, String), String> {
     // A key cannot hold '=', so the last one separates the column from the key.
     match text.rsplit_once('=') {
@@ -265,6 +296,20 @@ mod tests {
     }
 
     #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("1.5g"), Ok(3 << 29));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("-1k").is_err());
+    }
+
+    #[test]
     fn run_parses_a_typical_command_line() {
         let cli = Cli::try_parse_from([
             "connect-attrs",
@@ -282,5 +327,7 @@ mod tests {
         assert_eq!(args.input.inputs, ["ids.csv"]);
         assert_eq!(args.rate, RateArg::PerSecond(10.0));
         assert_eq!(args.max_attempts, 5);
+        assert_eq!(args.input.memory_limit, 256 << 20);
+        assert_eq!(args.input.temp_dir, None);
     }
 }

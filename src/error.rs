@@ -3,6 +3,7 @@
 
 use crate::connect::credentials::CredentialsError;
 use crate::input::InputError;
+use crate::merge::MergeError;
 use crate::report::RunDirError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,15 +19,23 @@ pub enum Error {
     #[error(transparent)]
     RunDir(#[from] RunDirError),
     #[error(transparent)]
+    Merge(#[from] MergeError),
+    /// A signal before sending began: nothing was sent.
+    #[error("{0}")]
+    Interrupted(String),
+    #[error(transparent)]
     Credentials(#[from] CredentialsError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
 impl Error {
-    /// Every error here is exit code 2: usage, configuration, input or systemic.
+    /// Exit code 2: usage, configuration, input or systemic; 3 when stopped by a signal.
     pub fn exit_code(&self) -> u8 {
-        2
+        match self {
+            Error::Interrupted(_) => exit::STOPPED,
+            _ => exit::ERROR,
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use crate::cli::{ConcurrencyArg, InputArgs, RateArg, RunArgs};
 use crate::connect::quotas;
 use crate::error::Error;
 use crate::input::{ColumnRules, InputSpec, ReadOptions};
+use crate::merge::MergeOptions;
 use crate::send::Concurrency;
 use crate::send::backoff::RetryPolicy;
 use crate::send::ratelimit::Ceiling;
@@ -21,6 +22,7 @@ pub struct InputPlan {
     pub read: ReadOptions,
     pub set: Vec<(String, String)>,
     pub run_dir: PathBuf,
+    pub merge: MergeOptions,
 }
 
 /// Sending, for `run`.
@@ -71,6 +73,10 @@ pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error>
         },
         set: args.set.clone(),
         run_dir,
+        merge: MergeOptions {
+            budget: usize::try_from(args.memory_limit).unwrap_or(usize::MAX),
+            temp_dir: args.temp_dir.clone(),
+        },
     })
 }
 

@@ -8,7 +8,7 @@ use crate::connect::quotas;
 use crate::connect::request_body;
 use crate::error::{Error, exit};
 use crate::input::{self, Format, Item};
-use crate::merge::{Contact, MemoryMerge};
+use crate::merge::{Contact, Contacts, Merger};
 use crate::plan::{self, InputPlan, SendPlan};
 use crate::report::journal;
 use crate::report::metrics::{MetricsFile, Snapshot};
@@ -21,10 +21,14 @@ use crate::{ceiling, completions, logging, validate};
 use crate::{resume, shutdown};
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::TryRecvError;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+
+/// How often the report takes the outcomes that arrived.
+const REPORT_EVERY: Duration = Duration::from_millis(20);
 
 /// Runs one command; `Ok` holds the exit code of a command that got to write its summary.
 pub fn run(cli: Cli) -> Result<u8, Error> {
@@ -65,46 +69,58 @@ fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-/// What reading and checking produced: contacts to send, and the counts of what was read.
+/// What reading and merging produced: final contacts (not yet checked), and the counts of what
+/// was read.
 struct Prepared {
     report: Report,
-    to_send: Vec<Contact>,
+    contacts: Contacts,
     rows: u64,
     bad_rows: u64,
     format: Option<Format>,
 }
 
-/// Reads every input, merges, validates; invalid and empty contacts are reported right away.
-fn prepare(plan: &InputPlan, mut report: Report) -> Result<Prepared, Error> {
-    let mut merge = MemoryMerge::new();
+/// Reads every input and merges it. Contacts become final only here, after the last row, so a
+/// spill failure (exit 2) comes before anything is sent. `abort`: a stop that ends reading early.
+fn prepare(plan: &InputPlan, mut report: Report, abort: Option<&Stop>) -> Result<Prepared, Error> {
+    let mut merger = Merger::new(plan.merge.clone());
     let (mut rows, mut bad_rows, mut format) = (0, 0, None);
-    let mut write_error = None;
+    let mut failure: Option<Error> = None;
+    let stopped = || abort.is_some_and(|stop| stop.is_stopped());
     for (index, spec) in plan.inputs.iter().enumerate() {
-        let info = input::read_input(index as u32, spec, &plan.read, |item| match item {
-            Item::Row(row) => merge.add(row),
-            Item::Bad(bad) => {
-                if let Err(err) = report.bad_row(&bad) {
-                    write_error.get_or_insert(err);
-                }
+        let info = input::read_input(index as u32, spec, &plan.read, |item| {
+            let result = match item {
+                Item::Row(row) => merger.add(row).map_err(Error::from),
+                Item::Bad(bad) => report.bad_row(&bad).map_err(Error::from),
+            };
+            if let Err(err) = result {
+                failure.get_or_insert(err);
             }
+            if failure.is_some() || stopped() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         })?;
         tracing::info!("{}: {} rows ({:?}), {} malformed", spec.name, info.rows, info.format, info.bad_rows);
         rows += info.rows;
         bad_rows += info.bad_rows;
         format.get_or_insert(info.format);
-    }
-    if let Some(err) = write_error {
-        return Err(err.into());
-    }
-    let checked: Vec<Result<Contact, Box<Outcome>>> = merge.finish(&plan.set).into_par_iter().map(check).collect();
-    let mut to_send = Vec::with_capacity(checked.len());
-    for result in checked {
-        match result {
-            Ok(contact) => to_send.push(contact),
-            Err(outcome) => report.outcome(&outcome)?,
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        if stopped() {
+            return Err(Error::Interrupted("stopped while reading the inputs: nothing was sent".into()));
         }
     }
-    Ok(Prepared { report, to_send, rows, bad_rows, format })
+    let contacts = merger.finish(&plan.set)?;
+    tracing::info!("merged: {:?}", contacts.strategy());
+    Ok(Prepared { report, contacts, rows, bad_rows, format })
+}
+
+/// Contacts checked per batch: enough for rayon to pay, few enough to keep memory flat.
+const CHECK_BATCH: usize = 4096;
+
+/// The next batch of final contacts, each checked (in parallel): `Ok` to send, or the outcome
+/// that says why not. Empty at the end.
+fn next_checked(contacts: &mut Contacts) -> Result<Vec<Result<Contact, Box<Outcome>>>, Error> {
+    let batch = contacts.by_ref().take(CHECK_BATCH).collect::<Result<Vec<Contact>, _>>()?;
+    Ok(batch.into_par_iter().map(check).collect())
 }
 
 /// A contact worth sending, or the outcome that says why not.
@@ -125,8 +141,29 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
         plan::set_region(&mut plan, &args.input, region)?;
     }
     let report = Report::create(&plan.run_dir, input_names(&plan), None)?;
-    let Prepared { report, to_send, rows, bad_rows, format } = prepare(&plan, report)?;
-    let valid = to_send.len() as u64;
+    // A signal ends the command early, with the merge's temporary files removed on the way out.
+    let signals = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let stop = Arc::new(Stop::default());
+    signals.spawn(shutdown::watch(stop.clone(), None, Duration::ZERO));
+    let Prepared { mut report, mut contacts, rows, bad_rows, format } = prepare(&plan, report, Some(&stop))?;
+    let mut to_send = report::plan::ToSend::default();
+    loop {
+        let batch = next_checked(&mut contacts)?;
+        if batch.is_empty() {
+            break;
+        }
+        for result in batch {
+            match result {
+                Ok(contact) => to_send.add(&contact),
+                Err(outcome) => report.outcome(&outcome)?,
+            }
+        }
+        if stop.is_stopped() {
+            return Err(Error::Interrupted("stopped while checking the inputs".into()));
+        }
+    }
+    drop(contacts);
+    let valid = to_send.count();
     let finished = report.finish(format.unwrap_or(Format::Wide))?;
     let mut tally = finished.tally;
     tally.contacts += valid;
@@ -139,7 +176,7 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     };
     report::write_summary(&finished.dir, &summary)?;
     // stdout: the plan for people, or with --json the same plan (summary included) as JSON.
-    let plan = report::plan::build(summary, &to_send, finished.findings, ceiling, args.plan.window);
+    let plan = report::plan::build_from(summary, to_send, finished.findings, ceiling, args.plan.window);
     if args.plan.json {
         println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
     } else {
@@ -164,56 +201,63 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     // Watch for signals and the deadline from now on: a stop while reading sends nothing.
     let stop = Arc::new(Stop::default());
     runtime.spawn(shutdown::watch(stop.clone(), stop_after, Duration::from_secs(args.grace)));
-    let Prepared { mut report, to_send, rows, bad_rows, format } = prepare(&input_plan, report)?;
-    let mut to_send = skip_finished(to_send, &finished_before, &mut report)?;
+    let Prepared { mut report, contacts, rows, bad_rows, format } = prepare(&input_plan, report, None)?;
     if stop.is_stopped() {
+        // The feeder reports every contact as stopped: they all go to the retry file.
         tracing::warn!("stopped while reading the inputs: nothing was sent");
-        for contact in to_send.drain(..) {
-            report.outcome(&Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: 0 })?;
-        }
     }
 
     let counters = Arc::new(Counters::default());
     let sender = HttpSender::new(&target.endpoint, &target.region, target.credentials.clone(), send_plan.timeout)
-        .map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
+        .map_err(|e| Error::Config(e.to_string()))?;
     let rate = RateControl::new(target.ceiling);
     let context =
         Arc::new(Context::new(sender, rate, send_plan.retry, send_plan.concurrency, counters.clone(), stop.clone()));
+    // Grouped or in-memory merges know their count; a spilled one knows an upper bound.
+    let (known, to_send) = match contacts.known_len() {
+        Some(n) => ("", n),
+        None => ("at most ", rows - bad_rows),
+    };
     tracing::info!(
-        "sending {} contacts to {} ({}), {}",
-        to_send.len(),
+        "sending {known}{to_send} contacts to {} ({}), {}",
         target.endpoint,
         target.region,
         describe_ceiling(target.ceiling)
     );
 
-    let total = report.tally().contacts + to_send.len() as u64;
+    let total = report.tally().contacts + to_send;
     report.show_progress(total, quiet);
     logging::set_bar(report.progress_bar());
     let (contact_tx, contact_rx) = tokio::sync::mpsc::channel(1024);
     let (outcome_tx, outcome_rx) = std::sync::mpsc::channel();
     let sending = Instant::now();
-    runtime.spawn(async move {
-        for contact in to_send {
-            if contact_tx.send(contact).await.is_err() {
-                break;
-            }
-        }
-    });
+    let feeder = {
+        let (outcome_tx, stop) = (outcome_tx.clone(), stop.clone());
+        let feed = move || feed(contacts, finished_before, contact_tx, outcome_tx, stop);
+        std::thread::Builder::new().name("feed".into()).spawn(feed)?
+    };
     runtime.spawn(send::send_all(contact_rx, context.clone(), outcome_tx));
 
     let mut write_error = None;
     loop {
-        match outcome_rx.recv_timeout(Duration::from_millis(250)) {
-            Ok(outcome) => {
-                metrics.observe(&outcome, std::time::SystemTime::now());
-                if let Err(err) = report.outcome(&outcome) {
-                    stop.stop(StopReason::Fatal(format!("cannot write the run's outputs: {err}")));
-                    write_error.get_or_insert(err);
+        // Drain what arrived, then look again in a moment: a blocking receive would wake this
+        // thread once per outcome, which cost more CPU than the outcome itself.
+        let mut disconnected = false;
+        loop {
+            match outcome_rx.try_recv() {
+                Ok(outcome) => {
+                    metrics.observe(&outcome, std::time::SystemTime::now());
+                    if let Err(err) = report.outcome(&outcome) {
+                        stop.stop(StopReason::Fatal(format!("cannot write the run's outputs: {err}")));
+                        write_error.get_or_insert(err);
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    disconnected = true;
+                    break;
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
         }
         if let Err(err) = report.sync_journal_if_due() {
             stop.stop(StopReason::Fatal(format!("cannot write the journal: {err}")));
@@ -229,7 +273,13 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
             let snapshot = Snapshot::of(report.tally(), total, &counters, sending.elapsed(), metrics.last_success());
             metrics.write_during_run(&snapshot, Instant::now());
         }
+        if disconnected {
+            break;
+        }
+        std::thread::sleep(REPORT_EVERY);
     }
+    // The loop ends when every sender of outcomes is gone, the feeder's included.
+    let _ = feeder.join();
     let send_seconds = sending.elapsed().as_secs_f64();
     logging::set_bar(None);
     let finished = report.finish(format.unwrap_or(Format::Wide))?;
@@ -305,23 +355,54 @@ fn open_report(args: &RunArgs, plan: &mut InputPlan) -> Result<(Report, Finished
 
 type FinishedBefore = HashMap<(String, String), journal::Finished>;
 
-/// Contacts finished in an earlier session with the same request are reported as such and not sent.
-fn skip_finished(to_send: Vec<Contact>, before: &FinishedBefore, report: &mut Report) -> Result<Vec<Contact>, Error> {
-    if before.is_empty() {
-        return Ok(to_send);
-    }
-    let mut still = Vec::with_capacity(to_send.len());
-    for contact in to_send {
-        let key = (contact.instance_id.clone(), contact.contact_id.clone());
-        match before.get(&key) {
-            Some(done) if done.digest == journal::digest(&request_body(&contact)) => {
-                let status = Status::AlreadyDone(done.failure.clone());
-                report.outcome(&Outcome { contact, status, attempts: done.attempts })?;
+/// Feeds checked contacts to the sender, and contacts that are not to be sent (invalid, empty,
+/// finished in an earlier session) straight to the report, on a thread of its own (merging
+/// partitions is CPU work). Every contact is accounted for: once the sender is gone, the rest are
+/// reported as stopped. Ends when all are handed on; the merge's temporary files go with it.
+fn feed(
+    mut contacts: Contacts,
+    before: FinishedBefore,
+    contact_tx: tokio::sync::mpsc::Sender<Contact>,
+    outcome_tx: std::sync::mpsc::Sender<Outcome>,
+    stop: Arc<Stop>,
+) {
+    loop {
+        let batch = match next_checked(&mut contacts) {
+            Ok(batch) if batch.is_empty() => break,
+            Ok(batch) => batch,
+            Err(err) => {
+                stop.stop(StopReason::Fatal(err.to_string()));
+                break;
             }
-            _ => still.push(contact),
+        };
+        for result in batch {
+            let outcome = match result.map(|contact| finished_before(contact, &before)) {
+                Ok(Ok(contact)) => match contact_tx.blocking_send(contact) {
+                    Ok(()) => continue,
+                    Err(unsent) => Outcome { contact: unsent.0, status: Status::Skipped(Skip::Stopped), attempts: 0 },
+                },
+                Ok(Err(done)) | Err(done) => *done,
+            };
+            if outcome_tx.send(outcome).is_err() {
+                return;
+            }
         }
     }
-    Ok(still)
+    drop(contacts);
+}
+
+/// A contact finished in an earlier session with the same request is reported as such, not sent.
+fn finished_before(contact: Contact, before: &FinishedBefore) -> Result<Contact, Box<Outcome>> {
+    if before.is_empty() {
+        return Ok(contact);
+    }
+    match before.get(&(contact.instance_id.clone(), contact.contact_id.clone())) {
+        Some(done) if done.digest == journal::digest(&request_body(&contact)) => {
+            let status = Status::AlreadyDone(done.failure.clone());
+            Err(Box::new(Outcome { contact, status, attempts: done.attempts }))
+        }
+        _ => Ok(contact),
+    }
 }
 
 /// Where and how fast to send, resolved from the plan and the AWS default chain.

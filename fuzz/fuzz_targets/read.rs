@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut items = Vec::new();
     let cursor = std::io::Cursor::new(bytes.to_vec());
-    if let Ok(info) = read_reader(0, "fuzz.csv", cursor, &options, |item| items.push(item)) {
+    if let Ok(info) = read_reader(0, "fuzz.csv", cursor, &options, |item| {
+        items.push(item);
+        std::ops::ControlFlow::Continue(())
+    }) {
         let bad = items.iter().filter(|i| matches!(i, Item::Bad(_))).count() as u64;
         assert_eq!((info.rows, info.bad_rows), (items.len() as u64, bad));
         let lines: Vec<u64> = items

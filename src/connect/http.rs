@@ -13,9 +13,15 @@ use std::time::{Duration, SystemTime};
 
 const CONTENT_TYPE: &str = "application/json";
 
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the HTTP client: {0}")]
+pub struct HttpSenderError(String);
+
 pub struct HttpSender {
     client: reqwest::Client,
     url: String,
+    /// `url` parsed once: parsing (with IDNA) on every request showed in profiles.
+    parsed: reqwest::Url,
     region: String,
     credentials: Arc<CredentialCache>,
 }
@@ -27,15 +33,19 @@ impl HttpSender {
         region: &str,
         credentials: Arc<CredentialCache>,
         timeout: Duration,
-    ) -> Result<HttpSender, reqwest::Error> {
+    ) -> Result<HttpSender, HttpSenderError> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_nodelay(true)
-            .build()?;
-        let url = normalized(&format!("{}{UPDATE_CONTACT_ATTRIBUTES_PATH}", endpoint.trim_end_matches('/')));
-        Ok(HttpSender { client, url, region: region.to_string(), credentials })
+            .build();
+        let raw = format!("{}{UPDATE_CONTACT_ATTRIBUTES_PATH}", endpoint.trim_end_matches('/'));
+        let parsed = reqwest::Url::parse(&raw).map_err(|e| HttpSenderError(format!("endpoint {raw}: {e}")))?;
+        // Sign the URL as it is sent (default port dropped, IPv6 written canonically).
+        let url = String::from(parsed.clone());
+        let client = client.map_err(|e| HttpSenderError(e.to_string()))?;
+        Ok(HttpSender { client, url, parsed, region: region.to_string(), credentials })
     }
 
     /// One UpdateContactAttributes call (plus one re-sign if the credentials had expired).
@@ -69,7 +79,7 @@ impl HttpSender {
             Err(err) => return credentials_attempt(err.to_string()),
         };
         tracing::trace!(url = %self.url, headers = %Redacted(&signed), bytes = body.len(), "POST");
-        let mut request = self.client.post(&self.url).header("content-type", CONTENT_TYPE);
+        let mut request = self.client.post(self.parsed.clone()).header("content-type", CONTENT_TYPE);
         for (name, value) in signed {
             request = request.header(name, value);
         }

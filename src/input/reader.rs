@@ -10,6 +10,7 @@ use csv::ByteRecord;
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::ops::ControlFlow;
 
 const BUFFER: usize = 256 * 1024;
 
@@ -34,12 +35,14 @@ fn decode(name: &str, raw: impl Read + 'static) -> Result<Box<dyn Read>, InputEr
     }
 }
 
-/// Reads one input to its end, handing every row (good or bad) to `sink` in input order.
+/// Reads one input to its end, handing every row (good or bad) to `sink` in input order. The sink
+/// can stop reading early (a signal, a spill error) by returning `ControlFlow::Break`: the counts
+/// then cover the rows read so far.
 pub fn read_input(
     index: u32,
     spec: &InputSpec,
     options: &ReadOptions,
-    sink: impl FnMut(Item),
+    sink: impl FnMut(Item) -> ControlFlow<()>,
 ) -> Result<InputInfo, InputError> {
     read_reader(index, &spec.name, open(spec)?, options, sink)
 }
@@ -50,7 +53,7 @@ pub fn read_reader(
     name: &str,
     raw: impl Read + 'static,
     options: &ReadOptions,
-    mut sink: impl FnMut(Item),
+    mut sink: impl FnMut(Item) -> ControlFlow<()>,
 ) -> Result<InputInfo, InputError> {
     let mut records = Records::new(&builder(true), decode(name, raw)?);
     let mut record = ByteRecord::new();
@@ -64,17 +67,25 @@ pub fn read_reader(
     let layout = header::layout(name, &header, options)?;
     let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
     let mut keys = LongKeys::new(&options.columns);
-    let mut deliver = |item: Item| {
+    let mut deliver = |item: Item, info: &mut InputInfo| {
         info.rows += 1;
         if matches!(item, Item::Bad(_)) {
             info.bad_rows += 1;
         }
-        sink(item);
+        sink(item)
     };
+    // Hands one item on; when the sink says stop, the counts cover what was read so far.
+    macro_rules! deliver {
+        ($item:expr) => {
+            if deliver($item, &mut info).is_break() {
+                return Ok(info);
+            }
+        };
+    }
     let at = |line: u64| Location { input: index, line };
     let mut item = |record: &ByteRecord, line: u64| to_item(record, &layout, options, &mut keys, (name, at(line)));
     if layout == Layout::BareIds {
-        deliver(item(&record, 1));
+        deliver!(item(&record, 1));
     }
     let mut ahead = ByteRecord::new();
     // A row read ahead (below) and not yet handled is in `record`, with its line.
@@ -87,11 +98,11 @@ pub fn read_reader(
                 Ok(None) => break,
                 Err(err) => match read_error(&err, records.line(), index) {
                     (bad, true) => {
-                        deliver(Item::Bad(bad));
+                        deliver!(Item::Bad(bad));
                         break;
                     }
                     (bad, false) => {
-                        deliver(Item::Bad(bad));
+                        deliver!(Item::Bad(bad));
                         continue;
                     }
                 },
@@ -102,18 +113,18 @@ pub fn read_reader(
                 Ok(None) => {
                     let (opened, rest) = unclosed::swallowed(&record, line);
                     let reason = "a quote opened on this line is never closed: this row is skipped, and the lines after it are read again with quotes taken literally";
-                    deliver(Item::Bad(BadRow { location: at(opened), reason: reason.to_string() }));
+                    deliver!(Item::Bad(BadRow { location: at(opened), reason: reason.to_string() }));
                     let mut again = Records::new(&builder(false), rest);
                     while let Ok(Some(line)) = again.next(&mut ahead) {
-                        deliver(item(&ahead, opened + line));
+                        deliver!(item(&ahead, opened + line));
                     }
                     break;
                 }
                 Ok(Some(next)) => pending = Some(next),
                 Err(err) => {
-                    deliver(item(&record, line));
+                    deliver!(item(&record, line));
                     let (bad, fatal) = read_error(&err, records.line(), index);
-                    deliver(Item::Bad(bad));
+                    deliver!(Item::Bad(bad));
                     if fatal {
                         break;
                     }
@@ -121,7 +132,7 @@ pub fn read_reader(
                 }
             }
         }
-        deliver(item(&record, line));
+        deliver!(item(&record, line));
         if pending.is_some() {
             std::mem::swap(&mut record, &mut ahead);
         }
@@ -251,7 +262,10 @@ mod tests {
         file.write_all(text).unwrap();
         let spec = InputSpec { name: "in.csv".into(), path: Some(file.path().to_path_buf()) };
         let mut items = Vec::new();
-        let result = read_input(0, &spec, options, |item| items.push(item));
+        let result = read_input(0, &spec, options, |item| {
+            items.push(item);
+            ControlFlow::Continue(())
+        });
         (result, items)
     }
 

@@ -107,14 +107,56 @@ pub struct Plan {
 pub fn build(
     summary: Summary,
     to_send: &[Contact],
+    findings: Findings,
+    ceiling: PlannedCeiling,
+    window: Option<Duration>,
+) -> Plan {
+    let mut stats = ToSend::default();
+    to_send.iter().for_each(|contact| stats.add(contact));
+    build_from(summary, stats, findings, ceiling, window)
+}
+
+/// What the plan needs of the contacts to send, gathered one contact at a time so `validate`
+/// never holds them all (the merge hands them over as a stream).
+#[derive(Debug, Default)]
+pub struct ToSend {
+    count: u64,
+    /// Attributes per contact -> contacts with that many: the exact median in bounded memory.
+    attributes: BTreeMap<usize, u64>,
+    largest: Option<Largest>,
+    instances: HashSet<String>,
+}
+
+impl ToSend {
+    pub fn add(&mut self, contact: &Contact) {
+        self.count += 1;
+        *self.attributes.entry(contact.attributes.len()).or_default() += 1;
+        if !self.instances.contains(&contact.instance_id) {
+            self.instances.insert(contact.instance_id.clone());
+        }
+        let bytes = contact.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        if self.largest.as_ref().is_none_or(|l| bytes >= l.bytes) {
+            let (instance_id, contact_id) = (contact.instance_id.clone(), contact.contact_id.clone());
+            self.largest = Some(Largest { bytes, instance_id, contact_id });
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+pub fn build_from(
+    summary: Summary,
+    to_send: ToSend,
     mut findings: Findings,
     ceiling: PlannedCeiling,
     window: Option<Duration>,
 ) -> Plan {
-    for contact in to_send {
-        findings.instance(&contact.instance_id);
+    for instance in &to_send.instances {
+        findings.instance(instance);
     }
-    let duration_s = to_send.len() as f64 / ceiling.rate;
+    let duration_s = to_send.count as f64 / ceiling.rate;
     let mut warnings = Vec::new();
     if let Some(note) = &ceiling.note {
         warnings.push(note.clone());
@@ -132,10 +174,10 @@ pub fn build(
         rows: summary.rows,
         bad_rows: summary.bad_rows,
         contacts: summary.tally.contacts,
-        to_send: to_send.len() as u64,
+        to_send: to_send.count,
         instances: findings.instances.len(),
-        attributes_per_contact: spread(to_send.iter().map(|c| c.attributes.len()).collect()),
-        largest_contact: largest(to_send),
+        attributes_per_contact: spread(&to_send.attributes),
+        largest_contact: to_send.largest,
         problems: findings.by_rule,
         ceiling,
         duration_s: (duration_s * 10.0).round() / 10.0,
@@ -145,20 +187,15 @@ pub fn build(
     }
 }
 
-fn spread(mut counts: Vec<usize>) -> Option<Spread> {
-    counts.sort_unstable();
-    let (min, max) = (*counts.first()?, *counts.last()?);
-    Some(Spread { min, median: counts[counts.len() / 2], max })
-}
-
-fn largest(contacts: &[Contact]) -> Option<Largest> {
-    let bytes = |c: &Contact| c.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
-    let contact = contacts.iter().max_by_key(|c| bytes(c))?;
-    Some(Largest {
-        bytes: bytes(contact),
-        instance_id: contact.instance_id.clone(),
-        contact_id: contact.contact_id.clone(),
-    })
+fn spread(histogram: &BTreeMap<usize, u64>) -> Option<Spread> {
+    let (&min, &max) = (histogram.keys().next()?, histogram.keys().next_back()?);
+    let middle = histogram.values().sum::<u64>() / 2;
+    let mut seen = 0;
+    let median = histogram.iter().find_map(|(&count, &contacts)| {
+        seen += contacts;
+        (seen > middle).then_some(count)
+    })?;
+    Some(Spread { min, median, max })
 }
 
 /// The plan for people.

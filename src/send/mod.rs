@@ -49,7 +49,8 @@ const AUTO_CAP: usize = 256;
 /// In flight with no rate ceiling at all and `--concurrency auto`.
 const AUTO_UNLIMITED: usize = 32;
 /// Latency assumed before the first answer.
-const INITIAL_LATENCY_US: u64 = 100_000;
+/// (Low, so the first requests to an unknown quota are few; it adapts after the first answers.)
+const INITIAL_LATENCY_US: u64 = 20_000;
 
 /// Counts shared by every task; read by the report for progress and the summary.
 #[derive(Debug, Default)]

@@ -19,6 +19,12 @@ pub struct Ceiling {
 }
 
 const BETA: f64 = 0.7;
+/// Throttled again within `NEAR` of the last throttled rate: cut by `BETA_NEAR`, level off at
+/// `PLATEAU_NEAR` of the throttled rate, and grow away from it with the gentler `SCALE_NEAR`.
+const NEAR: f64 = 0.8;
+const BETA_NEAR: f64 = 0.9;
+const PLATEAU_NEAR: f64 = 0.95;
+const SCALE_NEAR: f64 = 0.04;
 const SCALE: f64 = 0.4;
 /// The send rate is the number of answers in this trailing window. (The SDKs smooth half-second
 /// buckets starting from zero, which reads almost nothing in a run's first second: a throttle
@@ -45,6 +51,7 @@ pub struct Adaptive {
     last_max_rate: f64,
     last_throttle: f64,
     k: f64,
+    scale: f64,
 }
 
 impl Adaptive {
@@ -61,6 +68,7 @@ impl Adaptive {
             last_max_rate: 0.0,
             last_throttle: 0.0,
             k: 0.0,
+            scale: SCALE,
         }
     }
 
@@ -94,17 +102,23 @@ impl Adaptive {
         }
         let calculated = if throttled {
             let rate = if self.enabled { self.measured_rate.min(self.fill_rate) } else { self.measured_rate };
-            self.last_max_rate = rate;
-            self.k = (self.last_max_rate * (1.0 - BETA) / SCALE).cbrt();
+            // Throttled again near the rate that was throttled before: the quota is about here, so
+            // a small cut keeps the rate near it; far from it (or the first time), the SDKs' cut.
+            // Then the curve levels off a little below that rate and leaves it slowly, so the
+            // service's bucket refills while we hold there and probes are rare.
+            let near = self.enabled && rate >= NEAR * self.last_max_rate;
+            let (beta, plateau, scale) = if near { (BETA_NEAR, PLATEAU_NEAR, SCALE_NEAR) } else { (BETA, 1.0, SCALE) };
+            self.last_max_rate = rate * plateau;
+            self.scale = scale;
+            self.k = ((self.last_max_rate - rate * beta).max(0.0) / scale).cbrt();
             self.last_throttle = now;
             self.enabled = true;
-            rate * BETA
+            rate * beta
         } else {
             if !self.enabled {
                 return;
             }
-            self.k = (self.last_max_rate * (1.0 - BETA) / SCALE).cbrt();
-            SCALE * (now - self.last_throttle - self.k).powi(3) + self.last_max_rate
+            self.scale * (now - self.last_throttle - self.k).powi(3) + self.last_max_rate
         };
         let mut rate = calculated.min(2.0 * self.measured_rate);
         if let Some(ceiling) = self.ceiling {
@@ -112,6 +126,11 @@ impl Adaptive {
         }
         self.fill_rate = rate.max(MIN_FILL_RATE);
         self.capacity = rate.max(MIN_CAPACITY);
+        if throttled {
+            // The service's bucket is empty now; so is ours: no burst right after a cut.
+            let interval = 1.0 / self.fill_rate;
+            self.tat = self.tat.max(now + (self.capacity - 1.0).max(0.0) * interval);
+        }
     }
 
     /// The send rate: answers over the trailing second (or since the first answer, if sooner).
@@ -267,6 +286,50 @@ mod tests {
         assert!(adaptive.rate().unwrap() < cut);
     }
 
+    /// The service's quota as a token bucket, for the simulation below.
+    struct Bucket {
+        rate: f64,
+        burst: f64,
+        tokens: f64,
+        at: f64,
+    }
+
+    impl Bucket {
+        fn take(&mut self, now: f64) -> bool {
+            self.tokens = (self.tokens + (now - self.at) * self.rate).min(self.burst);
+            self.at = now;
+            let ok = self.tokens >= 1.0;
+            if ok {
+                self.tokens -= 1.0;
+            }
+            ok
+        }
+    }
+
+    /// A quota of 50/s burst 50 that we do not know, a ceiling of 200/s, 1 ms round trips, one
+    /// request at a time: over 60 s the adaptive rate sends at >= 48.5/s with <= 1% throttled.
+    #[test]
+    fn simulated_unknown_quota_is_found_and_held_with_few_throttles() {
+        let mut adaptive = Adaptive::new(Some(200.0));
+        let mut quota = Bucket { rate: 50.0, burst: 50.0, tokens: 50.0, at: 0.0 };
+        let (mut now, mut sent, mut accepted, mut throttled) = (0.0, 0u32, 0u32, 0u32);
+        while now < 60.0 {
+            now += adaptive.reserve(now).max(1.0 / 200.0);
+            sent += 1;
+            let ok = quota.take(now);
+            if ok {
+                accepted += 1
+            } else {
+                throttled += 1
+            }
+            adaptive.on_answer(now + 0.001, now, !ok);
+        }
+        let rate = f64::from(accepted) / now;
+        let throttled_percent = 100.0 * f64::from(throttled) / f64::from(sent);
+        assert!(rate >= 48.5, "accepted {rate:.2}/s");
+        assert!(throttled_percent <= 1.0, "{throttled_percent:.2}% throttled");
+    }
+
     #[test]
     fn fill_rate_never_drops_below_half_a_request_per_second() {
         let mut adaptive = Adaptive::new(None);
@@ -281,11 +344,16 @@ mod tests {
         let t = drive(&mut adaptive, 0.0, 3.0, 20.0, |_| false);
         adaptive.on_answer(t, t, true);
         let rate = adaptive.rate().unwrap();
-        // Many callers at once: after the burst, each waits one more interval.
+        // Many callers at once right after the cut: no burst (the bucket is empty), one interval each.
         let waits: Vec<f64> = (0..40).map(|_| adaptive.reserve(t + 0.01)).collect();
-        let last = waits[39];
-        let expected = (40.0 - adaptive.capacity) / rate;
-        assert!((last - expected).abs() < 0.05, "last wait {last}, expected {expected}");
+        assert!(waits[0] < 1.0 / rate, "first wait {}", waits[0]);
+        for pair in waits[1..].windows(2) {
+            assert!((pair[1] - pair[0] - 1.0 / rate).abs() < 1e-9, "{pair:?} at {rate}/s");
+        }
+        // Later, after a quiet spell, the bucket has refilled: a burst of `capacity` goes at once.
+        let later = t + 100.0;
+        let burst = (0..40).take_while(|_| adaptive.reserve(later) == 0.0).count();
+        assert_eq!(burst as f64, adaptive.capacity.floor());
     }
 
     #[test]

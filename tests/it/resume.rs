@@ -15,6 +15,10 @@ use std::time::Duration;
 const INSTANCE: &str = "inst-kill";
 
 fn args(handle: &Handle, session: usize) -> Vec<String> {
+    args_with(handle, session, &[])
+}
+
+fn args_with(handle: &Handle, session: usize, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec!["run".into(), "--endpoint-url".into(), handle.url()];
     if session == 0 {
         args.extend(["--run-dir".into(), "run".into()]);
@@ -23,7 +27,7 @@ fn args(handle: &Handle, session: usize) -> Vec<String> {
     }
     let rest =
         ["--rate", "400", "--burst", "50", "--instance-id", INSTANCE, "--retry-base-ms", "20", "wide.csv", "long.csv"];
-    args.extend(rest.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().chain(rest.iter()).map(|s| s.to_string()));
     args
 }
 
@@ -64,6 +68,16 @@ fn kill_when_accepted(handle: &Handle, child: &mut std::process::Child, at: u64)
 
 #[test]
 fn killed_runs_resume_until_done_without_losing_or_repeating_contacts() {
+    killed_runs_resume_until_done(&[]);
+}
+
+/// The same with a budget so small the merge spills to partition files in every session.
+#[test]
+fn killed_runs_with_spilled_merges_resume_until_done() {
+    killed_runs_resume_until_done(&["--memory-limit", "64KiB"]);
+}
+
+fn killed_runs_resume_until_done(extra: &[&str]) {
     let scratch = Scratch::new();
     let gone = inputs(&scratch);
     let handle = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
@@ -73,14 +87,14 @@ fn killed_runs_resume_until_done_without_losing_or_repeating_contacts() {
 
     let mut kills: u64 = 0;
     for (session, point) in kill_points.iter().enumerate() {
-        let args = args(&handle, session);
+        let args = args_with(&handle, session, extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut child = spawn_connect_attrs(scratch.path(), &args, false, &[]);
         if kill_when_accepted(&handle, &mut child, *point) {
             kills += 1;
         }
     }
-    let last = args(&handle, kill_points.len());
+    let last = args_with(&handle, kill_points.len(), extra);
     let last: Vec<&str> = last.iter().map(String::as_str).collect();
     let output = connect_attrs(scratch.path(), &last, None);
     assert_eq!(output.code, 1, "the final resume ends with the refused contacts: {}", output.stderr);

@@ -9,7 +9,10 @@ use std::io::Cursor;
 
 fn read(bytes: Vec<u8>, options: &ReadOptions) -> (Result<connect_attrs::input::InputInfo, String>, Vec<Item>) {
     let mut items = Vec::new();
-    let result = read_reader(0, "prop.csv", Cursor::new(bytes), options, |item| items.push(item));
+    let result = read_reader(0, "prop.csv", Cursor::new(bytes), options, |item| {
+        items.push(item);
+        std::ops::ControlFlow::Continue(())
+    });
     (result.map_err(|e| e.to_string()), items)
 }
 

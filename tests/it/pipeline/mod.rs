@@ -4,6 +4,7 @@
 
 mod commands;
 mod formats;
+mod memory;
 mod rejected;
 mod sending;
 mod signals;

@@ -1,0 +1,103 @@
+//! Reading and merging at scale (P1 and issue 5): `validate` over a generated wide export of 10M
+//! rows (~1.3 GB), unsorted and sorted by contact, at the default `--memory-limit`, against the
+//! parsing floor over the same file measured in the same run.
+
+use crate::harness::{self, Export, Target, megabytes, print_row, seconds};
+
+pub const SCENARIOS: [&str; 3] = ["p1", "unsorted", "sorted"];
+
+/// Rows and contacts: the real size, or a smoke size for `cargo test`.
+fn export(smoke: bool, sorted: bool) -> Export {
+    let (rows, contacts) = if smoke { (20_000, 4_000) } else { (10_000_000, 2_000_000) };
+    Export { rows, contacts, sorted, seed: 2026 }
+}
+
+/// `connect-attrs validate` on `path` with the default budget, its temp files under the data dir.
+fn validate(name: &str, path: &std::path::Path) -> harness::Measured {
+    let temp = harness::data_dir().join("tmp");
+    std::fs::create_dir_all(&temp).expect("create the temp dir");
+    let args = [
+        "validate".to_string(),
+        "-q".into(),
+        "--run-dir".into(),
+        harness::run_dir(name).display().to_string(),
+        "--temp-dir".into(),
+        temp.display().to_string(),
+        path.display().to_string(),
+    ];
+    let measured = harness::run_measured(&args);
+    assert_eq!(measured.exit_code, 0, "validate {} failed: {measured:?}", path.display());
+    measured
+}
+
+/// Runs the chosen scenarios; returns whether every target was met.
+pub fn run(chosen: &[String], smoke: bool) -> bool {
+    let wants = |name: &str| chosen.is_empty() || chosen.iter().any(|c| c == name);
+    let mut all_met = true;
+    if wants("p1") || wants("unsorted") {
+        let path = export(smoke, false).generate();
+        let (floor, rows) = harness::parse_floor(&path);
+        println!("unsorted export: {} rows, {}, parsing floor {}", rows, megabytes(file_len(&path)), seconds(floor));
+        let measured = validate("unsorted", &path);
+        let ratio = measured.wall.as_secs_f64() / floor.as_secs_f64();
+        if wants("p1") {
+            let speed = floor.as_secs_f64() / measured.wall.as_secs_f64();
+            all_met &= print_row(
+                "P1 validate speed vs floor",
+                &seconds(measured.wall),
+                &format!("floor {}", seconds(floor)),
+                speed,
+                Target::AtLeast(0.5),
+                smoke,
+            );
+        }
+        if wants("unsorted") {
+            all_met &= print_row(
+                "unsorted: time vs floor",
+                &seconds(measured.wall),
+                &format!("floor {}", seconds(floor)),
+                ratio,
+                Target::AtMost(3.0),
+                smoke,
+            );
+            let rss = measured.max_rss as f64 / 300e6;
+            all_met &= print_row(
+                "unsorted: peak RSS vs 300 MB",
+                &megabytes(measured.max_rss),
+                "300 MB",
+                rss,
+                Target::AtMost(1.0),
+                smoke,
+            );
+        }
+    }
+    if wants("sorted") {
+        let path = export(smoke, true).generate();
+        let (floor, rows) = harness::parse_floor(&path);
+        println!("sorted export: {} rows, {}, parsing floor {}", rows, megabytes(file_len(&path)), seconds(floor));
+        let measured = validate("sorted", &path);
+        let ratio = measured.wall.as_secs_f64() / floor.as_secs_f64();
+        all_met &= print_row(
+            "sorted: time vs floor",
+            &seconds(measured.wall),
+            &format!("floor {}", seconds(floor)),
+            ratio,
+            Target::AtMost(1.5),
+            smoke,
+        );
+        let rss = measured.max_rss as f64 / 64e6;
+        all_met &= print_row(
+            "sorted: peak RSS vs 64 MB",
+            &megabytes(measured.max_rss),
+            "64 MB",
+            rss,
+            Target::AtMost(1.0),
+            smoke,
+        );
+    }
+    all_met
+}
+
+fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}

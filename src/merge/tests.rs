@@ -1,0 +1,165 @@
+//! The merge's promises: later rows win per key, lines stay exact, and any budget gives the same
+//! contacts as an unlimited one (a property test over random inputs).
+
+use super::*;
+use proptest::prelude::{ProptestConfig, any, prop_assert, prop_assert_eq, proptest};
+use std::sync::Arc;
+
+fn row(input: u32, line: u64, contact: &str, attrs: &[(&str, &str)]) -> Row {
+    Row {
+        location: Location { input, line },
+        instance_id: "i".into(),
+        contact_id: contact.into(),
+        attributes: attrs.iter().map(|(k, v)| (Arc::from(*k), v.to_string())).collect(),
+    }
+}
+
+/// Runs rows through a `Merger`; returns the contacts sorted by key, and the strategy used.
+fn merge(rows: Vec<Row>, options: MergeOptions, set: &[(String, String)]) -> (Vec<Contact>, Strategy) {
+    let mut merger = Merger::new(options);
+    for row in rows {
+        merger.add(row).unwrap();
+    }
+    let contacts = merger.finish(set).unwrap();
+    let strategy = contacts.strategy();
+    let mut contacts: Vec<Contact> = contacts.map(Result::unwrap).collect();
+    contacts.sort_by(|a, b| (&a.instance_id, &a.contact_id).cmp(&(&b.instance_id, &b.contact_id)));
+    (contacts, strategy)
+}
+
+fn tiny(dir: &tempfile::TempDir) -> MergeOptions {
+    MergeOptions { budget: 0, temp_dir: Some(dir.path().to_path_buf()) }
+}
+
+#[test]
+fn later_rows_win_per_key_across_inputs() {
+    let mut merge = MemoryMerge::new();
+    merge.add(row(0, 2, "c1", &[("Tier", "Silver"), ("Status", "Open")]));
+    merge.add(row(0, 3, "c2", &[("Tier", "Bronze")]));
+    merge.add(row(1, 9, "c1", &[("Tier", "Gold")]));
+    let contacts = merge.finish(&[]);
+    assert_eq!(contacts.len(), 2);
+    assert_eq!(contacts[0].contact_id, "c1");
+    assert_eq!(contacts[0].attributes["Tier"], "Gold");
+    assert_eq!(contacts[0].attributes["Status"], "Open");
+    assert_eq!(contacts[0].lines, [Location { input: 0, line: 2 }, Location { input: 1, line: 9 }]);
+}
+
+#[test]
+fn same_contact_in_two_instances_is_two_contacts() {
+    let mut merge = MemoryMerge::new();
+    merge.add(row(0, 2, "c1", &[("A", "1")]));
+    let mut other = row(0, 3, "c1", &[("A", "2")]);
+    other.instance_id = "j".into();
+    merge.add(other);
+    assert_eq!(merge.len(), 2);
+}
+
+#[test]
+fn set_attributes_win_over_the_file_in_every_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = [("LegalReview".to_string(), "true".to_string())];
+    let rows = || vec![row(0, 2, "c1", &[("LegalReview", "false")]), row(0, 3, "c2", &[])];
+    for options in [MergeOptions::unlimited(), tiny(&dir)] {
+        let (contacts, _) = merge(rows(), options, &set);
+        assert!(contacts.iter().all(|c| c.attributes["LegalReview"] == "true"));
+    }
+}
+
+#[test]
+fn grouped_input_streams_and_a_returning_contact_falls_back() {
+    let grouped = vec![row(0, 2, "a", &[("K", "1")]), row(0, 3, "a", &[("K", "2")]), row(0, 4, "b", &[])];
+    assert_eq!(merge(grouped.clone(), MergeOptions::unlimited(), &[]).1, Strategy::Grouped);
+    let mut back = grouped;
+    back.push(row(0, 5, "a", &[("K", "3")]));
+    let (contacts, strategy) = merge(back, MergeOptions::unlimited(), &[]);
+    assert_eq!(strategy, Strategy::InMemory);
+    assert_eq!(contacts[0].attributes["K"], "3");
+    assert_eq!(contacts[0].lines.len(), 3);
+}
+
+#[test]
+fn a_tiny_budget_spills_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![row(0, 2, "a", &[("K", "1")]), row(0, 3, "b", &[("K", "2")]), row(0, 4, "a", &[("K", "3")])];
+    let mut merger = Merger::new(tiny(&dir));
+    for row in rows {
+        merger.add(row).unwrap();
+    }
+    let mut contacts = merger.finish(&[]).unwrap();
+    assert!(matches!(contacts.strategy(), Strategy::Spilled { grouped: false, .. }));
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_some(), "partitions exist while merging");
+    let first = contacts.next();
+    assert!(matches!(first, Some(Ok(_))));
+    drop(contacts);
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "dropped early: the temp dir is gone");
+}
+
+#[test]
+fn an_unwritable_temp_dir_fails_the_add_that_spills() {
+    let options = MergeOptions { budget: 0, temp_dir: Some("/dev/null/x".into()) };
+    let mut merger = Merger::new(options);
+    merger.add(row(0, 2, "a", &[("K", "1")])).unwrap();
+    let err = merger.add(row(0, 3, "b", &[])).and_then(|()| merger.add(row(0, 4, "c", &[]))).unwrap_err();
+    assert!(err.to_string().contains("/dev/null/x"), "{err}");
+}
+
+/// One generated row: instance, contact, (key index, value) pairs.
+type GenRow = (u8, u8, Vec<(u8, String)>);
+
+/// Random inputs: a few of them, contacts from a small pool (so duplicated, often far apart),
+/// two instances, a few keys with empty and long values; optionally grouped by contact.
+fn inputs() -> impl proptest::strategy::Strategy<Value = (Vec<Vec<GenRow>>, bool)> {
+    let attribute = (0u8..6, "[a-z]{0,3}|[a-z]{200}");
+    let row = (0u8..2, 0u8..40, proptest::collection::vec(attribute, 0..5));
+    (proptest::collection::vec(proptest::collection::vec(row, 0..120), 1..4), any::<bool>())
+}
+
+fn to_rows(inputs: Vec<Vec<GenRow>>, group: bool) -> Vec<Row> {
+    let keys: Vec<Arc<str>> = (0..6).map(|k| Arc::from(format!("Key{k}").as_str())).collect();
+    let mut rows = Vec::new();
+    for (input, mut lines) in inputs.into_iter().enumerate() {
+        if group {
+            lines.sort_by_key(|(instance, contact, _)| (*instance, *contact));
+        }
+        for (line, (instance, contact, attrs)) in lines.into_iter().enumerate() {
+            rows.push(Row {
+                location: Location { input: input as u32, line: line as u64 + 2 },
+                instance_id: format!("inst-{instance}"),
+                contact_id: format!("c{contact}"),
+                attributes: attrs.into_iter().map(|(k, v)| (keys[k as usize].clone(), v)).collect(),
+            });
+        }
+    }
+    rows
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn any_budget_gives_the_same_contacts((inputs, group) in inputs(), budget in 0usize..6000) {
+        let rows = to_rows(inputs, group);
+        let set = [("Flag".to_string(), "y".to_string())];
+        let mut reference = MemoryMerge::new();
+        for row in rows.clone() {
+            reference.add(row);
+        }
+        let mut reference = reference.finish(&set);
+        reference.sort_by(|a, b| (&a.instance_id, &a.contact_id).cmp(&(&b.instance_id, &b.contact_id)));
+        let dir = tempfile::tempdir().unwrap();
+        let (unlimited, _) = merge(rows.clone(), MergeOptions::unlimited(), &set);
+        let (bounded, _) = merge(rows, MergeOptions { budget, temp_dir: Some(dir.path().to_path_buf()) }, &set);
+        prop_assert_eq!(&unlimited, &reference);
+        prop_assert_eq!(&bounded, &reference);
+        prop_assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "temp files left behind");
+    }
+}
+
+#[test]
+fn a_full_disk_says_so_and_names_the_directory() {
+    let full = MergeError::Spill { dir: "/scratch".into(), source: std::io::ErrorKind::StorageFull.into() };
+    let message = full.to_string();
+    assert!(message.contains("/scratch") && message.contains("disk is full"), "{message}");
+    let denied = MergeError::Spill { dir: "/ro".into(), source: std::io::ErrorKind::PermissionDenied.into() };
+    assert!(denied.to_string().contains("--temp-dir"), "{denied}");
+}
