@@ -20,6 +20,7 @@ pub mod resume;
 pub mod run;
 pub mod send;
 pub mod shutdown;
+pub mod target;
 pub mod validate;
 pub mod wire;
 

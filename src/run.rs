@@ -1,24 +1,22 @@
 //! The two commands wired together: read -> merge -> validate -> send -> report. Each stage is
 //! its own module; this file only connects them and decides the exit code.
 
-use crate::cli::{Cli, Command, RateArg, RunArgs, ValidateArgs};
-use crate::connect::credentials::{self, CredentialCache};
+use crate::cli::{Cli, Command, RunArgs, ValidateArgs};
 use crate::connect::http::HttpSender;
-use crate::connect::quotas;
 use crate::connect::request_body;
 use crate::error::{Error, exit};
 use crate::input::{self, Format, Item};
 use crate::merge::{Contact, Contacts, Merger};
-use crate::plan::{self, InputPlan, SendPlan};
+use crate::plan::{self, InputPlan};
 use crate::report::journal;
 use crate::report::metrics::{MetricsFile, Snapshot};
 use crate::report::progress::Rates;
 use crate::report::{self, Report, Summary, Tally};
-use crate::send::ratelimit::{Ceiling, RateControl};
+use crate::send::ratelimit::RateControl;
 use crate::send::stop::{Stop, StopReason};
 use crate::send::{self, Context, Counters, Outcome, Skip, Status};
 use crate::{ceiling, completions, logging, validate};
-use crate::{resume, shutdown};
+use crate::{resume, shutdown, target};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -190,7 +188,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let send_plan = plan::send_plan(args, &|name| std::env::var(name).ok())?;
     let stop_after = stop_after(args, clock)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let target = runtime.block_on(resolve_target(&send_plan))?;
+    let target = runtime.block_on(target::resolve(&send_plan))?;
     plan::set_region(&mut input_plan, &args.input, &target.region)?;
     // The metrics file is written first now, so a path that cannot be written stops the run early.
     let mut metrics = MetricsFile::new(args.metrics_file.as_deref());
@@ -222,7 +220,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
         "sending {known}{to_send} contacts to {} ({}), {}",
         target.endpoint,
         target.region,
-        describe_ceiling(target.ceiling)
+        target::describe_ceiling(target.ceiling)
     );
 
     let total = report.tally().contacts + to_send;
@@ -402,57 +400,6 @@ fn finished_before(contact: Contact, before: &FinishedBefore) -> Result<Contact,
             Err(Box::new(Outcome { contact, status, attempts: done.attempts }))
         }
         _ => Ok(contact),
-    }
-}
-
-/// Where and how fast to send, resolved from the plan and the AWS default chain.
-struct Target {
-    region: String,
-    endpoint: String,
-    credentials: Arc<CredentialCache>,
-    ceiling: Option<Ceiling>,
-}
-
-async fn resolve_target(plan: &SendPlan) -> Result<Target, Error> {
-    let (region, provider) = credentials::default_chain(plan.profile.as_deref(), plan.region.as_deref()).await;
-    let region = region.ok_or_else(|| {
-        Error::Config("no AWS region: pass --region, set AWS_REGION, or give the profile a region".into())
-    })?;
-    let provider = provider.ok_or_else(|| Error::Config("no AWS credentials provider could be set up".into()))?;
-    let credentials = Arc::new(CredentialCache::new(provider));
-    // Fail before reading a million rows if there are no credentials at all.
-    credentials.get(std::time::SystemTime::now()).await?;
-    let endpoint = plan.endpoint.clone().unwrap_or_else(|| plan::regional_endpoint(&region));
-    plan::check_endpoint(&endpoint, plan.allow_insecure_endpoint)?;
-    let ceiling = match plan.rate {
-        RateArg::PerSecond(rate) => plan::ceiling(rate, plan.burst),
-        RateArg::Auto => quota_ceiling(&region, &credentials, plan.burst).await,
-    };
-    Ok(Target { region, endpoint, credentials, ceiling: Some(ceiling) })
-}
-
-/// `--rate auto`: the account's quota, or 2/s burst 5 with a warning when it cannot be read.
-async fn quota_ceiling(region: &str, credentials: &CredentialCache, burst: Option<u32>) -> Ceiling {
-    let endpoint = quotas::endpoint(region, &|name| std::env::var(name).ok());
-    match quotas::update_contact_attributes_rate(&endpoint, region, credentials).await {
-        Ok(rate) => {
-            let ceiling = plan::ceiling(rate, burst);
-            tracing::info!("the account's quota {:?} is {rate}/s: using burst {}", quotas::QUOTA_NAME, ceiling.burst);
-            ceiling
-        }
-        Err(err) => {
-            tracing::warn!(
-                "cannot read the account's quota ({err}): sending at 2/s burst 5. Pass --rate N --burst B with your account's quota for UpdateContactAttributes to go faster"
-            );
-            plan::ceiling(2.0, Some(burst.unwrap_or(5)))
-        }
-    }
-}
-
-fn describe_ceiling(ceiling: Option<Ceiling>) -> String {
-    match ceiling {
-        Some(c) => format!("at most {}/s, burst {}", c.rate, c.burst),
-        None => "with no rate ceiling".to_string(),
     }
 }
 
