@@ -61,6 +61,8 @@ async fn quota(
         .await
         .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string())?;
     let endpoint = quotas::endpoint(region, env);
+    // The call is signed (with any session token): never in clear text off this machine.
+    crate::plan::check_endpoint(&endpoint, false).map_err(|e| e.to_string())?;
     quotas::update_contact_attributes_rate(&endpoint, region, &credentials).await.map_err(|e| e.to_string())
 }
 

@@ -65,6 +65,20 @@ fn a_plain_http_service_quotas_endpoint_is_refused_for_rate_auto() {
     assert_eq!(handle.stats().requests, 0, "not even the quota call was sent");
 }
 
+#[test]
+fn validate_does_not_ask_a_plain_http_service_quotas_endpoint_either() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "c-", 2));
+    let args: Vec<String> =
+        ["validate", "--json", "--run-dir", "run", "in.csv"].iter().map(|s| s.to_string()).collect();
+    let quotas = mapped_url(&handle);
+    let output = run_env(&scratch, &args, &[("AWS_ENDPOINT_URL_SERVICE_QUOTAS", quotas.as_str())]);
+    output.assert_code(0);
+    assert!(output.stdout.contains("is plain http to another machine"), "{}", output.stdout);
+    assert_eq!(handle.stats().requests, 0, "the quota was not asked in clear text");
+}
+
 /// A TLS server on 127.0.0.1 with a self-signed certificate; reports each handshake's result.
 fn self_signed_server() -> (u16, mpsc::Receiver<Result<(), String>>) {
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/");
