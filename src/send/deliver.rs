@@ -90,8 +90,14 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
     }
 }
 
+/// A ResourceNotFound answer that may be about the instance: one whose message names the contact
+/// and not the instance ("Contact not found: ...") says nothing against the instance.
 fn is_not_found(attempt: &Attempt) -> bool {
-    matches!(attempt, Attempt::Answered(a) if a.status == 404 || a.error_type.as_deref() == Some("ResourceNotFoundException"))
+    let Attempt::Answered(answer) = attempt else { return false };
+    let not_found = answer.status == 404 || answer.error_type.as_deref() == Some("ResourceNotFoundException");
+    let message = answer.message.as_deref().unwrap_or("").to_ascii_lowercase();
+    let only_the_contact = message.contains("contact") && !message.contains("instance");
+    not_found && !only_the_contact
 }
 
 /// Records an answer for the instance; returns `false` when the instance looks unknown.
@@ -157,5 +163,29 @@ fn fatal_message(kind: Fatal, attempt: &Attempt, contact: &Contact) -> String {
             "instance {:?} is not active in this region ({said}). Run with --region set to the region where the instance is active",
             contact.instance_id
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::classify::Answer;
+
+    fn not_found(message: &str) -> Attempt {
+        Attempt::Answered(Answer {
+            status: 404,
+            error_type: Some("ResourceNotFoundException".into()),
+            message: Some(message.into()),
+            request_id: None,
+        })
+    }
+
+    #[test]
+    fn only_not_found_answers_that_may_be_about_the_instance_count_against_it() {
+        assert!(is_not_found(&not_found("Instance not found: i-1")));
+        assert!(is_not_found(&not_found("")));
+        assert!(is_not_found(&not_found("Contact c-1 not found in instance i-1")));
+        assert!(!is_not_found(&not_found("Contact not found: c-1")));
+        assert!(!is_not_found(&Attempt::Transport { message: "reset".into(), timeout: false }));
     }
 }
