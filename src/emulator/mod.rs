@@ -52,6 +52,19 @@ pub struct Credential {
     pub expires_at: Option<SystemTime>,
 }
 
+/// The same credential as the AWS SDKs hold it, for signing requests to the emulator in tests.
+impl From<&Credential> for aws_credential_types::Credentials {
+    fn from(credential: &Credential) -> Self {
+        aws_credential_types::Credentials::new(
+            &credential.access_key_id,
+            &credential.secret_access_key,
+            credential.session_token.clone(),
+            None,
+            "emulator-credential",
+        )
+    }
+}
+
 impl Credential {
     pub fn new(access_key_id: &str, secret_access_key: &str, session_token: Option<&str>) -> Credential {
         Credential {

@@ -2,8 +2,6 @@
 //! signed by the `aws-sigv4` crate (the SDK's own signer).
 
 use super::*;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4::SigningParams;
 use http::HeaderValue;
 
 const AKID: &str = "AKIDEXAMPLE";
@@ -15,30 +13,15 @@ fn at(text: &str) -> SystemTime {
     parse_amz_date(text).unwrap()
 }
 
-/// Signs like the SDK: returns the headers a client would send.
+/// Signs like the SDK (the client's signer, `aws-sigv4`): returns the headers a client would send.
 fn signed(credential: &Credential, region: &str, service: &str, time: SystemTime, body: &[u8]) -> HeaderMap {
-    let identity = aws_credential_types::Credentials::new(
-        &credential.access_key_id,
-        &credential.secret_access_key,
-        credential.session_token.clone(),
-        None,
-        "test",
-    )
-    .into();
-    let params = SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
     let headers = [("host", "127.0.0.1:8080"), ("content-type", "application/json")];
-    let signable = SignableRequest::new("POST", URL, headers.into_iter(), SignableBody::Bytes(body)).unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let added =
+        crate::connect::sign::signature_headers(&credential.into(), region, service, URL, &headers[1..], body, time)
+            .unwrap();
     let mut map = HeaderMap::new();
-    for (name, value) in headers.into_iter().chain(instructions.headers()) {
+    let all = headers.into_iter().chain(added.iter().map(|(name, value)| (*name, value.as_str())));
+    for (name, value) in all {
         map.append(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
     }
     map

@@ -8,6 +8,7 @@ mod http_api;
 mod http_faults;
 mod vectors;
 
+use connect_attrs::connect::sign::signature_headers;
 use connect_attrs::emulator::{Config, Credential, Handle, spawn};
 use std::time::SystemTime;
 
@@ -28,36 +29,15 @@ pub struct Signer<'a> {
 }
 
 impl Signer<'_> {
-    /// Signs a POST like the AWS SDKs do (the `aws-sigv4` crate), for `host`.
+    /// Signs a POST like the AWS SDKs do (the client's signer, on the `aws-sigv4` crate), for `host`.
     pub fn sign(&self, host: &str, path: &str, extra: &[(&str, &str)], body: &[u8]) -> Signed {
-        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-        use aws_sigv4::sign::v4::SigningParams;
-        let credential = self.credential;
-        let identity = aws_credential_types::Credentials::new(
-            &credential.access_key_id,
-            &credential.secret_access_key,
-            credential.session_token.clone(),
-            None,
-            "test",
-        )
-        .into();
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region(self.region)
-            .name(self.service)
-            .time(self.time)
-            .settings(SigningSettings::default())
-            .build()
-            .expect("signing params")
-            .into();
+        let url = format!("http://{host}{path}");
+        let credentials = self.credential.into();
+        let added =
+            signature_headers(&credentials, self.region, self.service, &url, extra, body, self.time).expect("sign");
         let mut headers: Vec<(String, String)> = vec![("host".into(), host.into())];
         headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let url = format!("http://{host}{path}");
-        let pairs = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let signable = SignableRequest::new("POST", &url, pairs, SignableBody::Bytes(body)).expect("signable");
-        let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
-        let added: Vec<(String, String)> = instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-        headers.extend(added);
+        headers.extend(added.into_iter().map(|(k, v)| (k.to_string(), v)));
         Signed { headers, body: body.to_vec() }
     }
 }
