@@ -4,7 +4,7 @@
 use aws_credential_types::Credentials;
 use connect_attrs::connect::{request_body, sign::signature_headers};
 use connect_attrs::input::{InputSpec, Item, ReadOptions, read_input};
-use connect_attrs::merge::{Contact, MemoryMerge};
+use connect_attrs::merge::{Contact, MergeOptions, Merger};
 use connect_attrs::validate;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
@@ -51,15 +51,15 @@ fn parse_and_merge_rows(bencher: divan::Bencher) {
     let file = export();
     let spec = spec(&file);
     bencher.counter(divan::counter::ItemsCount::new(ROWS)).bench(|| {
-        let mut merge = MemoryMerge::new();
+        let mut merger = Merger::new(MergeOptions::unlimited());
         read_input(0, &spec, &ReadOptions::default(), |item| {
             if let Item::Row(row) = item {
-                merge.add(row)
+                merger.add(row).expect("in memory")
             }
             std::ops::ControlFlow::Continue(())
         })
         .unwrap();
-        merge.len()
+        merger.finish(&[]).expect("in memory").count()
     });
 }
 

@@ -143,7 +143,9 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     let signals = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let stop = Arc::new(Stop::default());
     signals.spawn(shutdown::watch(stop.clone(), None, Duration::ZERO));
+    let started = Instant::now();
     let Prepared { mut report, mut contacts, rows, bad_rows, format } = prepare(&plan, report, Some(&stop))?;
+    tracing::debug!("read and partitioned in {:.2?}", started.elapsed());
     let mut to_send = report::plan::ToSend::default();
     loop {
         let batch = next_checked(&mut contacts)?;
@@ -160,6 +162,7 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
             return Err(Error::Interrupted("stopped while checking the inputs".into()));
         }
     }
+    tracing::debug!("merged and checked in {:.2?} in all", started.elapsed());
     drop(contacts);
     let valid = to_send.count();
     let finished = report.finish(format.unwrap_or(Format::Wide))?;

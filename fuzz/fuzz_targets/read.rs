@@ -2,7 +2,7 @@
 //! out as a Row or a BadRow, the counts agree with what came out, and lines never go backwards.
 #![no_main]
 
-use connect_attrs::input::{FormatChoice, Item, ReadOptions, read_reader};
+use connect_attrs::input::{FormatChoice, OwnedItem as Item, ReadOptions, read_reader};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let mut items = Vec::new();
     let cursor = std::io::Cursor::new(bytes.to_vec());
     if let Ok(info) = read_reader(0, "fuzz.csv", cursor, &options, |item| {
-        items.push(item);
+        items.push(item.owned());
         std::ops::ControlFlow::Continue(())
     }) {
         let bad = items.iter().filter(|i| matches!(i, Item::Bad(_))).count() as u64;

@@ -56,21 +56,115 @@ pub struct ReadOptions {
 }
 
 /// Where a row came from: the index of its input among all inputs, and its 1-based line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {
     pub input: u32,
     pub line: u64,
 }
 
-/// One good row: the contact it belongs to and the attributes it gives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One good row: the contact it belongs to and the attributes it gives. The reader fills one
+/// `Row` again for every record, so a row costs no allocation once its buffers have grown.
+#[derive(Debug, Clone, Default)]
 pub struct Row {
     pub location: Location,
     pub instance_id: String,
     pub contact_id: String,
-    /// Keys are shared with the header (wide) so a row costs one allocation per value.
-    pub attributes: Vec<(Arc<str>, String)>,
+    /// Wide: the keys of the attribute columns, shared by every row of the input.
+    columns: Arc<[Arc<str>]>,
+    /// The values (and long-format keys), back to back.
+    text: String,
+    attributes: Vec<Attribute>,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct Attribute {
+    key: Key,
+    value: (usize, usize),
+}
+
+/// Where an attribute's key is: a column of the header (wide) or a span of the row's text.
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    Column(u32),
+    Text(usize, usize),
+}
+
+/// An attribute's key as the merge sees it: `column` is the index of the header's attribute
+/// column it came from (stable for the whole input), `None` for a key read from the row (long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttributeKey<'a> {
+    pub column: Option<u32>,
+    pub name: &'a str,
+}
+
+impl Row {
+    /// A row with these attributes (tests, benches, fuzzing).
+    pub fn new(location: Location, instance_id: &str, contact_id: &str, attributes: &[(&str, &str)]) -> Row {
+        let mut row =
+            Row { location, instance_id: instance_id.into(), contact_id: contact_id.into(), ..Row::default() };
+        for (key, value) in attributes {
+            row.push_named(key, value);
+        }
+        row
+    }
+
+    /// The attributes as (key, value), in the row's order.
+    pub fn attributes(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.keyed_attributes().map(|(key, value)| (key.name, value))
+    }
+
+    /// The attributes with where their keys came from.
+    pub fn keyed_attributes(&self) -> impl Iterator<Item = (AttributeKey<'_>, &str)> + '_ {
+        self.attributes.iter().map(|attribute| {
+            let key = match attribute.key {
+                Key::Column(column) => AttributeKey { column: Some(column), name: &self.columns[column as usize] },
+                Key::Text(start, end) => AttributeKey { column: None, name: &self.text[start..end] },
+            };
+            (key, &self.text[attribute.value.0..attribute.value.1])
+        })
+    }
+
+    pub fn attribute_count(&self) -> usize {
+        self.attributes.len()
+    }
+
+    /// Empties the row for the next record, keeping its buffers.
+    fn clear(&mut self) {
+        self.instance_id.clear();
+        self.contact_id.clear();
+        self.text.clear();
+        self.attributes.clear();
+    }
+
+    fn push_value(&mut self, value: &str) -> (usize, usize) {
+        let start = self.text.len();
+        self.text.push_str(value);
+        (start, self.text.len())
+    }
+
+    /// An attribute from the header's attribute column `column` (an index into `columns`).
+    fn push_column(&mut self, column: usize, value: &str) {
+        let value = self.push_value(value);
+        self.attributes.push(Attribute { key: Key::Column(column as u32), value });
+    }
+
+    fn push_named(&mut self, key: &str, value: &str) {
+        let (start, end) = self.push_value(key);
+        let value = self.push_value(value);
+        self.attributes.push(Attribute { key: Key::Text(start, end), value });
+    }
+}
+
+impl PartialEq for Row {
+    fn eq(&self, other: &Row) -> bool {
+        self.location == other.location
+            && self.instance_id == other.instance_id
+            && self.contact_id == other.contact_id
+            && self.attributes().eq(other.attributes())
+    }
+}
+
+impl Eq for Row {}
 
 /// A row that could not be read; the rest of the input goes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,8 +173,26 @@ pub struct BadRow {
     pub reason: String,
 }
 
+/// What the reader hands on for each record. A good row is lent: copy what you keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Item {
+pub enum Item<'a> {
+    Row(&'a Row),
+    Bad(BadRow),
+}
+
+impl Item<'_> {
+    /// A copy that outlives the reader's next record.
+    pub fn owned(&self) -> OwnedItem {
+        match self {
+            Item::Row(row) => OwnedItem::Row((*row).clone()),
+            Item::Bad(bad) => OwnedItem::Bad(bad.clone()),
+        }
+    }
+}
+
+/// An [`Item`] kept after reading went on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedItem {
     Row(Row),
     Bad(BadRow),
 }

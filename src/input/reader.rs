@@ -6,11 +6,12 @@ use super::header::{self, Layout};
 use super::records::Records;
 use super::unclosed;
 use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions, Row};
-use csv::ByteRecord;
+use csv::{ByteRecord, StringRecord};
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 const BUFFER: usize = 256 * 1024;
 
@@ -42,7 +43,7 @@ pub fn read_input(
     index: u32,
     spec: &InputSpec,
     options: &ReadOptions,
-    sink: impl FnMut(Item) -> ControlFlow<()>,
+    sink: impl FnMut(Item<'_>) -> ControlFlow<()>,
 ) -> Result<InputInfo, InputError> {
     read_reader(index, &spec.name, open(spec)?, options, sink)
 }
@@ -53,7 +54,7 @@ pub fn read_reader(
     name: &str,
     raw: impl Read + 'static,
     options: &ReadOptions,
-    mut sink: impl FnMut(Item) -> ControlFlow<()>,
+    mut sink: impl FnMut(Item<'_>) -> ControlFlow<()>,
 ) -> Result<InputInfo, InputError> {
     let mut records = Records::new(&builder(true), decode(name, raw)?);
     let mut record = ByteRecord::new();
@@ -66,8 +67,7 @@ pub fn read_reader(
     };
     let layout = header::layout(name, &header, options)?;
     let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
-    let mut keys = LongKeys::new(&options.columns);
-    let mut deliver = |item: Item, info: &mut InputInfo| {
+    let mut deliver = |item: Item<'_>, info: &mut InputInfo| {
         info.rows += 1;
         if matches!(item, Item::Bad(_)) {
             info.bad_rows += 1;
@@ -83,9 +83,15 @@ pub fn read_reader(
         };
     }
     let at = |line: u64| Location { input: index, line };
-    let mut item = |record: &ByteRecord, line: u64| to_item(record, &layout, options, &mut keys, (name, at(line)));
+    let mut rows = RowMaker::new(name, &layout, options);
+    // The row of a record: one `Row` is refilled for each and lent to the sink.
+    macro_rules! item {
+        ($record:expr, $line:expr) => {
+            rows.item(&mut $record, at($line))
+        };
+    }
     if layout == Layout::BareIds {
-        deliver!(item(&record, 1));
+        deliver!(item!(record, 1));
     }
     let mut ahead = ByteRecord::new();
     // A row read ahead (below) and not yet handled is in `record`, with its line.
@@ -116,13 +122,13 @@ pub fn read_reader(
                     deliver!(Item::Bad(BadRow { location: at(opened), reason: reason.to_string() }));
                     let mut again = Records::new(&builder(false), rest);
                     while let Ok(Some(line)) = again.next(&mut ahead) {
-                        deliver!(item(&ahead, opened + line));
+                        deliver!(item!(ahead, opened + line));
                     }
                     break;
                 }
                 Ok(Some(next)) => pending = Some(next),
                 Err(err) => {
-                    deliver!(item(&record, line));
+                    deliver!(item!(record, line));
                     let (bad, fatal) = read_error(&err, records.line(), index);
                     deliver!(Item::Bad(bad));
                     if fatal {
@@ -132,7 +138,7 @@ pub fn read_reader(
                 }
             }
         }
-        deliver!(item(&record, line));
+        deliver!(item!(record, line));
         if pending.is_some() {
             std::mem::swap(&mut record, &mut ahead);
         }
@@ -177,61 +183,111 @@ fn header_names(name: &str, record: &ByteRecord) -> Result<Vec<String>, InputErr
     Ok(names)
 }
 
-/// Where a row is: the input's name (for messages) and its location.
-type At<'a> = (&'a str, Location);
+/// Turns records into rows, reusing one `Row` (and a spare record) for all of them.
+struct RowMaker<'a> {
+    name: &'a str,
+    layout: &'a Layout,
+    options: &'a ReadOptions,
+    keys: LongKeys<'a>,
+    row: Row,
+    /// Swapped in while a record is borrowed as text, so that costs no allocation.
+    spare: Option<ByteRecord>,
+}
 
-fn to_item(record: &ByteRecord, layout: &Layout, options: &ReadOptions, keys: &mut LongKeys, at: At) -> Item {
-    let location = at.1;
-    match to_row(record, layout, options, keys, at) {
-        Ok(row) => Item::Row(row),
-        Err(reason) => Item::Bad(BadRow { location, reason }),
+impl<'a> RowMaker<'a> {
+    fn new(name: &'a str, layout: &'a Layout, options: &'a ReadOptions) -> RowMaker<'a> {
+        let columns: Arc<[Arc<str>]> = match layout {
+            Layout::Wide { attributes, .. } => attributes.iter().map(|(_, key)| key.clone()).collect(),
+            Layout::Long { .. } | Layout::BareIds => Arc::from(Vec::new()),
+        };
+        let row = Row { columns, ..Row::default() };
+        RowMaker { name, layout, options, keys: LongKeys::new(&options.columns), row, spare: Some(ByteRecord::new()) }
+    }
+
+    /// The row of `record` (left as it was), or why it is bad.
+    fn item(&mut self, record: &mut ByteRecord, location: Location) -> Item<'_> {
+        let width = match self.layout {
+            Layout::Wide { width, .. } | Layout::Long { width, .. } => *width,
+            Layout::BareIds => 1,
+        };
+        let result = if record.len() != width {
+            Err(format!("has {} fields, the header has {width}", record.len()))
+        } else if clean(record) {
+            // UTF-8 checked once for the whole record, then its fields borrowed as text.
+            let spare = self.spare.take().unwrap_or_default();
+            let bytes = std::mem::replace(record, spare);
+            match StringRecord::from_byte_record(bytes) {
+                Ok(text) => {
+                    let last = width - 1;
+                    let get = |i, _: &str| {
+                        let field = text.get(i).unwrap_or_default();
+                        Ok(if i == last { field.strip_suffix('\r').unwrap_or(field) } else { field })
+                    };
+                    let result = self.fill(location, get);
+                    self.spare = Some(std::mem::replace(record, text.into_byte_record()));
+                    result
+                }
+                Err(err) => {
+                    self.spare = Some(std::mem::replace(record, err.into_byte_record()));
+                    self.fill(location, |i, column| field(record, i, column))
+                }
+            }
+        } else {
+            self.fill(location, |i, column| field(record, i, column))
+        };
+        match result {
+            Ok(()) => Item::Row(&self.row),
+            Err(reason) => Item::Bad(BadRow { location, reason }),
+        }
+    }
+
+    /// Fills the row from the fields `get` gives (by index; the column's name is for messages).
+    fn fill<'r>(
+        &mut self,
+        location: Location,
+        get: impl Fn(usize, &str) -> Result<&'r str, String>,
+    ) -> Result<(), String> {
+        let (layout, options, row) = (self.layout, self.options, &mut self.row);
+        let (contact, instance) = match layout {
+            Layout::Wide { contact, instance, .. } | Layout::Long { contact, instance, .. } => (*contact, *instance),
+            Layout::BareIds => (0, None),
+        };
+        row.clear();
+        row.location = location;
+        row.contact_id.push_str(get(contact, "contact id")?.trim());
+        match instance.map(|i| get(i, "InstanceId")).transpose()?.map(str::trim) {
+            Some(id) if !id.is_empty() => row
+                .instance_id
+                .push_str(&crate::arn::instance_id(id, options.region.as_deref()).map_err(|e| e.to_string())?),
+            _ => row.instance_id.push_str(options.default_instance.as_deref().unwrap_or_default()),
+        }
+        match layout {
+            Layout::Wide { attributes: columns, .. } => {
+                for (column, (i, name)) in columns.iter().enumerate() {
+                    let value = get(*i, name)?;
+                    if !value.is_empty() || options.send_empty {
+                        row.push_column(column, value);
+                    }
+                }
+            }
+            Layout::Long { key, value, .. } => {
+                let value = get(*value, "Value")?;
+                if (!value.is_empty() || options.send_empty)
+                    && let Some(key) = self.keys.key(self.name, get(*key, "Key")?)?
+                {
+                    row.push_named(&key, value);
+                }
+            }
+            Layout::BareIds => {}
+        }
+        Ok(())
     }
 }
 
-fn to_row(
-    record: &ByteRecord,
-    layout: &Layout,
-    options: &ReadOptions,
-    keys: &mut LongKeys,
-    (name, location): At,
-) -> Result<Row, String> {
-    let (contact, instance, width) = match layout {
-        Layout::Wide { contact, instance, width, .. } | Layout::Long { contact, instance, width, .. } => {
-            (*contact, *instance, *width)
-        }
-        Layout::BareIds => (0, None, 1),
-    };
-    if record.len() != width {
-        return Err(format!("has {} fields, the header has {width}", record.len()));
-    }
-    let contact_id = field(record, contact, "contact id")?.trim().to_string();
-    let instance_id = match instance.map(|i| field(record, i, "InstanceId")).transpose()?.map(str::trim) {
-        Some(id) if !id.is_empty() => {
-            crate::arn::instance_id(id, options.region.as_deref()).map_err(|e| e.to_string())?.into_owned()
-        }
-        _ => options.default_instance.clone().unwrap_or_default(),
-    };
-    let mut attributes = Vec::new();
-    match layout {
-        Layout::Wide { attributes: columns, .. } => {
-            for (i, name) in columns {
-                let value = field(record, *i, name)?;
-                if !value.is_empty() || options.send_empty {
-                    attributes.push((name.clone(), value.to_string()));
-                }
-            }
-        }
-        Layout::Long { key, value, .. } => {
-            let value = field(record, *value, "Value")?;
-            if (!value.is_empty() || options.send_empty)
-                && let Some(key) = keys.key(name, field(record, *key, "Key")?)?
-            {
-                attributes.push((key, value.to_string()));
-            }
-        }
-        Layout::BareIds => {}
-    }
-    Ok(Row { location, instance_id, contact_id, attributes })
+/// A record with no NUL byte: the common case (UTF-8 is checked once per record as it is
+/// borrowed as text; a record that fails either check is taken field by field for the message).
+fn clean(record: &ByteRecord) -> bool {
+    memchr::memchr(0, record.as_slice()).is_none()
 }
 
 /// Drops the CR of a CRLF line end, left on the last field because records split on LF.
@@ -254,7 +310,7 @@ fn field<'r>(record: &'r ByteRecord, index: usize, column: &str) -> Result<&'r s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::FormatChoice;
+    use crate::input::{FormatChoice, OwnedItem as Item};
     use std::io::Write;
 
     fn read(text: &[u8], options: &ReadOptions) -> (Result<InputInfo, InputError>, Vec<Item>) {
@@ -263,7 +319,7 @@ mod tests {
         let spec = InputSpec { name: "in.csv".into(), path: Some(file.path().to_path_buf()) };
         let mut items = Vec::new();
         let result = read_input(0, &spec, options, |item| {
-            items.push(item);
+            items.push(item.owned());
             ControlFlow::Continue(())
         });
         (result, items)
@@ -279,7 +335,7 @@ mod tests {
                     r.location.line,
                     r.instance_id.clone(),
                     r.contact_id.clone(),
-                    r.attributes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+                    r.attributes().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 )),
                 Item::Bad(_) => None,
             })

@@ -88,7 +88,7 @@ impl<R: Read> Records<R> {
 
     fn line_of(&self, record: &ByteRecord) -> u64 {
         let end = self.csv.position();
-        let inside: usize = record.iter().map(|f| f.iter().filter(|&&b| b == b'\n').count()).sum();
+        let inside = memchr::memchr_iter(b'\n', record.as_slice()).count();
         let terminator = u64::from(!self.tail.unterminated_at(end.byte()));
         let reported = record.position().map_or(1, |p| p.line());
         end.line().saturating_sub(inside as u64 + terminator).max(reported)

@@ -13,8 +13,14 @@
 //!   bounded: past its share of the budget it is dropped while the input is sorted (the order
 //!   check suffices), and otherwise the merge falls back.
 
-use super::spill::key_hash;
+use super::encode::{Hasher, hasher};
 use std::collections::HashSet;
+use std::hash::BuildHasher;
+
+/// A 64-bit hash of a contact's key.
+fn key_hash(instance_id: &str, contact_id: &str) -> u64 {
+    hasher().hash_one((instance_id, contact_id))
+}
 
 /// Bytes per slot of the hash set, with its control byte and load factor, rounded up.
 const SLOT_BYTES: usize = 12;
@@ -24,7 +30,7 @@ pub struct Grouping {
     /// Every key so far strictly greater than the one before.
     sorted: bool,
     /// Hashes of finished contacts; `None` once dropped for its size.
-    seen: Option<HashSet<u64>>,
+    seen: Option<HashSet<u64, Hasher>>,
     seen_limit: usize,
 }
 
@@ -39,7 +45,7 @@ pub enum Verdict {
 
 impl Grouping {
     pub fn new(seen_limit: usize) -> Grouping {
-        Grouping { sorted: true, seen: Some(HashSet::new()), seen_limit }
+        Grouping { sorted: true, seen: Some(HashSet::with_hasher(hasher())), seen_limit }
     }
 
     /// The contact `previous` is finished and a row of `next` arrived.

@@ -15,22 +15,22 @@
 //! Nothing is yielded before all input is read: a contact that looks finished may come back in
 //! the last row, and a contact once sent or reported cannot be taken back.
 
+mod combine;
 mod emit;
+mod encode;
 mod grouped;
-mod memory;
-mod spill;
+mod spool;
 #[cfg(test)]
 mod tests;
 
 pub use emit::{Contacts, Strategy};
-pub use memory::MemoryMerge;
 
 use crate::input::{Location, Row};
+use encode::{Cursor, Keys, contact_hash, encode};
 use grouped::{Grouping, Verdict};
-use memory::{add_row, contact_bytes};
-use spill::Spill;
+use spool::Spool;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One contact with everything the inputs say about it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -52,9 +52,15 @@ impl Contact {
 /// Constant attributes from `--set`, applied to every contact after merging (they win).
 pub type SetAttributes = Vec<(String, String)>;
 
-/// Finished contacts held in memory while streaming, at most: enough that a small input never
-/// touches the disk, small enough that a sorted export runs in a few tens of MB.
-const GROUPED_BUFFER: usize = 8 << 20;
+/// Grouped rows held in memory before they go to disk, at most: enough that a small input never
+/// touches the disk, small enough that a sorted export runs in a few tens of MB. Also the size of
+/// the pieces the grouped file is read back in.
+const GROUPED_CHUNK: usize = 8 << 20;
+/// Hash partitions of a spilled merge: one partition of a 10 GB export fits a 256 MiB budget.
+const PARTITIONS: usize = 256;
+/// A merge that fits in memory and holds at most this much comes out in input order; a larger
+/// one comes out partition by partition, so the merged contacts never all exist at once.
+const IN_ORDER_BYTES: usize = 16 << 20;
 
 /// `--memory-limit` and `--temp-dir`, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,124 +104,228 @@ fn spill_hint(source: &std::io::Error) -> &'static str {
     }
 }
 
-enum State {
-    Grouped { grouping: Grouping, open: Option<Contact>, done: Vec<Contact>, done_bytes: usize },
-    Buffered(MemoryMerge),
-}
-
 pub struct Merger {
     options: MergeOptions,
+    keys: Keys,
+    /// The temporary directory, once something was written.
+    spool: Option<Spool>,
     state: State,
-    spill: Option<Spill>,
+    scratch: Vec<u8>,
+}
+
+enum State {
+    Grouped(Grouped),
+    Partitioned(Partitioned),
+}
+
+/// Rows so far grouped by contact: kept in input order, in one buffer and then one file.
+struct Grouped {
+    grouping: Grouping,
+    /// The contact of the previous row, `None` before the first.
+    open: Option<(String, String)>,
+    buffer: Vec<u8>,
+    /// Pieces of the file `grouped`, (offset, length), each whole contacts.
+    chunks: Vec<(u64, usize)>,
+    written: u64,
+    contacts: u64,
+}
+
+/// Rows hash-partitioned by contact: in memory, and in one file per partition once spilled.
+struct Partitioned {
+    buffers: Vec<Vec<u8>>,
+    spilled: bool,
+    rows: u64,
+}
+
+const GROUPED_FILE: &str = "grouped";
+
+fn partition_name(index: usize) -> String {
+    format!("part-{index:03}")
 }
 
 impl Merger {
     pub fn new(options: MergeOptions) -> Merger {
         let grouping = Grouping::new(options.budget / 16);
-        let state = State::Grouped { grouping, open: None, done: Vec::new(), done_bytes: 0 };
-        Merger { options, state, spill: None }
+        let chunk = options.budget.min(GROUPED_CHUNK);
+        let grouped = Grouped {
+            grouping,
+            open: None,
+            buffer: Vec::with_capacity(chunk.min(1 << 20)),
+            chunks: Vec::new(),
+            written: 0,
+            contacts: 0,
+        };
+        let keys = Keys::new(options.budget / 16);
+        Merger { options, keys, spool: None, state: State::Grouped(grouped), scratch: Vec::new() }
     }
 
     /// Adds one row; rows must arrive in input order (inputs in the order given, lines ascending).
-    pub fn add(&mut self, row: Row) -> Result<(), MergeError> {
-        let State::Grouped { grouping, open, done, done_bytes } = &mut self.state else {
-            return self.add_buffered(row);
-        };
-        let verdict = match open {
-            Some(contact) if contact.instance_id == row.instance_id && contact.contact_id == row.contact_id => {
-                add_row(contact, row.location, row.attributes);
-                return Ok(());
+    pub fn add(&mut self, row: &Row) -> Result<(), MergeError> {
+        match &mut self.state {
+            State::Grouped(grouped) => {
+                let same = grouped.open.as_ref().is_some_and(|(i, c)| *i == row.instance_id && *c == row.contact_id);
+                if !same {
+                    if let Some((instance, contact)) = &grouped.open {
+                        let next = (row.instance_id.as_str(), row.contact_id.as_str());
+                        if grouped.grouping.next_contact((instance, contact), next) == Verdict::Fallback {
+                            tracing::debug!(
+                                "line {}: contact {:?} is not grouped: merging by partition",
+                                row.location.line,
+                                row.contact_id
+                            );
+                            self.fall_back()?;
+                            return self.add(row);
+                        }
+                    }
+                    // The rows before are whole contacts: they may go to disk.
+                    if !grouped.buffer.is_empty() && grouped.buffer.len() >= self.options.budget.min(GROUPED_CHUNK) {
+                        let spool = spool_of(&mut self.spool, &self.options)?;
+                        spool.append(GROUPED_FILE, &grouped.buffer)?;
+                        grouped.chunks.push((grouped.written, grouped.buffer.len()));
+                        grouped.written += grouped.buffer.len() as u64;
+                        grouped.buffer.clear();
+                    }
+                    let (instance, contact) = grouped.open.get_or_insert_with(Default::default);
+                    instance.clone_from(&row.instance_id);
+                    contact.clone_from(&row.contact_id);
+                    grouped.contacts += 1;
+                }
+                encode(row, &mut self.keys, &mut grouped.buffer);
+                Ok(())
             }
-            Some(contact) => {
-                grouping.next_contact((&contact.instance_id, &contact.contact_id), (&row.instance_id, &row.contact_id))
+            State::Partitioned(_) => {
+                self.scratch.clear();
+                let hash = encode(row, &mut self.keys, &mut self.scratch);
+                let scratch = std::mem::take(&mut self.scratch);
+                let result = self.add_encoded(hash, &scratch);
+                self.scratch = scratch;
+                result
             }
-            None => Verdict::New,
-        };
-        if let Some(finished) = open.take() {
-            *done_bytes += contact_bytes(&finished);
-            done.push(finished);
         }
-        if verdict == Verdict::Fallback {
-            tracing::debug!(
-                "line {}: contact {:?} is not grouped: merging in memory",
-                row.location.line,
-                row.contact_id
-            );
-            let mut merge = MemoryMerge::new();
-            for contact in std::mem::take(done) {
-                merge.add_contact(contact);
+    }
+
+    /// Adds one encoded row to its partition. A partition's buffer holds at most its share of
+    /// the budget; when full it is appended to the partition's file and reused.
+    fn add_encoded(&mut self, hash: u64, row: &[u8]) -> Result<(), MergeError> {
+        let State::Partitioned(partitioned) = &mut self.state else { unreachable!("partitioned only") };
+        let index = (hash % PARTITIONS as u64) as usize;
+        let buffer = &mut partitioned.buffers[index];
+        partitioned.rows += 1;
+        if buffer.len() + row.len() > buffer.capacity() {
+            let share = (self.options.budget / 8 * 7).saturating_sub(self.keys.bytes()) / PARTITIONS;
+            if buffer.len() + row.len() > share {
+                if !buffer.is_empty() {
+                    let spool = spool_of(&mut self.spool, &self.options)?;
+                    spool.append(&partition_name(index), buffer)?;
+                    partitioned.spilled = true;
+                    buffer.clear();
+                }
+            } else {
+                // Grow in steps toward the share, never past it.
+                let wanted = (buffer.len() + row.len()).max(2 * buffer.capacity()).min(share);
+                buffer.reserve_exact(wanted - buffer.len());
             }
-            self.state = State::Buffered(merge);
-            return self.add_buffered(row);
         }
-        let mut contact = Contact { instance_id: row.instance_id, contact_id: row.contact_id, ..Contact::default() };
-        add_row(&mut contact, row.location, row.attributes);
-        *open = Some(contact);
-        if *done_bytes > self.options.budget.min(GROUPED_BUFFER) {
-            *done_bytes = 0;
-            let done = std::mem::take(done);
-            write_all(&mut self.spill, self.options.temp_dir.as_deref(), &done)?;
-        }
+        buffer.extend_from_slice(row);
         Ok(())
     }
 
-    fn add_buffered(&mut self, row: Row) -> Result<(), MergeError> {
-        let State::Buffered(merge) = &mut self.state else { unreachable!("called in the buffered state only") };
-        merge.add(row);
-        if merge.bytes() > self.options.budget.saturating_sub(spill::WRITERS_BYTES) {
-            let contacts = merge.take();
-            write_all(&mut self.spill, self.options.temp_dir.as_deref(), &contacts)?;
+    /// The input is not grouped after all: every row so far goes to its partition, in order.
+    fn fall_back(&mut self) -> Result<(), MergeError> {
+        let partitioned =
+            Partitioned { buffers: (0..PARTITIONS).map(|_| Vec::new()).collect(), spilled: false, rows: 0 };
+        let State::Grouped(grouped) = std::mem::replace(&mut self.state, State::Partitioned(partitioned)) else {
+            unreachable!("falls back from grouped only")
+        };
+        for &(offset, len) in &grouped.chunks {
+            let spool = self.spool.clone().expect("chunks are in the spool");
+            let chunk = spool::read(&spool.path(GROUPED_FILE), Some((offset, len)))?;
+            self.add_rows(&chunk, &spool.path(GROUPED_FILE))?;
         }
-        Ok(())
+        if let Some(spool) = &self.spool {
+            let _ = std::fs::remove_file(spool.path(GROUPED_FILE));
+        }
+        self.add_rows(&grouped.buffer, std::path::Path::new("(memory)"))
+    }
+
+    /// Adds encoded rows (a piece of the grouped buffer or file) to their partitions.
+    fn add_rows(&mut self, rows: &[u8], source: &std::path::Path) -> Result<(), MergeError> {
+        let mut cursor = Cursor::new(rows);
+        loop {
+            let start = cursor.position();
+            let row = cursor.next_row().map_err(|e| MergeError::ReadBack { path: source.to_path_buf(), source: e })?;
+            let Some(row) = row else { return Ok(()) };
+            self.add_encoded(contact_hash(row.contact), &rows[start..cursor.position()])?;
+        }
     }
 
     /// The strategy the rows have needed so far.
     pub fn strategy(&self) -> Strategy {
-        match (&self.state, &self.spill) {
-            (_, Some(spill)) => Strategy::Spilled { grouped: self.is_grouped(), fragments: spill.fragments() },
-            (State::Grouped { .. }, None) => Strategy::Grouped,
-            (State::Buffered(_), None) => Strategy::InMemory,
+        match &self.state {
+            State::Grouped(grouped) if grouped.chunks.is_empty() => Strategy::Grouped,
+            State::Grouped(grouped) => Strategy::Spilled { grouped: true, rows: grouped.contacts },
+            State::Partitioned(partitioned) if partitioned.spilled => {
+                Strategy::Spilled { grouped: false, rows: partitioned.rows }
+            }
+            State::Partitioned(_) => Strategy::InMemory,
         }
-    }
-
-    fn is_grouped(&self) -> bool {
-        matches!(self.state, State::Grouped { .. })
     }
 
     /// All input is read: every contact is final. Writes what is still buffered when some of it
     /// is already on disk, so a full disk is reported here, before anything is sent.
-    pub fn finish(self, set: &[(String, String)]) -> Result<Contacts, MergeError> {
+    pub fn finish(mut self, set: &[(String, String)]) -> Result<Contacts, MergeError> {
         let strategy = self.strategy();
-        let Merger { state, mut spill, .. } = self;
-        let contacts = match state {
-            State::Grouped { open, mut done, .. } => {
-                done.extend(open);
-                done
+        let names = self.keys.names();
+        match self.state {
+            State::Grouped(grouped) if grouped.chunks.is_empty() => {
+                let contacts = combine::merge_rows(&grouped.buffer, &names, set)
+                    .map_err(|source| MergeError::ReadBack { path: "(memory)".into(), source })?;
+                Ok(Contacts::ready(contacts, strategy))
             }
-            State::Buffered(mut merge) => merge.take(),
-        };
-        match spill.take() {
-            None => Ok(Contacts::in_memory(contacts, set, strategy)),
-            Some(mut spill) => {
-                for contact in &contacts {
-                    spill.write(contact)?;
+            State::Grouped(mut grouped) => {
+                let spool = self.spool.take().expect("chunks are in the spool");
+                if !grouped.buffer.is_empty() {
+                    spool.append(GROUPED_FILE, &grouped.buffer)?;
+                    grouped.chunks.push((grouped.written, grouped.buffer.len()));
                 }
-                drop(contacts);
-                let partitions = spill.finish()?;
-                Ok(Contacts::partitions(partitions, set, strategy))
+                drop(grouped.buffer);
+                Ok(Contacts::grouped_file(spool, GROUPED_FILE, grouped.chunks, names, set, grouped.contacts, strategy))
             }
+            State::Partitioned(mut partitioned) => match self.spool.take() {
+                Some(spool) if partitioned.spilled => {
+                    partitioned.spill(&spool)?;
+                    let paths =
+                        (0..PARTITIONS).map(|i| spool.path(&partition_name(i))).filter(|p| p.exists()).collect();
+                    Ok(Contacts::partition_files(spool, paths, names, set, strategy))
+                }
+                _ => {
+                    let in_order = partitioned.buffers.iter().map(Vec::len).sum::<usize>() <= IN_ORDER_BYTES;
+                    let buffers = partitioned.buffers.into_iter().filter(|b| !b.is_empty()).collect();
+                    Contacts::partition_buffers(buffers, names, set, in_order, strategy)
+                }
+            },
         }
     }
 }
 
-/// Writes contacts to the partition files, creating them on first use.
-fn write_all(spill: &mut Option<Spill>, temp_dir: Option<&Path>, contacts: &[Contact]) -> Result<(), MergeError> {
-    let spill = match spill {
-        Some(spill) => spill,
-        None => spill.insert(Spill::create(temp_dir)?),
-    };
-    for contact in contacts {
-        spill.write(contact)?;
+impl Partitioned {
+    /// Appends every buffer to its partition's file and frees it.
+    fn spill(&mut self, spool: &Spool) -> Result<(), MergeError> {
+        for (index, buffer) in self.buffers.iter_mut().enumerate() {
+            if !buffer.is_empty() {
+                spool.append(&partition_name(index), buffer)?;
+            }
+            *buffer = Vec::new();
+        }
+        self.spilled = true;
+        Ok(())
     }
-    Ok(())
+}
+
+/// The temporary directory, created on first use.
+fn spool_of<'s>(spool: &'s mut Option<Spool>, options: &MergeOptions) -> Result<&'s Spool, MergeError> {
+    match spool {
+        Some(spool) => Ok(spool),
+        None => Ok(spool.insert(Spool::create(options.temp_dir.as_deref())?)),
+    }
 }

@@ -3,14 +3,14 @@
 //! for, and a well-formed file (quotes, commas, line ends inside values, CRLF, blank lines) reads
 //! back exactly, each row at its line.
 
-use connect_attrs::input::{Item, ReadOptions, read_reader};
+use connect_attrs::input::{OwnedItem as Item, ReadOptions, read_reader};
 use proptest::prelude::*;
 use std::io::Cursor;
 
 fn read(bytes: Vec<u8>, options: &ReadOptions) -> (Result<connect_attrs::input::InputInfo, String>, Vec<Item>) {
     let mut items = Vec::new();
     let result = read_reader(0, "prop.csv", Cursor::new(bytes), options, |item| {
-        items.push(item);
+        items.push(item.owned());
         std::ops::ControlFlow::Continue(())
     });
     (result.map_err(|e| e.to_string()), items)
@@ -101,8 +101,8 @@ proptest! {
                 Item::Row(row) => Some((
                     row.location.line,
                     row.contact_id.clone(),
-                    row.attributes[0].1.clone(),
-                    row.attributes[1].1.clone(),
+                    row.attributes().next().unwrap().1.to_string(),
+                    row.attributes().nth(1).unwrap().1.to_string(),
                 )),
                 Item::Bad(_) => None,
             })

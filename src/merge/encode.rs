@@ -1,0 +1,302 @@
+//! Rows as compact bytes: what the merge buffers, spills and reads back. A row is copied once,
+//! into a byte buffer, and merged only when its contact is final; no per-value allocation.
+//!
+//! Layout of one row (lengths and numbers as LEB128 varints, strings as raw UTF-8):
+//! `input line len(instance) instance len(contact) contact count (key value)*`, where a key is
+//! `id << 1` for an interned key ([`Keys`]) or `len << 1 | 1` followed by the key's bytes. The
+//! bytes from `len(instance)` to the end of `contact` identify the contact: equal bytes, same
+//! contact.
+
+use crate::input::{Location, Row};
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::io;
+use std::sync::Arc;
+
+/// Attribute keys by number. Wide files have a handful of keys used on every row; a row names its
+/// keys by number and the table is built once. Past `limit` bytes of keys (a long file with
+/// millions of distinct keys) new keys are written out in full instead.
+#[derive(Debug)]
+pub struct Keys {
+    names: Vec<Arc<str>>,
+    ids: HashMap<Arc<str>, u32, Hasher>,
+    /// For each input, the id of each of its attribute columns, once seen.
+    columns: Vec<Vec<Option<u32>>>,
+    bytes: usize,
+    limit: usize,
+}
+
+/// One fixed hasher for the whole run: partitions are chosen by it, so it must not change.
+pub type Hasher = foldhash::fast::FixedState;
+
+pub fn hasher() -> Hasher {
+    foldhash::fast::FixedState::with_seed(0x636f_6e6e_6563_7421)
+}
+
+impl Keys {
+    pub fn new(limit: usize) -> Keys {
+        Keys { names: Vec::new(), ids: HashMap::with_hasher(hasher()), columns: Vec::new(), bytes: 0, limit }
+    }
+
+    /// Bytes the table holds, counted against the budget.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The names, by id, for decoding.
+    pub fn names(&self) -> Arc<[Arc<str>]> {
+        self.names.iter().cloned().collect()
+    }
+
+    fn id(&mut self, name: &str) -> Option<u32> {
+        if let Some(&id) = self.ids.get(name) {
+            return Some(id);
+        }
+        if self.bytes + name.len() > self.limit {
+            return None;
+        }
+        let id = self.names.len() as u32;
+        let name: Arc<str> = Arc::from(name);
+        self.bytes += 2 * name.len() + 64;
+        self.names.push(name.clone());
+        self.ids.insert(name, id);
+        Some(id)
+    }
+
+    fn column_id(&mut self, input: u32, column: u32, name: &str) -> Option<u32> {
+        let (input, column) = (input as usize, column as usize);
+        if let Some(Some(id)) = self.columns.get(input).and_then(|c| c.get(column)) {
+            return Some(*id);
+        }
+        let id = self.id(name)?;
+        if self.columns.len() <= input {
+            self.columns.resize_with(input + 1, Vec::new);
+        }
+        let ids = &mut self.columns[input];
+        if ids.len() <= column {
+            ids.resize(column + 1, None);
+        }
+        ids[column] = Some(id);
+        Some(id)
+    }
+}
+
+#[inline]
+pub fn put_varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    put_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// Appends `row` to `out`; returns the hash of its contact (which partition it belongs to).
+pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
+    put_varint(u64::from(row.location.input), out);
+    put_varint(row.location.line, out);
+    let contact_start = out.len();
+    put_bytes(row.instance_id.as_bytes(), out);
+    put_bytes(row.contact_id.as_bytes(), out);
+    let hash = hasher().hash_one(&out[contact_start..]);
+    put_varint(row.attribute_count() as u64, out);
+    for (key, value) in row.keyed_attributes() {
+        let id = match key.column {
+            Some(column) => keys.column_id(row.location.input, column, key.name),
+            None => keys.id(key.name),
+        };
+        match id {
+            Some(id) => put_varint(u64::from(id) << 1, out),
+            None => {
+                put_varint(((key.name.len() as u64) << 1) | 1, out);
+                out.extend_from_slice(key.name.as_bytes());
+            }
+        }
+        put_bytes(value.as_bytes(), out);
+    }
+    hash
+}
+
+/// The hash [`encode`] returns, of an encoded row's contact bytes.
+pub fn contact_hash(contact: &[u8]) -> u64 {
+    hasher().hash_one(contact)
+}
+
+/// An attribute's key in an encoded row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodedKey<'a> {
+    Id(u32),
+    Name(&'a [u8]),
+}
+
+/// One encoded row, borrowed from its buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Encoded<'a> {
+    pub location: Location,
+    /// The contact's bytes: equal for rows of the same contact.
+    pub contact: &'a [u8],
+    /// The attributes, still encoded: walk them with [`Encoded::attributes`].
+    attributes: &'a [u8],
+    count: u64,
+}
+
+fn corrupt(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("corrupt merge file: {what}"))
+}
+
+/// Reads rows from a buffer of whole encoded rows.
+pub struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(bytes: &'a [u8]) -> Cursor<'a> {
+        Cursor { bytes, at: 0 }
+    }
+
+    /// Where the next row starts.
+    pub fn position(&self) -> usize {
+        self.at
+    }
+
+    #[inline]
+    fn varint(&mut self) -> io::Result<u64> {
+        match self.bytes.get(self.at) {
+            Some(&byte) if byte < 0x80 => {
+                self.at += 1;
+                Ok(u64::from(byte))
+            }
+            _ => self.long_varint(),
+        }
+    }
+
+    fn long_varint(&mut self) -> io::Result<u64> {
+        let (mut value, mut shift) = (0u64, 0);
+        loop {
+            let &byte = self.bytes.get(self.at).ok_or_else(|| corrupt("a number runs past the end"))?;
+            self.at += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Ok(value);
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(corrupt("a number is too long"));
+            }
+        }
+    }
+
+    #[inline]
+    fn take(&mut self, len: u64) -> io::Result<&'a [u8]> {
+        let end = usize::try_from(len).ok().and_then(|len| self.at.checked_add(len));
+        let bytes =
+            end.and_then(|end| self.bytes.get(self.at..end)).ok_or_else(|| corrupt("a string runs past the end"))?;
+        self.at += bytes.len();
+        Ok(bytes)
+    }
+
+    fn skip_string(&mut self) -> io::Result<()> {
+        let len = self.varint()?;
+        self.take(len).map(drop)
+    }
+
+    /// The next row, or `None` at the end of the buffer.
+    pub fn next_row(&mut self) -> io::Result<Option<Encoded<'a>>> {
+        if self.at >= self.bytes.len() {
+            return Ok(None);
+        }
+        let input = u32::try_from(self.varint()?).map_err(|_| corrupt("an input number is too large"))?;
+        let line = self.varint()?;
+        let contact_start = self.at;
+        self.skip_string()?;
+        self.skip_string()?;
+        let contact = &self.bytes[contact_start..self.at];
+        let count = self.varint()?;
+        let attributes_start = self.at;
+        for _ in 0..count {
+            let tag = self.varint()?;
+            if tag & 1 == 1 {
+                self.take(tag >> 1)?;
+            }
+            self.skip_string()?;
+        }
+        let attributes = &self.bytes[attributes_start..self.at];
+        Ok(Some(Encoded { location: Location { input, line }, contact, attributes, count }))
+    }
+}
+
+impl<'a> Encoded<'a> {
+    /// (instance id, contact id) of the row.
+    pub fn ids(&self) -> (&'a str, &'a str) {
+        let mut cursor = Cursor::new(self.contact);
+        let mut text = || {
+            let len = cursor.varint().expect("checked when the row was read");
+            let bytes = cursor.take(len).expect("checked when the row was read");
+            std::str::from_utf8(bytes).expect("written from a str")
+        };
+        (text(), text())
+    }
+
+    /// The attributes in the row's order, as (key, value bytes).
+    pub fn attributes(&self) -> impl Iterator<Item = (EncodedKey<'a>, &'a [u8])> + 'a {
+        let mut cursor = Cursor::new(self.attributes);
+        (0..self.count).map(move |_| {
+            // Every length was checked when the row was read.
+            let tag = cursor.varint().expect("checked when the row was read");
+            let key = if tag & 1 == 1 {
+                EncodedKey::Name(cursor.take(tag >> 1).expect("checked"))
+            } else {
+                EncodedKey::Id((tag >> 1) as u32)
+            };
+            let len = cursor.varint().expect("checked when the row was read");
+            (key, cursor.take(len).expect("checked when the row was read"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_with_interned_and_spelled_out_keys() {
+        let mut keys = Keys::new(8);
+        let location = Location { input: 3, line: 1 << 40 };
+        let row = Row::new(location, "inst", "c1", &[("Tier", "Gold"), ("AVeryLongKeyName", "é,\n\""), ("Tier", "")]);
+        let mut bytes = Vec::new();
+        let hash = encode(&row, &mut keys, &mut bytes);
+        encode(&Row::new(Location { input: 0, line: 2 }, "inst", "c2", &[]), &mut keys, &mut bytes);
+        let mut cursor = Cursor::new(&bytes);
+        let first = cursor.next_row().unwrap().unwrap();
+        assert_eq!(first.location, location);
+        assert_eq!(first.ids(), ("inst", "c1"));
+        assert_eq!(contact_hash(first.contact), hash);
+        let attributes: Vec<_> = first.attributes().collect();
+        assert_eq!(
+            attributes,
+            [
+                (EncodedKey::Id(0), &b"Gold"[..]),
+                (EncodedKey::Name(b"AVeryLongKeyName"), "é,\n\"".as_bytes()),
+                (EncodedKey::Id(0), &b""[..]),
+            ]
+        );
+        assert_eq!(&*keys.names()[0], "Tier");
+        let second = cursor.next_row().unwrap().unwrap();
+        assert_eq!(second.ids(), ("inst", "c2"));
+        assert_ne!(second.contact, first.contact);
+        assert!(cursor.next_row().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_truncated_buffer_is_an_error_not_a_short_read() {
+        let mut bytes = Vec::new();
+        encode(&Row::new(Location::default(), "i", "c", &[("K", "value")]), &mut Keys::new(0), &mut bytes);
+        bytes.pop();
+        assert!(Cursor::new(&bytes).next_row().is_err());
+    }
+}
