@@ -6,7 +6,7 @@ use crate::connect::http::HttpSender;
 use crate::connect::request_body;
 use crate::error::{Error, exit};
 use crate::input::{self, Format, Item};
-use crate::merge::{Contact, Contacts, Merger};
+use crate::merge::{Contact, ContactView, Contacts, Merger};
 use crate::plan::{self, InputPlan};
 use crate::report::journal;
 use crate::report::metrics::{MetricsFile, Snapshot};
@@ -123,12 +123,27 @@ fn next_checked(contacts: &mut Contacts) -> Result<Vec<Result<Contact, Box<Outco
 
 /// A contact worth sending, or the outcome that says why not.
 fn check(contact: Contact) -> Result<Contact, Box<Outcome>> {
-    let status = match validate::contact(&contact.instance_id, &contact.contact_id, contact.attribute_pairs()) {
-        Err(invalid) => Status::Invalid(invalid),
-        Ok(()) if contact.attributes.is_empty() => Status::Skipped(Skip::Empty),
-        Ok(()) => return Ok(contact),
-    };
-    Err(Box::new(Outcome { contact, status, attempts: 0 }))
+    match not_to_send(&ContactView::of(&contact, &mut Vec::new())) {
+        None => Ok(contact),
+        Some(status) => Err(Box::new(Outcome { contact, status, attempts: 0 })),
+    }
+}
+
+/// Why a contact is not to be sent (invalid, or nothing to set), if it is not.
+fn not_to_send(contact: &ContactView<'_>) -> Option<Status> {
+    match validate::contact(contact.instance_id, contact.contact_id, contact.attributes.iter().copied()) {
+        Err(invalid) => Some(Status::Invalid(invalid)),
+        Ok(()) if contact.attributes.is_empty() => Some(Status::Skipped(Skip::Empty)),
+        Ok(()) => None,
+    }
+}
+
+/// What checking a piece of the merge found: the plan's figures for the contacts to send, and
+/// the outcome of each contact not to be sent (only those are built).
+#[derive(Default)]
+struct Checked {
+    to_send: report::plan::ToSend,
+    rejected: Vec<Outcome>,
 }
 
 fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
@@ -147,15 +162,15 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     let Prepared { mut report, mut contacts, rows, bad_rows, format } = prepare(&plan, report, Some(&stop))?;
     tracing::debug!("read and partitioned in {:.2?}", started.elapsed());
     let mut to_send = report::plan::ToSend::default();
-    loop {
-        let batch = next_checked(&mut contacts)?;
-        if batch.is_empty() {
-            break;
-        }
-        for result in batch {
-            match result {
-                Ok(contact) => to_send.add(&contact),
-                Err(outcome) => report.outcome(&outcome)?,
+    let check = |checked: &mut Checked, contact: &ContactView<'_>| match not_to_send(contact) {
+        None => checked.to_send.add(contact),
+        Some(status) => checked.rejected.push(Outcome { contact: contact.to_contact(), status, attempts: 0 }),
+    };
+    while let Some(pieces) = contacts.next_folded(Checked::default, check)? {
+        for piece in pieces {
+            to_send.absorb(piece.to_send);
+            for outcome in &piece.rejected {
+                report.outcome(outcome)?;
             }
         }
         if stop.is_stopped() {

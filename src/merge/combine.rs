@@ -4,57 +4,180 @@
 //!
 //! Values are compared and chosen as borrowed bytes; only the winners are copied out, once.
 
-use super::encode::{Cursor, Encoded, EncodedKey, Hasher, hasher};
+use super::encode::{Cursor, Encoded, EncodedKey, KeyNames, contact_hash};
 use super::{Contact, MergeError};
-use std::collections::{BTreeMap, HashMap};
+use crate::input::Location;
+use std::collections::HashMap;
 use std::io;
-use std::sync::Arc;
+
+/// One merged contact, borrowed from the merge's buffers: enough to check it, and to build the
+/// [`Contact`] only when it is needed (to send it, or to report it).
+#[derive(Debug, Clone, Copy)]
+pub struct ContactView<'a> {
+    pub instance_id: &'a str,
+    pub contact_id: &'a str,
+    /// Sorted by key, each key once, `--set` applied.
+    pub attributes: &'a [(&'a str, &'a str)],
+    /// Every input line that contributed, in input order.
+    pub lines: &'a [Location],
+}
+
+impl ContactView<'_> {
+    pub fn to_contact(&self) -> Contact {
+        Contact {
+            instance_id: self.instance_id.to_string(),
+            contact_id: self.contact_id.to_string(),
+            attributes: self.attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            lines: self.lines.to_vec(),
+        }
+    }
+
+    /// The view of a contact built earlier; `pairs` is scratch space for its attributes.
+    pub fn of<'a>(contact: &'a Contact, pairs: &'a mut Vec<(&'a str, &'a str)>) -> ContactView<'a> {
+        pairs.extend(contact.attribute_pairs());
+        ContactView {
+            instance_id: &contact.instance_id,
+            contact_id: &contact.contact_id,
+            attributes: pairs,
+            lines: &contact.lines,
+        }
+    }
+}
 
 /// The final contacts of `data`, in order of first appearance, with `--set` applied.
-pub fn merge_rows(data: &[u8], names: &[Arc<str>], set: &[(String, String)]) -> io::Result<Vec<Contact>> {
-    // Every row, numbered by its contact (contacts numbered in order of first appearance).
-    let mut index: HashMap<&[u8], u32, Hasher> = HashMap::with_hasher(hasher());
-    let mut rows: Vec<(u32, Encoded)> = Vec::new();
+pub fn merge_rows(data: &[u8], keys: &KeyNames, set: &[(String, String)]) -> io::Result<Vec<Contact>> {
+    let mut contacts = Vec::new();
+    merge_each(data, keys, set, |view| contacts.push(view.to_contact()))?;
+    Ok(contacts)
+}
+
+/// Merges `data` and hands each final contact to `each`, in order of first appearance.
+pub fn merge_each(
+    data: &[u8],
+    keys: &KeyNames,
+    set: &[(String, String)],
+    mut each: impl FnMut(&ContactView<'_>),
+) -> io::Result<()> {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => merge_with(data, keys, set, &mut scratch, &mut each),
+        // Reentered (rayon ran another piece on this thread while it waited): scratch of its own.
+        Err(_) => merge_with(data, keys, set, &mut Scratch::default(), &mut each),
+    })
+}
+
+/// The merge's working space, kept per thread so pieces after the first allocate nothing.
+#[derive(Default)]
+struct Scratch {
+    /// Contacts seen: (start, length) of the contact's bytes in the piece, and its number.
+    index: hashbrown::HashTable<(u32, u32, u32)>,
+    /// Each row's contact number and start.
+    rows: Vec<(u32, u32)>,
+    /// Where each contact's rows start in `order`.
+    starts: Vec<u32>,
+    /// Row starts, grouped by contact.
+    order: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+fn merge_with(
+    data: &[u8],
+    keys: &KeyNames,
+    set: &[(String, String)],
+    scratch: &mut Scratch,
+    each: &mut impl FnMut(&ContactView<'_>),
+) -> io::Result<()> {
+    let Scratch { index, rows, starts, order } = scratch;
+    let offset = |bytes: &[u8]| bytes.as_ptr() as usize - data.as_ptr() as usize;
+    let bytes_of = |&(start, len, _): &(u32, u32, u32)| &data[start as usize..(start + len) as usize];
+    let hash_of = |bytes: &[u8]| contact_hash(bytes);
+    // Where each row starts, and its contact's number (in order of first appearance).
+    index.clear();
+    rows.clear();
     let mut cursor = Cursor::new(data);
-    while let Some(row) = cursor.next_row()? {
+    loop {
+        let start = cursor.position();
+        let Some(row) = cursor.next_row()? else { break };
+        let hash = hash_of(row.contact);
         let next = index.len() as u32;
-        let slot = *index.entry(row.contact).or_insert(next);
-        rows.push((slot, row));
+        let slot = match index.find(hash, |entry| bytes_of(entry) == row.contact) {
+            Some(&(_, _, slot)) => slot,
+            None => {
+                let entry = (small(offset(row.contact))?, small(row.contact.len())?, next);
+                index.insert_unique(hash, entry, |entry| hash_of(bytes_of(entry)));
+                next
+            }
+        };
+        rows.push((slot, small(start)?));
     }
     let contacts = index.len();
-    drop(index);
     // Rows grouped by contact, input order kept within each (a counting sort).
-    let mut starts = vec![0u32; contacts + 1];
-    for (slot, _) in &rows {
+    starts.clear();
+    starts.resize(contacts + 1, 0);
+    for (slot, _) in rows.iter() {
         starts[*slot as usize + 1] += 1;
     }
     for i in 1..starts.len() {
         starts[i] += starts[i - 1];
     }
-    let mut order = vec![0u32; rows.len()];
-    let mut next = starts.clone();
-    for (i, (slot, _)) in rows.iter().enumerate() {
-        order[next[*slot as usize] as usize] = i as u32;
-        next[*slot as usize] += 1;
+    order.clear();
+    order.resize(rows.len(), 0);
+    // `next` of each contact is kept in its `starts` slot while filling, then restored.
+    for &(slot, start) in rows.iter() {
+        order[starts[slot as usize] as usize] = start;
+        starts[slot as usize] += 1;
     }
+    for i in (1..starts.len()).rev() {
+        starts[i] = starts[i - 1];
+    }
+    starts[0] = 0;
+    let row_at = |start: u32| -> io::Result<Encoded<'_>> {
+        Cursor::at(data, start as usize).next_row()?.ok_or_else(|| invalid("a row past the end"))
+    };
     let mut winners = Winners::default();
-    let mut merged = Vec::with_capacity(contacts);
+    let mut lines = Vec::new();
+    let mut attributes = Vec::new();
     for slot in 0..contacts {
         let of_contact = &order[starts[slot] as usize..starts[slot + 1] as usize];
-        merged.push(winners.contact(of_contact.iter().map(|&i| &rows[i as usize].1), names, set)?);
+        lines.clear();
+        let (instance_id, contact_id) = row_at(of_contact[0])?.ids();
+        for &start in of_contact {
+            let row = row_at(start)?;
+            lines.push(row.location);
+            for (key, value) in row.attributes() {
+                winners.choose(key, value);
+            }
+        }
+        let mut chosen = winners.take(keys, set)?;
+        attributes.clear();
+        attributes.extend(chosen.drain(..).map(|(_, k, v)| (k, v)));
+        each(&ContactView { instance_id, contact_id, attributes: &attributes, lines: &lines });
+        winners.give_back(chosen);
     }
-    Ok(merged)
+    Ok(())
 }
 
-/// [`merge_rows`] with a read-back error naming the file the rows came from.
-pub fn merge_file_rows(
+/// A position in a piece, which is under 4 GiB.
+fn small(at: usize) -> io::Result<u32> {
+    u32::try_from(at).map_err(|_| invalid("a piece over 4 GiB"))
+}
+
+/// [`merge_each`] with a read-back error naming the file the rows came from.
+pub fn merge_file_each(
     data: &[u8],
-    names: &[Arc<str>],
+    keys: &KeyNames,
     set: &[(String, String)],
     path: &std::path::Path,
-) -> Result<Vec<Contact>, MergeError> {
-    merge_rows(data, names, set).map_err(|source| MergeError::ReadBack { path: path.to_path_buf(), source })
+    each: impl FnMut(&ContactView<'_>),
+) -> Result<(), MergeError> {
+    merge_each(data, keys, set, each).map_err(|source| MergeError::ReadBack { path: path.to_path_buf(), source })
 }
+
+/// An attribute as it is sorted: its key's rank among the interned keys (`None`: spelled out),
+/// its key and its value.
+type Ranked<'a> = (Option<u32>, &'a str, &'a str);
 
 /// Scratch space to find each key's last value, reused from contact to contact.
 #[derive(Default)]
@@ -63,45 +186,10 @@ struct Winners<'a> {
     by_id: Vec<u32>,
     by_name: HashMap<&'a [u8], usize>,
     chosen: Vec<(EncodedKey<'a>, &'a [u8])>,
+    spare: Vec<Ranked<'a>>,
 }
 
 impl<'a> Winners<'a> {
-    fn contact(
-        &mut self,
-        rows: impl Iterator<Item = &'a Encoded<'a>>,
-        names: &[Arc<str>],
-        set: &[(String, String)],
-    ) -> io::Result<Contact> {
-        let mut lines = Vec::new();
-        let mut ids = None;
-        for row in rows {
-            ids.get_or_insert_with(|| row.ids());
-            lines.push(row.location);
-            for (key, value) in row.attributes() {
-                self.choose(key, value);
-            }
-        }
-        let (instance_id, contact_id) = ids.unwrap_or_default();
-        let mut attributes = Vec::with_capacity(self.chosen.len());
-        for (key, value) in self.chosen.drain(..) {
-            let name = match key {
-                EncodedKey::Id(id) => {
-                    self.by_id[id as usize] = 0;
-                    let name = names.get(id as usize).ok_or_else(|| invalid("an unknown key number"))?;
-                    name.to_string()
-                }
-                EncodedKey::Name(bytes) => text(bytes)?.to_string(),
-            };
-            attributes.push((name, text(value)?.to_string()));
-        }
-        self.by_name.clear();
-        let mut attributes = BTreeMap::from_iter(attributes);
-        for (key, value) in set {
-            attributes.insert(key.clone(), value.clone());
-        }
-        Ok(Contact { instance_id: instance_id.to_string(), contact_id: contact_id.to_string(), attributes, lines })
-    }
-
     fn choose(&mut self, key: EncodedKey<'a>, value: &'a [u8]) {
         let at = match key {
             EncodedKey::Id(id) => {
@@ -129,6 +217,41 @@ impl<'a> Winners<'a> {
             Some(at) => self.chosen[at].1 = value,
             None => self.chosen.push((key, value)),
         }
+    }
+
+    /// The contact's attributes sorted by key, `--set` winning; resets for the next contact.
+    fn take(&mut self, keys: &'a KeyNames, set: &'a [(String, String)]) -> io::Result<Vec<Ranked<'a>>> {
+        let mut sorted = std::mem::take(&mut self.spare);
+        for (key, value) in self.chosen.drain(..) {
+            let (rank, name) = match key {
+                EncodedKey::Id(id) => {
+                    self.by_id[id as usize] = 0;
+                    keys.get(id).ok_or_else(|| invalid("an unknown key number"))?
+                }
+                EncodedKey::Name(bytes) => (None, text(bytes)?),
+            };
+            sorted.push((rank, name, text(value)?));
+        }
+        self.by_name.clear();
+        // Stable: a `--set` value comes after the file's value for the same key, and wins.
+        sorted.extend(set.iter().map(|(k, v)| (keys.rank_of(k), k.as_str(), v.as_str())));
+        sorted.sort_by(|a, b| match (a.0, b.0) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => a.1.cmp(b.1),
+        });
+        sorted.dedup_by(|later, earlier| {
+            let same = later.1 == earlier.1;
+            if same {
+                *earlier = *later;
+            }
+            same
+        });
+        Ok(sorted)
+    }
+
+    fn give_back(&mut self, mut sorted: Vec<Ranked<'a>>) {
+        sorted.clear();
+        self.spare = sorted;
     }
 }
 

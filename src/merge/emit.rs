@@ -6,7 +6,8 @@
 //! merged; the temporary directory goes when the iterator is dropped, whether it ran to its end
 //! or not.
 
-use super::combine::{merge_file_rows, merge_rows};
+use super::combine::{ContactView, merge_file_each, merge_rows};
+use super::encode::KeyNames;
 use super::spool::{self, Spool};
 use super::{Contact, MergeError};
 use rayon::prelude::*;
@@ -39,79 +40,71 @@ enum Pending {
     },
 }
 
+/// Contacts already built handed out per call of [`Contacts::next_folded`].
+const BUILT_BATCH: usize = 4096;
+
 pub struct Contacts {
     strategy: Strategy,
-    names: Arc<[Arc<str>]>,
+    keys: Arc<KeyNames>,
     set: Vec<(String, String)>,
-    ready: std::vec::IntoIter<Contact>,
+    /// Contacts merged already: a small merge, or the rest of a batch the iterator built.
+    built: std::vec::IntoIter<Contact>,
     pending: Pending,
     spool: Option<Spool>,
     known: Option<u64>,
 }
 
 impl Contacts {
-    fn new(strategy: Strategy, names: Arc<[Arc<str>]>, set: &[(String, String)], pending: Pending) -> Contacts {
-        Contacts {
-            strategy,
-            names,
-            set: set.to_vec(),
-            ready: Vec::new().into_iter(),
-            pending,
-            spool: None,
-            known: None,
-        }
+    fn new(strategy: Strategy, keys: Arc<KeyNames>, set: &[(String, String)], pending: Pending) -> Contacts {
+        Contacts { strategy, keys, set: set.to_vec(), built: Vec::new().into_iter(), pending, spool: None, known: None }
     }
 
     /// Contacts already merged (with `--set` applied).
-    pub(super) fn ready(contacts: Vec<Contact>, strategy: Strategy) -> Contacts {
+    pub(super) fn ready(contacts: Vec<Contact>, keys: Arc<KeyNames>, strategy: Strategy) -> Contacts {
         let known = Some(contacts.len() as u64);
-        Contacts {
-            ready: contacts.into_iter(),
-            known,
-            ..Contacts::new(strategy, Arc::from(vec![]), &[], Pending::Nothing)
-        }
+        Contacts { built: contacts.into_iter(), known, ..Contacts::new(strategy, keys, &[], Pending::Nothing) }
     }
 
     /// Partition buffers that fit in memory. `in_order`: merge them all now and give the contacts
     /// in input order (the order of each one's first row).
     pub(super) fn partition_buffers(
         buffers: Vec<Vec<u8>>,
-        names: Arc<[Arc<str>]>,
+        keys: Arc<KeyNames>,
         set: &[(String, String)],
         in_order: bool,
         strategy: Strategy,
     ) -> Result<Contacts, MergeError> {
         if !in_order {
-            return Ok(Contacts::new(strategy, names, set, Pending::Buffers(buffers.into_iter())));
+            return Ok(Contacts::new(strategy, keys, set, Pending::Buffers(buffers.into_iter())));
         }
-        let merged: Result<Vec<Vec<Contact>>, _> = buffers.par_iter().map(|b| merge_rows(b, &names, set)).collect();
+        let merged: Result<Vec<Vec<Contact>>, _> = buffers.par_iter().map(|b| merge_rows(b, &keys, set)).collect();
         let merged = merged.map_err(|source| MergeError::ReadBack { path: "(memory)".into(), source })?;
         let mut contacts: Vec<Contact> = merged.into_iter().flatten().collect();
         contacts.par_sort_unstable_by_key(|c| c.lines.first().copied());
-        Ok(Contacts::ready(contacts, strategy))
+        Ok(Contacts::ready(contacts, keys, strategy))
     }
 
     pub(super) fn partition_files(
         spool: Spool,
         paths: Vec<PathBuf>,
-        names: Arc<[Arc<str>]>,
+        keys: Arc<KeyNames>,
         set: &[(String, String)],
         strategy: Strategy,
     ) -> Contacts {
-        Contacts { spool: Some(spool), ..Contacts::new(strategy, names, set, Pending::Files(paths.into_iter())) }
+        Contacts { spool: Some(spool), ..Contacts::new(strategy, keys, set, Pending::Files(paths.into_iter())) }
     }
 
     pub(super) fn grouped_file(
         spool: Spool,
         name: &str,
         chunks: Vec<(u64, usize)>,
-        names: Arc<[Arc<str>]>,
+        keys: Arc<KeyNames>,
         set: &[(String, String)],
         contacts: u64,
         strategy: Strategy,
     ) -> Contacts {
         let pending = Pending::Chunks { path: spool.path(name), chunks: chunks.into_iter() };
-        Contacts { spool: Some(spool), known: Some(contacts), ..Contacts::new(strategy, names, set, pending) }
+        Contacts { spool: Some(spool), known: Some(contacts), ..Contacts::new(strategy, keys, set, pending) }
     }
 
     pub fn strategy(&self) -> Strategy {
@@ -128,48 +121,91 @@ impl Contacts {
         self.spool.as_ref().map(Spool::dir)
     }
 
-    /// Merges the next few pieces in parallel; `false` when there are none left.
-    fn refill(&mut self) -> Result<bool, MergeError> {
+    /// The next contacts, folded without building them: the next few pieces are merged in
+    /// parallel (one per rayon thread), each piece's contacts folded into an accumulator from
+    /// `init`, in input order within a piece. One accumulator per piece, in order; `None` when
+    /// every contact has been handed out.
+    pub fn next_folded<A: Send>(
+        &mut self,
+        init: impl Fn() -> A + Sync,
+        fold: impl Fn(&mut A, &ContactView<'_>) + Sync,
+    ) -> Result<Option<Vec<A>>, MergeError> {
+        if self.built.len() > 0 {
+            let mut acc = init();
+            for contact in self.built.by_ref().take(BUILT_BATCH) {
+                let mut pairs = Vec::new();
+                fold(&mut acc, &ContactView::of(&contact, &mut pairs));
+            }
+            return Ok(Some(vec![acc]));
+        }
         let width = rayon::current_num_threads().max(2);
-        let (names, set) = (&self.names, &self.set);
-        let merged: Vec<Vec<Contact>> = match &mut self.pending {
-            Pending::Nothing => Vec::new(),
+        let (keys, set) = (&*self.keys, &self.set);
+        let piece = |data: &[u8], path: &Path| -> Result<A, MergeError> {
+            let mut acc = init();
+            merge_file_each(data, keys, set, path, |view| fold(&mut acc, view))?;
+            Ok(acc)
+        };
+        let folded: Result<Vec<A>, MergeError> = match &mut self.pending {
+            Pending::Nothing => Ok(Vec::new()),
             Pending::Buffers(buffers) => {
                 let batch: Vec<Vec<u8>> = buffers.take(width).collect();
-                let merged: Result<Vec<_>, _> = batch.par_iter().map(|b| merge_rows(b, names, set)).collect();
-                merged.map_err(|source| MergeError::ReadBack { path: "(memory)".into(), source })?
+                batch.par_iter().map(|b| piece(b, Path::new("(memory)"))).collect()
             }
             Pending::Files(paths) => {
                 let batch: Vec<PathBuf> = paths.take(width).collect();
-                let merged: Result<Vec<_>, _> = batch
+                batch
                     .par_iter()
                     .map(|path| {
-                        let rows = spool::read(path, None)?;
-                        // Give the disk space back as we go; the directory's removal catches failures.
-                        let _ = std::fs::remove_file(path);
-                        merge_file_rows(&rows, names, set, path)
+                        with_buffer(|rows| {
+                            spool::read_into(path, None, rows)?;
+                            // Give the disk space back as we go; the directory's removal catches failures.
+                            let _ = std::fs::remove_file(path);
+                            piece(rows, path)
+                        })
                     })
-                    .collect();
-                merged?
+                    .collect()
             }
             Pending::Chunks { path, chunks } => {
                 let batch: Vec<(u64, usize)> = chunks.take(width).collect();
                 let path = &*path;
-                let merged: Result<Vec<_>, _> = batch
+                batch
                     .par_iter()
-                    .map(|&range| merge_file_rows(&spool::read(path, Some(range))?, names, set, path))
-                    .collect();
-                merged?
+                    .map(|&range| {
+                        with_buffer(|rows| {
+                            spool::read_into(path, Some(range), rows)?;
+                            piece(rows, path)
+                        })
+                    })
+                    .collect()
             }
         };
-        if merged.is_empty() {
+        let folded = match folded {
+            Ok(folded) => folded,
+            Err(err) => {
+                self.pending = Pending::Nothing;
+                return Err(err);
+            }
+        };
+        if folded.is_empty() {
             self.pending = Pending::Nothing;
             self.spool = None;
-            return Ok(false);
+            return Ok(None);
         }
-        self.ready = merged.into_iter().flatten().collect::<Vec<_>>().into_iter();
-        Ok(true)
+        Ok(Some(folded))
     }
+}
+
+thread_local! {
+    /// Each merging thread reads its pieces into one buffer: no fresh pages per piece.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn with_buffer<T>(work: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => work(&mut buffer),
+        // Reentered (rayon can run another piece while this thread waits): a buffer of its own.
+        Err(_) => work(&mut Vec::new()),
+    })
 }
 
 impl Iterator for Contacts {
@@ -177,16 +213,13 @@ impl Iterator for Contacts {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(contact) = self.ready.next() {
+            if let Some(contact) = self.built.next() {
                 return Some(Ok(contact));
             }
-            match self.refill() {
-                Ok(true) => continue,
-                Ok(false) => return None,
-                Err(err) => {
-                    self.pending = Pending::Nothing;
-                    return Some(Err(err));
-                }
+            match self.next_folded(Vec::new, |built, view| built.push(view.to_contact())) {
+                Ok(Some(batch)) => self.built = batch.into_iter().flatten().collect::<Vec<_>>().into_iter(),
+                Ok(None) => return None,
+                Err(err) => return Some(Err(err)),
             }
         }
     }

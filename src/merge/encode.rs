@@ -44,8 +44,14 @@ impl Keys {
     }
 
     /// The names, by id, for decoding.
-    pub fn names(&self) -> Arc<[Arc<str>]> {
-        self.names.iter().cloned().collect()
+    pub fn names(&self) -> Arc<KeyNames> {
+        let mut by_name: Vec<u32> = (0..self.names.len() as u32).collect();
+        by_name.sort_unstable_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
+        let mut ranks = vec![0; self.names.len()];
+        for (rank, &id) in by_name.iter().enumerate() {
+            ranks[id as usize] = rank as u32;
+        }
+        Arc::new(KeyNames { names: self.names.clone(), ranks, ids: self.ids.clone() })
     }
 
     fn id(&mut self, name: &str) -> Option<u32> {
@@ -78,6 +84,28 @@ impl Keys {
         }
         ids[column] = Some(id);
         Some(id)
+    }
+}
+
+/// The interned keys, read-only once every row is read: names by id, and each one's rank in
+/// the order of the names (so sorting by rank is sorting by name).
+#[derive(Debug)]
+pub struct KeyNames {
+    names: Vec<Arc<str>>,
+    ranks: Vec<u32>,
+    ids: HashMap<Arc<str>, u32, Hasher>,
+}
+
+impl KeyNames {
+    /// The rank and name of key `id`.
+    pub fn get(&self, id: u32) -> Option<(Option<u32>, &str)> {
+        let name = self.names.get(id as usize)?;
+        Some((Some(self.ranks[id as usize]), name))
+    }
+
+    /// The rank of a key given by name (`--set`), if it is interned.
+    pub fn rank_of(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).map(|&id| self.ranks[id as usize])
     }
 }
 
@@ -157,6 +185,11 @@ pub struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     pub fn new(bytes: &'a [u8]) -> Cursor<'a> {
         Cursor { bytes, at: 0 }
+    }
+
+    /// A cursor at `at`, where a row starts.
+    pub fn at(bytes: &'a [u8], at: usize) -> Cursor<'a> {
+        Cursor { bytes, at }
     }
 
     /// Where the next row starts.
@@ -285,7 +318,7 @@ mod tests {
                 (EncodedKey::Id(0), &b""[..]),
             ]
         );
-        assert_eq!(&*keys.names()[0], "Tier");
+        assert_eq!(keys.names().get(0), Some((Some(0), "Tier")));
         let second = cursor.next_row().unwrap().unwrap();
         assert_eq!(second.ids(), ("inst", "c2"));
         assert_ne!(second.contact, first.contact);

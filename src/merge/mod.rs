@@ -23,6 +23,7 @@ mod spool;
 #[cfg(test)]
 mod tests;
 
+pub use combine::ContactView;
 pub use emit::{Contacts, Strategy};
 
 use crate::input::{Location, Row};
@@ -55,7 +56,7 @@ pub type SetAttributes = Vec<(String, String)>;
 /// Grouped rows held in memory before they go to disk, at most: enough that a small input never
 /// touches the disk, small enough that a sorted export runs in a few tens of MB. Also the size of
 /// the pieces the grouped file is read back in.
-const GROUPED_CHUNK: usize = 8 << 20;
+const GROUPED_CHUNK: usize = 2 << 20;
 /// Hash partitions of a spilled merge: one partition of a 10 GB export fits a 256 MiB budget.
 const PARTITIONS: usize = 256;
 /// A merge that fits in memory and holds at most this much comes out in input order; a larger
@@ -145,16 +146,8 @@ fn partition_name(index: usize) -> String {
 
 impl Merger {
     pub fn new(options: MergeOptions) -> Merger {
-        let grouping = Grouping::new(options.budget / 16);
-        let chunk = options.budget.min(GROUPED_CHUNK);
-        let grouped = Grouped {
-            grouping,
-            open: None,
-            buffer: Vec::with_capacity(chunk.min(1 << 20)),
-            chunks: Vec::new(),
-            written: 0,
-            contacts: 0,
-        };
+        let grouping = Grouping::new(options.budget / 64);
+        let grouped = Grouped { grouping, open: None, buffer: Vec::new(), chunks: Vec::new(), written: 0, contacts: 0 };
         let keys = Keys::new(options.budget / 16);
         Merger { options, keys, spool: None, state: State::Grouped(grouped), scratch: Vec::new() }
     }
@@ -185,6 +178,10 @@ impl Merger {
                         grouped.written += grouped.buffer.len() as u64;
                         grouped.buffer.clear();
                     }
+                    if grouped.buffer.capacity() == 0 {
+                        // Room for a chunk and then some, so the buffer never moves (see above).
+                        grouped.buffer.reserve_exact(self.options.budget.min(GROUPED_CHUNK) + (64 << 10));
+                    }
                     let (instance, contact) = grouped.open.get_or_insert_with(Default::default);
                     instance.clone_from(&row.instance_id);
                     contact.clone_from(&row.contact_id);
@@ -212,7 +209,7 @@ impl Merger {
         let buffer = &mut partitioned.buffers[index];
         partitioned.rows += 1;
         if buffer.len() + row.len() > buffer.capacity() {
-            let share = (self.options.budget / 8 * 7).saturating_sub(self.keys.bytes()) / PARTITIONS;
+            let share = (self.options.budget / 4 * 3).saturating_sub(self.keys.bytes()) / PARTITIONS;
             if buffer.len() + row.len() > share {
                 if !buffer.is_empty() {
                     let spool = spool_of(&mut self.spool, &self.options)?;
@@ -221,9 +218,11 @@ impl Merger {
                     buffer.clear();
                 }
             } else {
-                // Grow in steps toward the share, never past it.
-                let wanted = (buffer.len() + row.len()).max(2 * buffer.capacity()).min(share);
-                buffer.reserve_exact(wanted - buffer.len());
+                // The whole share at once (up to a point): pages are only touched as rows fill
+                // them, and a buffer that never moves leaves no freed copies behind for the
+                // allocator to hold.
+                let wanted = (4 << 20).max(2 * buffer.capacity()).min(share);
+                buffer.reserve_exact(wanted.max(buffer.len() + row.len()) - buffer.len());
             }
         }
         buffer.extend_from_slice(row);
@@ -280,7 +279,7 @@ impl Merger {
             State::Grouped(grouped) if grouped.chunks.is_empty() => {
                 let contacts = combine::merge_rows(&grouped.buffer, &names, set)
                     .map_err(|source| MergeError::ReadBack { path: "(memory)".into(), source })?;
-                Ok(Contacts::ready(contacts, strategy))
+                Ok(Contacts::ready(contacts, names, strategy))
             }
             State::Grouped(mut grouped) => {
                 let spool = self.spool.take().expect("chunks are in the spool");

@@ -54,26 +54,33 @@ impl Spool {
     }
 }
 
-/// Reads `len` bytes at `offset` of `path`, or the whole file with `None`.
-pub fn read(path: &Path, range: Option<(u64, usize)>) -> Result<Vec<u8>, MergeError> {
-    let read = || -> io::Result<Vec<u8>> {
+/// Reads `len` bytes at `offset` of `path`, or the whole file with `None`, into `bytes`
+/// (emptied first; its capacity is reused).
+pub fn read_into(path: &Path, range: Option<(u64, usize)>, bytes: &mut Vec<u8>) -> Result<(), MergeError> {
+    bytes.clear();
+    let mut read = || -> io::Result<()> {
         let mut file = File::open(path)?;
         match range {
             None => {
-                let mut bytes = Vec::with_capacity(file.metadata()?.len() as usize);
-                file.read_to_end(&mut bytes)?;
-                Ok(bytes)
+                file.read_to_end(bytes)?;
             }
             Some((offset, len)) => {
                 use std::io::Seek;
                 file.seek(io::SeekFrom::Start(offset))?;
-                let mut bytes = vec![0; len];
-                file.read_exact(&mut bytes)?;
-                Ok(bytes)
+                bytes.resize(len, 0);
+                file.read_exact(bytes)?;
             }
         }
+        Ok(())
     };
     read().map_err(|source| MergeError::ReadBack { path: path.to_path_buf(), source })
+}
+
+/// [`read_into`] a new buffer.
+pub fn read(path: &Path, range: Option<(u64, usize)>) -> Result<Vec<u8>, MergeError> {
+    let mut bytes = Vec::new();
+    read_into(path, range, &mut bytes)?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

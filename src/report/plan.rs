@@ -6,7 +6,7 @@
 //! rendering are pure: the command gathers the numbers and the ceiling and passes them in.
 
 use super::summary::Summary;
-use crate::merge::Contact;
+use crate::merge::{Contact, ContactView};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -112,7 +112,9 @@ pub fn build(
     window: Option<Duration>,
 ) -> Plan {
     let mut stats = ToSend::default();
-    to_send.iter().for_each(|contact| stats.add(contact));
+    for contact in to_send {
+        stats.add(&ContactView::of(contact, &mut Vec::new()));
+    }
     build_from(summary, stats, findings, ceiling, window)
 }
 
@@ -128,17 +130,31 @@ pub struct ToSend {
 }
 
 impl ToSend {
-    pub fn add(&mut self, contact: &Contact) {
+    pub fn add(&mut self, contact: &ContactView<'_>) {
         self.count += 1;
         *self.attributes.entry(contact.attributes.len()).or_default() += 1;
-        if !self.instances.contains(&contact.instance_id) {
-            self.instances.insert(contact.instance_id.clone());
+        if !self.instances.contains(contact.instance_id) {
+            self.instances.insert(contact.instance_id.to_string());
         }
         let bytes = contact.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
         if self.largest.as_ref().is_none_or(|l| bytes >= l.bytes) {
-            let (instance_id, contact_id) = (contact.instance_id.clone(), contact.contact_id.clone());
+            let (instance_id, contact_id) = (contact.instance_id.to_string(), contact.contact_id.to_string());
             self.largest = Some(Largest { bytes, instance_id, contact_id });
         }
+    }
+
+    /// Adds what `later` gathered from the contacts after these.
+    pub fn absorb(&mut self, later: ToSend) {
+        self.count += later.count;
+        for (attributes, contacts) in later.attributes {
+            *self.attributes.entry(attributes).or_default() += contacts;
+        }
+        if let Some(largest) = later.largest
+            && self.largest.as_ref().is_none_or(|l| largest.bytes >= l.bytes)
+        {
+            self.largest = Some(largest);
+        }
+        self.instances.extend(later.instances);
     }
 
     pub fn count(&self) -> u64 {
