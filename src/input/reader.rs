@@ -11,14 +11,19 @@ use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 const BUFFER: usize = 256 * 1024;
 
+/// Records handed from the parsing thread to the one that makes rows, per message.
+const BATCH: usize = 512;
+/// Messages in flight between them: enough to ride out a slow row, little memory.
+const IN_FLIGHT: usize = 8;
+
 /// Opens an input: the file, or stdin for `-`.
-pub fn open(spec: &InputSpec) -> Result<Box<dyn Read>, InputError> {
+pub fn open(spec: &InputSpec) -> Result<Box<dyn Read + Send>, InputError> {
     match &spec.path {
-        None => Ok(Box::new(io::stdin().lock())),
+        None => Ok(Box::new(io::stdin())),
         Some(path) => {
             Ok(Box::new(File::open(path).map_err(|source| InputError::Open { name: spec.name.clone(), source })?))
         }
@@ -26,7 +31,7 @@ pub fn open(spec: &InputSpec) -> Result<Box<dyn Read>, InputError> {
 }
 
 /// Decompresses `raw` when it starts with the gzip magic bytes (whatever the input's name).
-fn decode(name: &str, raw: impl Read + 'static) -> Result<Box<dyn Read>, InputError> {
+fn decode(name: &str, raw: impl Read + Send + 'static) -> Result<Box<dyn Read>, InputError> {
     let mut buffered = BufReader::with_capacity(BUFFER, raw);
     let head = buffered.fill_buf().map_err(|source| InputError::Open { name: name.to_string(), source })?;
     if head.starts_with(&[0x1f, 0x8b]) {
@@ -48,50 +53,157 @@ pub fn read_input(
     read_reader(index, &spec.name, open(spec)?, options, sink)
 }
 
+/// What the parsing thread tells the row-making one, in input order.
+enum Event {
+    /// The header was read: how rows are laid out, or why the input cannot be used.
+    Layout(Result<Layout, InputError>),
+    /// A record and the line it starts on.
+    Record(u64, ByteRecord),
+    Bad(BadRow),
+}
+
 /// [`read_input`] over any reader (plain or gzip bytes); `name` is what messages call it.
+///
+/// Two threads share the work: one parses CSV (decompressing first if need be) and hands records
+/// over in batches; this one turns them into rows and runs the sink. Records go back for reuse.
 pub fn read_reader(
     index: u32,
     name: &str,
-    raw: impl Read + 'static,
+    raw: impl Read + Send + 'static,
     options: &ReadOptions,
     mut sink: impl FnMut(Item<'_>) -> ControlFlow<()>,
 ) -> Result<InputInfo, InputError> {
-    let mut records = Records::new(&builder(true), decode(name, raw)?);
-    let mut record = ByteRecord::new();
-    let header = match records.next(&mut record) {
-        Ok(Some(_)) => header_names(name, &record)?,
-        Ok(None) => return Err(InputError::Empty { name: name.to_string() }),
-        Err(err) => {
-            return Err(InputError::Unreadable { name: name.to_string(), line: 1, source: io::Error::other(err) });
-        }
-    };
-    let layout = header::layout(name, &header, options)?;
-    let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
-    let mut deliver = |item: Item<'_>, info: &mut InputInfo| {
-        info.rows += 1;
-        if matches!(item, Item::Bad(_)) {
-            info.bad_rows += 1;
-        }
-        sink(item)
-    };
-    // Hands one item on; when the sink says stop, the counts cover what was read so far.
-    macro_rules! deliver {
-        ($item:expr) => {
-            if deliver($item, &mut info).is_break() {
-                return Ok(info);
-            }
+    std::thread::scope(|scope| {
+        let (events, received) = mpsc::sync_channel::<Vec<Event>>(IN_FLIGHT);
+        let (give_back, spares) = mpsc::channel::<Vec<ByteRecord>>();
+        std::thread::Builder::new()
+            .name("parse".into())
+            .spawn_scoped(scope, move || parse(index, name, raw, options, &Sender::new(events, spares)))
+            .map_err(|source| InputError::Open { name: name.to_string(), source })?;
+        let layout = match received.recv().ok().and_then(|first| first.into_iter().next()) {
+            Some(Event::Layout(layout)) => layout?,
+            _ => return Err(InputError::Empty { name: name.to_string() }),
         };
+        let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
+        let mut rows = RowMaker::new(name, &layout, options);
+        let at = |line: u64| Location { input: index, line };
+        for mut batch in received {
+            let mut used = Vec::with_capacity(batch.len());
+            for event in batch.drain(..) {
+                let flow = match event {
+                    Event::Record(line, mut record) => {
+                        let item = rows.item(&mut record, at(line));
+                        info.bad_rows += u64::from(matches!(item, Item::Bad(_)));
+                        let flow = sink(item);
+                        used.push(record);
+                        flow
+                    }
+                    Event::Bad(bad) => {
+                        info.bad_rows += 1;
+                        sink(Item::Bad(bad))
+                    }
+                    Event::Layout(_) => ControlFlow::Continue(()),
+                };
+                info.rows += 1;
+                if flow.is_break() {
+                    // Dropping the receiver stops the parsing thread at its next batch.
+                    return Ok(info);
+                }
+            }
+            let _ = give_back.send(used);
+        }
+        Ok(info)
+    })
+}
+
+/// The parsing thread's end of the channels: batches events, reuses records given back.
+struct Sender {
+    events: mpsc::SyncSender<Vec<Event>>,
+    spares: mpsc::Receiver<Vec<ByteRecord>>,
+    batch: std::cell::RefCell<Vec<Event>>,
+    spare: std::cell::RefCell<Vec<ByteRecord>>,
+}
+
+impl Sender {
+    fn new(events: mpsc::SyncSender<Vec<Event>>, spares: mpsc::Receiver<Vec<ByteRecord>>) -> Sender {
+        Sender {
+            events,
+            spares,
+            batch: std::cell::RefCell::new(Vec::with_capacity(BATCH)),
+            spare: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Queues an event; `Break` when the other thread has stopped listening.
+    fn emit(&self, event: Event) -> ControlFlow<()> {
+        let mut batch = self.batch.borrow_mut();
+        batch.push(event);
+        if batch.len() < BATCH {
+            return ControlFlow::Continue(());
+        }
+        let full = std::mem::replace(&mut *batch, Vec::with_capacity(BATCH));
+        drop(batch);
+        self.send(full)
+    }
+
+    fn send(&self, batch: Vec<Event>) -> ControlFlow<()> {
+        if self.events.send(batch).is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    }
+
+    /// Hands `record` over, leaving an empty (reused) one in its place.
+    fn emit_record(&self, line: u64, record: &mut ByteRecord) -> ControlFlow<()> {
+        let mut spare = self.spare.borrow_mut();
+        if spare.is_empty() {
+            spare.extend(self.spares.try_iter().flatten());
+        }
+        let fresh = spare.pop().unwrap_or_default();
+        drop(spare);
+        self.emit(Event::Record(line, std::mem::replace(record, fresh)))
+    }
+
+    fn flush(&self) {
+        let rest = std::mem::take(&mut *self.batch.borrow_mut());
+        if !rest.is_empty() {
+            let _ = self.send(rest);
+        }
+    }
+}
+
+/// The parsing thread: the header, then every record (and every record that cannot be read),
+/// handed over in input order.
+fn parse(index: u32, name: &str, raw: impl Read + Send + 'static, options: &ReadOptions, out: &Sender) {
+    let _ = parse_records(index, name, raw, options, out);
+    out.flush();
+}
+
+fn parse_records(
+    index: u32,
+    name: &str,
+    raw: impl Read + Send + 'static,
+    options: &ReadOptions,
+    out: &Sender,
+) -> ControlFlow<()> {
+    let mut record = ByteRecord::new();
+    let mut records = match decode(name, raw) {
+        Ok(decoded) => Records::new(&builder(true), decoded),
+        Err(err) => return out.send(vec![Event::Layout(Err(err))]),
+    };
+    let header = match records.next(&mut record) {
+        Ok(Some(_)) => header_names(name, &record),
+        Ok(None) => Err(InputError::Empty { name: name.to_string() }),
+        Err(err) => Err(InputError::Unreadable { name: name.to_string(), line: 1, source: io::Error::other(err) }),
+    };
+    let layout = header.and_then(|header| header::layout(name, &header, options));
+    let bare = matches!(layout, Ok(Layout::BareIds));
+    let usable = layout.is_ok();
+    // On its own, so rows can be made as soon as the first batch arrives.
+    out.send(vec![Event::Layout(layout)])?;
+    if !usable {
+        return ControlFlow::Break(());
     }
     let at = |line: u64| Location { input: index, line };
-    let mut rows = RowMaker::new(name, &layout, options);
-    // The row of a record: one `Row` is refilled for each and lent to the sink.
-    macro_rules! item {
-        ($record:expr, $line:expr) => {
-            rows.item(&mut $record, at($line))
-        };
-    }
-    if layout == Layout::BareIds {
-        deliver!(item!(record, 1));
+    if bare {
+        out.emit_record(1, &mut record)?;
     }
     let mut ahead = ByteRecord::new();
     // A row read ahead (below) and not yet handled is in `record`, with its line.
@@ -102,16 +214,14 @@ pub fn read_reader(
             None => match records.next(&mut record) {
                 Ok(Some(line)) => line,
                 Ok(None) => break,
-                Err(err) => match read_error(&err, records.line(), index) {
-                    (bad, true) => {
-                        deliver!(Item::Bad(bad));
+                Err(err) => {
+                    let (bad, fatal) = read_error(&err, records.line(), index);
+                    out.emit(Event::Bad(bad))?;
+                    if fatal {
                         break;
                     }
-                    (bad, false) => {
-                        deliver!(Item::Bad(bad));
-                        continue;
-                    }
-                },
+                    continue;
+                }
             },
         };
         if records.tail.may_be_unclosed(&record) {
@@ -119,18 +229,18 @@ pub fn read_reader(
                 Ok(None) => {
                     let (opened, rest) = unclosed::swallowed(&record, line);
                     let reason = "a quote opened on this line is never closed: this row is skipped, and the lines after it are read again with quotes taken literally";
-                    deliver!(Item::Bad(BadRow { location: at(opened), reason: reason.to_string() }));
+                    out.emit(Event::Bad(BadRow { location: at(opened), reason: reason.to_string() }))?;
                     let mut again = Records::new(&builder(false), rest);
                     while let Ok(Some(line)) = again.next(&mut ahead) {
-                        deliver!(item!(ahead, opened + line));
+                        out.emit_record(opened + line, &mut ahead)?;
                     }
                     break;
                 }
                 Ok(Some(next)) => pending = Some(next),
                 Err(err) => {
-                    deliver!(item!(record, line));
+                    out.emit_record(line, &mut record)?;
                     let (bad, fatal) = read_error(&err, records.line(), index);
-                    deliver!(Item::Bad(bad));
+                    out.emit(Event::Bad(bad))?;
                     if fatal {
                         break;
                     }
@@ -138,12 +248,12 @@ pub fn read_reader(
                 }
             }
         }
-        deliver!(item!(record, line));
+        out.emit_record(line, &mut record)?;
         if pending.is_some() {
             std::mem::swap(&mut record, &mut ahead);
         }
     }
-    Ok(info)
+    ControlFlow::Continue(())
 }
 
 /// The one CSV configuration: flexible (a ragged row is reported, not fatal), no header handling.
