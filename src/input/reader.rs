@@ -57,8 +57,7 @@ pub fn read_input(
 enum Event {
     /// The header was read: how rows are laid out, or why the input cannot be used.
     Layout(Result<Layout, InputError>),
-    /// A record and the line it starts on.
-    Record(u64, ByteRecord),
+    Row(Row),
     Bad(BadRow),
 }
 
@@ -75,7 +74,7 @@ pub fn read_reader(
 ) -> Result<InputInfo, InputError> {
     std::thread::scope(|scope| {
         let (events, received) = mpsc::sync_channel::<Vec<Event>>(IN_FLIGHT);
-        let (give_back, spares) = mpsc::channel::<Vec<ByteRecord>>();
+        let (give_back, spares) = mpsc::channel::<Vec<Row>>();
         std::thread::Builder::new()
             .name("parse".into())
             .spawn_scoped(scope, move || parse(index, name, raw, options, &Sender::new(events, spares)))
@@ -85,17 +84,14 @@ pub fn read_reader(
             _ => return Err(InputError::Empty { name: name.to_string() }),
         };
         let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
-        let mut rows = RowMaker::new(name, &layout, options);
-        let at = |line: u64| Location { input: index, line };
         for mut batch in received {
             let mut used = Vec::with_capacity(batch.len());
             for event in batch.drain(..) {
+                info.rows += 1;
                 let flow = match event {
-                    Event::Record(line, mut record) => {
-                        let item = rows.item(&mut record, at(line));
-                        info.bad_rows += u64::from(matches!(item, Item::Bad(_)));
-                        let flow = sink(item);
-                        used.push(record);
+                    Event::Row(row) => {
+                        let flow = sink(Item::Row(&row));
+                        used.push(row);
                         flow
                     }
                     Event::Bad(bad) => {
@@ -104,7 +100,6 @@ pub fn read_reader(
                     }
                     Event::Layout(_) => ControlFlow::Continue(()),
                 };
-                info.rows += 1;
                 if flow.is_break() {
                     // Dropping the receiver stops the parsing thread at its next batch.
                     return Ok(info);
@@ -116,16 +111,16 @@ pub fn read_reader(
     })
 }
 
-/// The parsing thread's end of the channels: batches events, reuses records given back.
+/// The parsing thread's end of the channels: batches events, reuses rows given back.
 struct Sender {
     events: mpsc::SyncSender<Vec<Event>>,
-    spares: mpsc::Receiver<Vec<ByteRecord>>,
+    spares: mpsc::Receiver<Vec<Row>>,
     batch: std::cell::RefCell<Vec<Event>>,
-    spare: std::cell::RefCell<Vec<ByteRecord>>,
+    spare: std::cell::RefCell<Vec<Row>>,
 }
 
 impl Sender {
-    fn new(events: mpsc::SyncSender<Vec<Event>>, spares: mpsc::Receiver<Vec<ByteRecord>>) -> Sender {
+    fn new(events: mpsc::SyncSender<Vec<Event>>, spares: mpsc::Receiver<Vec<Row>>) -> Sender {
         Sender {
             events,
             spares,
@@ -150,15 +145,13 @@ impl Sender {
         if self.events.send(batch).is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     }
 
-    /// Hands `record` over, leaving an empty (reused) one in its place.
-    fn emit_record(&self, line: u64, record: &mut ByteRecord) -> ControlFlow<()> {
+    /// A row given back for reuse, if there is one.
+    fn spare_row(&self) -> Option<Row> {
         let mut spare = self.spare.borrow_mut();
         if spare.is_empty() {
             spare.extend(self.spares.try_iter().flatten());
         }
-        let fresh = spare.pop().unwrap_or_default();
-        drop(spare);
-        self.emit(Event::Record(line, std::mem::replace(record, fresh)))
+        spare.pop()
     }
 
     fn flush(&self) {
@@ -193,17 +186,22 @@ fn parse_records(
         Ok(None) => Err(InputError::Empty { name: name.to_string() }),
         Err(err) => Err(InputError::Unreadable { name: name.to_string(), line: 1, source: io::Error::other(err) }),
     };
-    let layout = header.and_then(|header| header::layout(name, &header, options));
-    let bare = matches!(layout, Ok(Layout::BareIds));
-    let usable = layout.is_ok();
-    // On its own, so rows can be made as soon as the first batch arrives.
-    out.send(vec![Event::Layout(layout)])?;
-    if !usable {
-        return ControlFlow::Break(());
-    }
+    let layout = match header.and_then(|header| header::layout(name, &header, options)) {
+        Ok(layout) => layout,
+        Err(err) => return out.send(vec![Event::Layout(Err(err))]),
+    };
+    // On its own, so the other thread knows the format before the first batch.
+    out.send(vec![Event::Layout(Ok(layout.clone()))])?;
+    let mut rows = RowMaker::new(name, &layout, options);
     let at = |line: u64| Location { input: index, line };
-    if bare {
-        out.emit_record(1, &mut record)?;
+    // Hands the row of a record over (the record stays for reuse).
+    macro_rules! emit_record {
+        ($line:expr, $record:expr) => {
+            out.emit(rows.event(&mut $record, at($line), out.spare_row()))
+        };
+    }
+    if layout == Layout::BareIds {
+        emit_record!(1, record)?;
     }
     let mut ahead = ByteRecord::new();
     // A row read ahead (below) and not yet handled is in `record`, with its line.
@@ -232,13 +230,13 @@ fn parse_records(
                     out.emit(Event::Bad(BadRow { location: at(opened), reason: reason.to_string() }))?;
                     let mut again = Records::new(&builder(false), rest);
                     while let Ok(Some(line)) = again.next(&mut ahead) {
-                        out.emit_record(opened + line, &mut ahead)?;
+                        emit_record!(opened + line, ahead)?;
                     }
                     break;
                 }
                 Ok(Some(next)) => pending = Some(next),
                 Err(err) => {
-                    out.emit_record(line, &mut record)?;
+                    emit_record!(line, record)?;
                     let (bad, fatal) = read_error(&err, records.line(), index);
                     out.emit(Event::Bad(bad))?;
                     if fatal {
@@ -248,7 +246,7 @@ fn parse_records(
                 }
             }
         }
-        out.emit_record(line, &mut record)?;
+        emit_record!(line, record)?;
         if pending.is_some() {
             std::mem::swap(&mut record, &mut ahead);
         }
@@ -312,6 +310,18 @@ impl<'a> RowMaker<'a> {
         };
         let row = Row { columns, ..Row::default() };
         RowMaker { name, layout, options, keys: LongKeys::new(&options.columns), row, spare: Some(ByteRecord::new()) }
+    }
+
+    /// The row of `record` to hand over (`spare` takes its place for the next record), or why
+    /// it is bad.
+    fn event(&mut self, record: &mut ByteRecord, location: Location, spare: Option<Row>) -> Event {
+        match self.item(record, location) {
+            Item::Bad(bad) => Event::Bad(bad),
+            Item::Row(_) => {
+                let fresh = spare.unwrap_or_else(|| Row { columns: self.row.columns.clone(), ..Row::default() });
+                Event::Row(std::mem::replace(&mut self.row, fresh))
+            }
+        }
     }
 
     /// The row of `record` (left as it was), or why it is bad.

@@ -125,6 +125,10 @@ fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
 
 /// Appends `row` to `out`; returns the hash of its contact (which partition it belongs to).
 pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
+    // The row's length goes first, so a reader can step over a row without decoding it. Two
+    // bytes are kept for it (a varint need not be minimal); a longer row makes room afterwards.
+    let start = out.len();
+    out.extend_from_slice(&[0x80, 0]);
     put_varint(u64::from(row.location.input), out);
     put_varint(row.location.line, out);
     let contact_start = out.len();
@@ -145,6 +149,15 @@ pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
             }
         }
         put_bytes(value.as_bytes(), out);
+    }
+    let len = out.len() - start - 2;
+    if len < 1 << 14 {
+        out[start] = (len as u8 & 0x7f) | 0x80;
+        out[start + 1] = (len >> 7) as u8;
+    } else {
+        let mut prefix = Vec::new();
+        put_varint(len as u64, &mut prefix);
+        out.splice(start..start + 2, prefix);
     }
     hash
 }
@@ -233,61 +246,52 @@ impl<'a> Cursor<'a> {
         Ok(bytes)
     }
 
-    fn skip_string(&mut self) -> io::Result<()> {
+    fn string(&mut self) -> io::Result<&'a [u8]> {
         let len = self.varint()?;
-        self.take(len).map(drop)
+        self.take(len)
     }
 
-    /// The next row, or `None` at the end of the buffer.
+    /// The next row, or `None` at the end of the buffer. Only its length, location and contact
+    /// are read here; its attributes as they are walked.
     pub fn next_row(&mut self) -> io::Result<Option<Encoded<'a>>> {
         if self.at >= self.bytes.len() {
             return Ok(None);
         }
-        let input = u32::try_from(self.varint()?).map_err(|_| corrupt("an input number is too large"))?;
-        let line = self.varint()?;
-        let contact_start = self.at;
-        self.skip_string()?;
-        self.skip_string()?;
-        let contact = &self.bytes[contact_start..self.at];
-        let count = self.varint()?;
-        let attributes_start = self.at;
-        for _ in 0..count {
-            let tag = self.varint()?;
-            if tag & 1 == 1 {
-                self.take(tag >> 1)?;
-            }
-            self.skip_string()?;
-        }
-        let attributes = &self.bytes[attributes_start..self.at];
+        let len = self.varint()?;
+        let mut row = Cursor::new(self.take(len)?);
+        let input = u32::try_from(row.varint()?).map_err(|_| corrupt("an input number is too large"))?;
+        let line = row.varint()?;
+        let contact_start = row.at;
+        row.string()?;
+        row.string()?;
+        let contact = &row.bytes[contact_start..row.at];
+        let count = row.varint()?;
+        let attributes = &row.bytes[row.at..];
         Ok(Some(Encoded { location: Location { input, line }, contact, attributes, count }))
     }
 }
 
 impl<'a> Encoded<'a> {
     /// (instance id, contact id) of the row.
-    pub fn ids(&self) -> (&'a str, &'a str) {
+    pub fn ids(&self) -> io::Result<(&'a str, &'a str)> {
         let mut cursor = Cursor::new(self.contact);
-        let mut text = || {
-            let len = cursor.varint().expect("checked when the row was read");
-            let bytes = cursor.take(len).expect("checked when the row was read");
-            std::str::from_utf8(bytes).expect("written from a str")
+        let mut text = || -> io::Result<&'a str> {
+            std::str::from_utf8(cursor.string()?).map_err(|_| corrupt("an id that is not UTF-8"))
         };
-        (text(), text())
+        Ok((text()?, text()?))
     }
 
     /// The attributes in the row's order, as (key, value bytes).
-    pub fn attributes(&self) -> impl Iterator<Item = (EncodedKey<'a>, &'a [u8])> + 'a {
+    pub fn attributes(&self) -> impl Iterator<Item = io::Result<(EncodedKey<'a>, &'a [u8])>> + 'a {
         let mut cursor = Cursor::new(self.attributes);
         (0..self.count).map(move |_| {
-            // Every length was checked when the row was read.
-            let tag = cursor.varint().expect("checked when the row was read");
+            let tag = cursor.varint()?;
             let key = if tag & 1 == 1 {
-                EncodedKey::Name(cursor.take(tag >> 1).expect("checked"))
+                EncodedKey::Name(cursor.take(tag >> 1)?)
             } else {
-                EncodedKey::Id((tag >> 1) as u32)
+                EncodedKey::Id(u32::try_from(tag >> 1).map_err(|_| corrupt("a key number is too large"))?)
             };
-            let len = cursor.varint().expect("checked when the row was read");
-            (key, cursor.take(len).expect("checked when the row was read"))
+            Ok((key, cursor.string()?))
         })
     }
 }
@@ -307,9 +311,9 @@ mod tests {
         let mut cursor = Cursor::new(&bytes);
         let first = cursor.next_row().unwrap().unwrap();
         assert_eq!(first.location, location);
-        assert_eq!(first.ids(), ("inst", "c1"));
+        assert_eq!(first.ids().unwrap(), ("inst", "c1"));
         assert_eq!(contact_hash(first.contact), hash);
-        let attributes: Vec<_> = first.attributes().collect();
+        let attributes: Vec<_> = first.attributes().map(Result::unwrap).collect();
         assert_eq!(
             attributes,
             [
@@ -320,9 +324,21 @@ mod tests {
         );
         assert_eq!(keys.names().get(0), Some((Some(0), "Tier")));
         let second = cursor.next_row().unwrap().unwrap();
-        assert_eq!(second.ids(), ("inst", "c2"));
+        assert_eq!(second.ids().unwrap(), ("inst", "c2"));
         assert_ne!(second.contact, first.contact);
         assert!(cursor.next_row().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_long_row_makes_room_for_its_length() {
+        let long = "x".repeat(20_000);
+        let mut bytes = Vec::new();
+        encode(&Row::new(Location::default(), "i", "c", &[("K", &long)]), &mut Keys::new(64), &mut bytes);
+        encode(&Row::new(Location::default(), "i", "d", &[]), &mut Keys::new(64), &mut bytes);
+        let mut cursor = Cursor::new(&bytes);
+        let row = cursor.next_row().unwrap().unwrap();
+        assert_eq!(row.attributes().next().unwrap().unwrap().1, long.as_bytes());
+        assert_eq!(cursor.next_row().unwrap().unwrap().ids().unwrap(), ("i", "d"));
     }
 
     #[test]
