@@ -71,15 +71,24 @@ pub struct Row {
     pub contact_id: String,
     /// Wide: the keys of the attribute columns, shared by every row of the input.
     columns: Arc<[Arc<str>]>,
-    /// The values (and long-format keys), back to back.
+    /// Values (and long-format keys) copied out of their record, back to back.
     text: String,
+    /// The record the row was read from: most values are spans of it, not copies.
+    record: csv::StringRecord,
     attributes: Vec<Attribute>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Attribute {
     key: Key,
-    value: (usize, usize),
+    value: Span,
+}
+
+/// Where a value is: a span of `text`, or of the record (all its fields back to back).
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    Text(usize, usize),
+    Record(usize, usize),
 }
 
 /// Where an attribute's key is: a column of the header (wide) or a span of the row's text.
@@ -103,7 +112,7 @@ impl Row {
         let mut row =
             Row { location, instance_id: instance_id.into(), contact_id: contact_id.into(), ..Row::default() };
         for (key, value) in attributes {
-            row.push_named(key, value);
+            row.push_named(key, value, None);
         }
         row
     }
@@ -120,7 +129,11 @@ impl Row {
                 Key::Column(column) => AttributeKey { column: Some(column), name: &self.columns[column as usize] },
                 Key::Text(start, end) => AttributeKey { column: None, name: &self.text[start..end] },
             };
-            (key, &self.text[attribute.value.0..attribute.value.1])
+            let value = match attribute.value {
+                Span::Text(start, end) => &self.text[start..end],
+                Span::Record(start, end) => &self.record.as_slice()[start..end],
+            };
+            (key, value)
         })
     }
 
@@ -142,15 +155,26 @@ impl Row {
         (start, self.text.len())
     }
 
+    /// The value, as a span of the record when it is one (`at`: its offset there), else copied.
+    fn push_span(&mut self, value: &str, at: Option<usize>) -> Span {
+        match at {
+            Some(at) => Span::Record(at, at + value.len()),
+            None => {
+                let (start, end) = self.push_value(value);
+                Span::Text(start, end)
+            }
+        }
+    }
+
     /// An attribute from the header's attribute column `column` (an index into `columns`).
-    fn push_column(&mut self, column: usize, value: &str) {
-        let value = self.push_value(value);
+    fn push_column(&mut self, column: usize, value: &str, at: Option<usize>) {
+        let value = self.push_span(value, at);
         self.attributes.push(Attribute { key: Key::Column(column as u32), value });
     }
 
-    fn push_named(&mut self, key: &str, value: &str) {
+    fn push_named(&mut self, key: &str, value: &str, at: Option<usize>) {
         let (start, end) = self.push_value(key);
-        let value = self.push_value(value);
+        let value = self.push_span(value, at);
         self.attributes.push(Attribute { key: Key::Text(start, end), value });
     }
 }

@@ -338,22 +338,26 @@ impl<'a> RowMaker<'a> {
             let bytes = std::mem::replace(record, spare);
             match StringRecord::from_byte_record(bytes) {
                 Ok(text) => {
-                    let last = width - 1;
+                    let (last, base) = (width - 1, text.as_slice().as_ptr() as usize);
                     let get = |i, _: &str| {
                         let field = text.get(i).unwrap_or_default();
-                        Ok(if i == last { field.strip_suffix('\r').unwrap_or(field) } else { field })
+                        let field = if i == last { field.strip_suffix('\r').unwrap_or(field) } else { field };
+                        Ok((field, Some(field.as_ptr() as usize - base)))
                     };
                     let result = self.fill(location, get);
-                    self.spare = Some(std::mem::replace(record, text.into_byte_record()));
+                    // The record becomes the row's (its values are spans of it); the row's old
+                    // one is kept for the next record.
+                    let old = std::mem::replace(&mut self.row.record, text);
+                    self.spare = Some(old.into_byte_record());
                     result
                 }
                 Err(err) => {
                     self.spare = Some(std::mem::replace(record, err.into_byte_record()));
-                    self.fill(location, |i, column| field(record, i, column))
+                    self.fill(location, |i, column| Ok((field(record, i, column)?, None)))
                 }
             }
         } else {
-            self.fill(location, |i, column| field(record, i, column))
+            self.fill(location, |i, column| Ok((field(record, i, column)?, None)))
         };
         match result {
             Ok(()) => Item::Row(&self.row),
@@ -361,11 +365,12 @@ impl<'a> RowMaker<'a> {
         }
     }
 
-    /// Fills the row from the fields `get` gives (by index; the column's name is for messages).
+    /// Fills the row from the fields `get` gives (by index; the column's name is for messages),
+    /// each with its offset in the row's record when it is borrowed from there.
     fn fill<'r>(
         &mut self,
         location: Location,
-        get: impl Fn(usize, &str) -> Result<&'r str, String>,
+        get: impl Fn(usize, &str) -> Result<(&'r str, Option<usize>), String>,
     ) -> Result<(), String> {
         let (layout, options, row) = (self.layout, self.options, &mut self.row);
         let (contact, instance) = match layout {
@@ -374,8 +379,8 @@ impl<'a> RowMaker<'a> {
         };
         row.clear();
         row.location = location;
-        row.contact_id.push_str(get(contact, "contact id")?.trim());
-        match instance.map(|i| get(i, "InstanceId")).transpose()?.map(str::trim) {
+        row.contact_id.push_str(get(contact, "contact id")?.0.trim());
+        match instance.map(|i| get(i, "InstanceId")).transpose()?.map(|(id, _)| id.trim()) {
             Some(id) if !id.is_empty() => row
                 .instance_id
                 .push_str(&crate::arn::instance_id(id, options.region.as_deref()).map_err(|e| e.to_string())?),
@@ -384,18 +389,18 @@ impl<'a> RowMaker<'a> {
         match layout {
             Layout::Wide { attributes: columns, .. } => {
                 for (column, (i, name)) in columns.iter().enumerate() {
-                    let value = get(*i, name)?;
+                    let (value, at) = get(*i, name)?;
                     if !value.is_empty() || options.send_empty {
-                        row.push_column(column, value);
+                        row.push_column(column, value, at);
                     }
                 }
             }
             Layout::Long { key, value, .. } => {
-                let value = get(*value, "Value")?;
+                let (value, at) = get(*value, "Value")?;
                 if (!value.is_empty() || options.send_empty)
-                    && let Some(key) = self.keys.key(self.name, get(*key, "Key")?)?
+                    && let Some(key) = self.keys.key(self.name, get(*key, "Key")?.0)?
                 {
-                    row.push_named(&key, value);
+                    row.push_named(&key, value, at);
                 }
             }
             Layout::BareIds => {}

@@ -88,7 +88,9 @@ impl<R: Read> Records<R> {
 
     fn line_of(&self, record: &ByteRecord) -> u64 {
         let end = self.csv.position();
-        let inside = memchr::memchr_iter(b'\n', record.as_slice()).count();
+        // Line ends inside quoted values; most records have none, which one search tells.
+        let bytes = record.as_slice();
+        let inside = if memchr::memchr(b'\n', bytes).is_some() { memchr::memchr_iter(b'\n', bytes).count() } else { 0 };
         let terminator = u64::from(!self.tail.unterminated_at(end.byte()));
         let reported = record.position().map_or(1, |p| p.line());
         end.line().saturating_sub(inside as u64 + terminator).max(reported)
