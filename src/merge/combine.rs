@@ -4,7 +4,7 @@
 //!
 //! Values are compared and chosen as borrowed bytes; only the winners are copied out, once.
 
-use super::encode::{Cursor, Encoded, EncodedKey, KeyNames, contact_hash};
+use super::encode::{Cursor, Encoded, EncodedKey, KeyNames, contact_hash, encode_fragment};
 use super::{Contact, MergeError};
 use crate::input::Location;
 use std::collections::HashMap;
@@ -145,7 +145,7 @@ fn merge_with(
         let (instance_id, contact_id) = row_at(of_contact[0])?.ids()?;
         for &start in of_contact {
             let row = row_at(start)?;
-            lines.push(row.location);
+            lines.extend(row.locations());
             for attribute in row.attributes() {
                 let (key, value) = attribute?;
                 winners.choose(key, value);
@@ -157,6 +157,26 @@ fn merge_with(
         each(&ContactView { instance_id, contact_id, attributes: &attributes, lines: &lines });
         winners.give_back(chosen);
     }
+    Ok(())
+}
+
+/// Merges `rows` (encoded rows of one contact, in input order) into one fragment at the end of
+/// `out`: every line, and each key's last value. Merging it later gives the same contact as
+/// merging the rows would.
+pub fn merge_fragment(rows: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    let mut cursor = Cursor::new(rows);
+    let mut winners = Winners::default();
+    let mut lines = Vec::new();
+    let mut contact: &[u8] = &[];
+    while let Some(row) = cursor.next_row()? {
+        contact = row.contact;
+        lines.extend(row.locations());
+        for attribute in row.attributes() {
+            let (key, value) = attribute?;
+            winners.choose(key, value);
+        }
+    }
+    encode_fragment(&lines, contact, &winners.chosen, out);
     Ok(())
 }
 
@@ -287,6 +307,25 @@ mod tests {
         assert_eq!(contacts[0].attributes["Status"], "Open");
         assert_eq!(contacts[0].attributes["Flag"], "y");
         assert_eq!(contacts[0].lines, [at(2), at(9)]);
+    }
+
+    #[test]
+    fn a_fragment_merges_like_its_rows() {
+        let mut keys = Keys::new(1);
+        let at = |line| Location { input: 1, line };
+        let mut rows = Vec::new();
+        encode(&Row::new(at(2), "i", "c", &[("T", "1"), ("Long", "a")]), &mut keys, &mut rows);
+        encode(&Row::new(at(5), "i", "c", &[("T", "2"), ("U", "x")]), &mut keys, &mut rows);
+        let mut fragment = Vec::new();
+        merge_fragment(&rows, &mut fragment).unwrap();
+        let mut more = Vec::new();
+        encode(&Row::new(at(9), "i", "c", &[("U", "y")]), &mut keys, &mut more);
+        let names = keys.names();
+        let from_rows = merge_rows(&[rows.clone(), more.clone()].concat(), &names, &[]).unwrap();
+        let from_fragment = merge_rows(&[fragment, more].concat(), &names, &[]).unwrap();
+        assert_eq!(from_fragment, from_rows);
+        assert_eq!(from_rows[0].lines, [at(2), at(5), at(9)]);
+        assert_eq!(from_rows[0].attribute_pairs().collect::<Vec<_>>(), [("Long", "a"), ("T", "2"), ("U", "y")]);
     }
 
     #[test]

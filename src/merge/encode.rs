@@ -123,12 +123,11 @@ fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(bytes);
 }
 
-/// Appends `row` to `out`; returns the hash of its contact (which partition it belongs to).
+/// Appends `row` to `out` as a fragment of one line; returns the hash of its contact (which
+/// partition it belongs to).
 pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
-    // The row's length goes first, so a reader can step over a row without decoding it. Two
-    // bytes are kept for it (a varint need not be minimal); a longer row makes room afterwards.
-    let start = out.len();
-    out.extend_from_slice(&[0x80, 0]);
+    let start = start_fragment(out);
+    put_varint(1, out);
     put_varint(u64::from(row.location.input), out);
     put_varint(row.location.line, out);
     let contact_start = out.len();
@@ -142,14 +141,55 @@ pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
             None => keys.id(key.name),
         };
         match id {
-            Some(id) => put_varint(u64::from(id) << 1, out),
-            None => {
-                put_varint(((key.name.len() as u64) << 1) | 1, out);
-                out.extend_from_slice(key.name.as_bytes());
-            }
+            Some(id) => put_key(EncodedKey::Id(id), out),
+            None => put_key(EncodedKey::Name(key.name.as_bytes()), out),
         }
         put_bytes(value.as_bytes(), out);
     }
+    end_fragment(out, start);
+    hash
+}
+
+/// Appends a fragment: the lines, contact and attributes of rows of one contact, merged.
+pub fn encode_fragment(
+    lines: &[Location],
+    contact: &[u8],
+    attributes: &[(EncodedKey<'_>, &[u8])],
+    out: &mut Vec<u8>,
+) {
+    let start = start_fragment(out);
+    put_varint(lines.len() as u64, out);
+    for location in lines {
+        put_varint(u64::from(location.input), out);
+        put_varint(location.line, out);
+    }
+    out.extend_from_slice(contact);
+    put_varint(attributes.len() as u64, out);
+    for &(key, value) in attributes {
+        put_key(key, out);
+        put_bytes(value, out);
+    }
+    end_fragment(out, start);
+}
+
+fn put_key(key: EncodedKey<'_>, out: &mut Vec<u8>) {
+    match key {
+        EncodedKey::Id(id) => put_varint(u64::from(id) << 1, out),
+        EncodedKey::Name(name) => {
+            put_varint(((name.len() as u64) << 1) | 1, out);
+            out.extend_from_slice(name);
+        }
+    }
+}
+
+/// A fragment's length goes first, so a reader can step over it without decoding it. Two bytes
+/// are kept for it (a varint need not be minimal); a longer fragment makes room at the end.
+fn start_fragment(out: &mut Vec<u8>) -> usize {
+    out.extend_from_slice(&[0x80, 0]);
+    out.len() - 2
+}
+
+fn end_fragment(out: &mut Vec<u8>, start: usize) {
     let len = out.len() - start - 2;
     if len < 1 << 14 {
         out[start] = (len as u8 & 0x7f) | 0x80;
@@ -159,7 +199,6 @@ pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
         put_varint(len as u64, &mut prefix);
         out.splice(start..start + 2, prefix);
     }
-    hash
 }
 
 /// The hash [`encode`] returns, of an encoded row's contact bytes.
@@ -174,10 +213,12 @@ pub enum EncodedKey<'a> {
     Name(&'a [u8]),
 }
 
-/// One encoded row, borrowed from its buffer.
+/// One encoded fragment (a row, or rows of one contact merged), borrowed from its buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Encoded<'a> {
-    pub location: Location,
+    /// Every line, still encoded: walk them with [`Encoded::locations`].
+    lines: &'a [u8],
+    line_count: u64,
     /// The contact's bytes: equal for rows of the same contact.
     pub contact: &'a [u8],
     /// The attributes, still encoded: walk them with [`Encoded::attributes`].
@@ -259,15 +300,23 @@ impl<'a> Cursor<'a> {
         }
         let len = self.varint()?;
         let mut row = Cursor::new(self.take(len)?);
-        let input = u32::try_from(row.varint()?).map_err(|_| corrupt("an input number is too large"))?;
-        let line = row.varint()?;
+        let line_count = row.varint()?;
+        let lines_start = row.at;
+        if line_count == 0 {
+            return Err(corrupt("a fragment with no line"));
+        }
+        for _ in 0..line_count {
+            u32::try_from(row.varint()?).map_err(|_| corrupt("an input number is too large"))?;
+            row.varint()?;
+        }
+        let lines = &row.bytes[lines_start..row.at];
         let contact_start = row.at;
         row.string()?;
         row.string()?;
         let contact = &row.bytes[contact_start..row.at];
         let count = row.varint()?;
         let attributes = &row.bytes[row.at..];
-        Ok(Some(Encoded { location: Location { input, line }, contact, attributes, count }))
+        Ok(Some(Encoded { lines, line_count, contact, attributes, count }))
     }
 }
 
@@ -279,6 +328,15 @@ impl<'a> Encoded<'a> {
             std::str::from_utf8(cursor.string()?).map_err(|_| corrupt("an id that is not UTF-8"))
         };
         Ok((text()?, text()?))
+    }
+
+    /// Every line, in input order (checked when the fragment was read).
+    pub fn locations(&self) -> impl Iterator<Item = Location> + 'a {
+        let mut cursor = Cursor::new(self.lines);
+        (0..self.line_count).map_while(move |_| {
+            let input = u32::try_from(cursor.varint().ok()?).ok()?;
+            Some(Location { input, line: cursor.varint().ok()? })
+        })
     }
 
     /// The attributes in the row's order, as (key, value bytes).
@@ -310,7 +368,7 @@ mod tests {
         encode(&Row::new(Location { input: 0, line: 2 }, "inst", "c2", &[]), &mut keys, &mut bytes);
         let mut cursor = Cursor::new(&bytes);
         let first = cursor.next_row().unwrap().unwrap();
-        assert_eq!(first.location, location);
+        assert_eq!(first.locations().collect::<Vec<_>>(), [location]);
         assert_eq!(first.ids().unwrap(), ("inst", "c1"));
         assert_eq!(contact_hash(first.contact), hash);
         let attributes: Vec<_> = first.attributes().map(Result::unwrap).collect();

@@ -124,6 +124,10 @@ struct Grouped {
     grouping: Grouping,
     /// The contact of the previous row, `None` before the first.
     open: Option<(String, String)>,
+    /// The rows of the contact being read, until the next one starts.
+    open_rows: Vec<u8>,
+    open_count: usize,
+    /// Contacts finished, each merged into one fragment.
     buffer: Vec<u8>,
     /// Pieces of the file `grouped`, (offset, length), each whole contacts.
     chunks: Vec<(u64, usize)>,
@@ -147,7 +151,16 @@ fn partition_name(index: usize) -> String {
 impl Merger {
     pub fn new(options: MergeOptions) -> Merger {
         let grouping = Grouping::new(options.budget / 64);
-        let grouped = Grouped { grouping, open: None, buffer: Vec::new(), chunks: Vec::new(), written: 0, contacts: 0 };
+        let grouped = Grouped {
+            grouping,
+            open: None,
+            open_rows: Vec::new(),
+            open_count: 0,
+            buffer: Vec::new(),
+            chunks: Vec::new(),
+            written: 0,
+            contacts: 0,
+        };
         let keys = Keys::new(options.budget / 16);
         Merger { options, keys, spool: None, state: State::Grouped(grouped), scratch: Vec::new() }
     }
@@ -170,7 +183,9 @@ impl Merger {
                             return self.add(row);
                         }
                     }
-                    // The rows before are whole contacts: they may go to disk.
+                    // The previous contact's rows, merged, join the whole contacts before it,
+                    // which may go to disk.
+                    grouped.close_open()?;
                     if !grouped.buffer.is_empty() && grouped.buffer.len() >= self.options.budget.min(GROUPED_CHUNK) {
                         let spool = spool_of(&mut self.spool, &self.options)?;
                         spool.append(GROUPED_FILE, &grouped.buffer)?;
@@ -187,7 +202,8 @@ impl Merger {
                     contact.clone_from(&row.contact_id);
                     grouped.contacts += 1;
                 }
-                encode(row, &mut self.keys, &mut grouped.buffer);
+                encode(row, &mut self.keys, &mut grouped.open_rows);
+                grouped.open_count += 1;
                 Ok(())
             }
             State::Partitioned(_) => {
@@ -233,9 +249,10 @@ impl Merger {
     fn fall_back(&mut self) -> Result<(), MergeError> {
         let partitioned =
             Partitioned { buffers: (0..PARTITIONS).map(|_| Vec::new()).collect(), spilled: false, rows: 0 };
-        let State::Grouped(grouped) = std::mem::replace(&mut self.state, State::Partitioned(partitioned)) else {
+        let State::Grouped(mut grouped) = std::mem::replace(&mut self.state, State::Partitioned(partitioned)) else {
             unreachable!("falls back from grouped only")
         };
+        grouped.close_open()?;
         for &(offset, len) in &grouped.chunks {
             let spool = self.spool.clone().expect("chunks are in the spool");
             let chunk = spool::read(&spool.path(GROUPED_FILE), Some((offset, len)))?;
@@ -273,6 +290,9 @@ impl Merger {
     /// All input is read: every contact is final. Writes what is still buffered when some of it
     /// is already on disk, so a full disk is reported here, before anything is sent.
     pub fn finish(mut self, set: &[(String, String)]) -> Result<Contacts, MergeError> {
+        if let State::Grouped(grouped) = &mut self.state {
+            grouped.close_open()?;
+        }
         let strategy = self.strategy();
         let names = self.keys.names();
         match self.state {
@@ -304,6 +324,22 @@ impl Merger {
                 }
             },
         }
+    }
+}
+
+impl Grouped {
+    /// Moves the open contact's rows to the finished ones, merged into one fragment (a contact
+    /// of one row is its own fragment): less to write, read back and merge later.
+    fn close_open(&mut self) -> Result<(), MergeError> {
+        match self.open_count {
+            0 => {}
+            1 => self.buffer.extend_from_slice(&self.open_rows),
+            _ => combine::merge_fragment(&self.open_rows, &mut self.buffer)
+                .map_err(|source| MergeError::ReadBack { path: "(memory)".into(), source })?,
+        }
+        self.open_rows.clear();
+        self.open_count = 0;
+        Ok(())
     }
 }
 
