@@ -4,7 +4,7 @@
 
 use super::classify::{self, Answer, Attempt};
 use super::credentials::CredentialCache;
-use super::sign::signature_headers;
+use super::sign::PostSigner;
 use crate::wire::{SIGNING_NAME, UPDATE_CONTACT_ATTRIBUTES_PATH};
 use aws_credential_types::Credentials;
 use bytes::Bytes;
@@ -22,7 +22,7 @@ pub struct HttpSender {
     url: String,
     /// `url` parsed once: parsing (with IDNA) on every request showed in profiles.
     parsed: reqwest::Url,
-    region: String,
+    signer: PostSigner,
     credentials: Arc<CredentialCache>,
 }
 
@@ -45,7 +45,8 @@ impl HttpSender {
         // Sign the URL as it is sent (default port dropped, IPv6 written canonically).
         let url = String::from(parsed.clone());
         let client = client.map_err(|e| HttpSenderError(e.to_string()))?;
-        Ok(HttpSender { client, url, parsed, region: region.to_string(), credentials })
+        let signer = PostSigner::new(&url, region, SIGNING_NAME, CONTENT_TYPE);
+        Ok(HttpSender { client, url, parsed, signer, credentials })
     }
 
     /// One UpdateContactAttributes call (plus one re-sign if the credentials had expired).
@@ -66,15 +67,7 @@ impl HttpSender {
     }
 
     async fn post_signed(&self, credentials: &Credentials, body: Bytes) -> Attempt {
-        let signed = match signature_headers(
-            credentials,
-            &self.region,
-            SIGNING_NAME,
-            &self.url,
-            &[("content-type", CONTENT_TYPE)],
-            &body,
-            SystemTime::now(),
-        ) {
+        let signed = match self.signer.sign(credentials, &body, SystemTime::now()) {
             Ok(headers) => headers,
             Err(err) => return credentials_attempt(err.to_string()),
         };
