@@ -1,8 +1,10 @@
 //! Micro-benchmarks of the hot paths, per row or per contact: CSV parse, merge, validate, and
-//! building + signing one request. `cargo bench --bench hot_paths`.
+//! building + signing one request (through aws-sigv4's `sign`, and through the sender's cached
+//! [`PostSigner`]). `cargo bench --bench hot_paths`.
 
 use aws_credential_types::Credentials;
-use connect_attrs::connect::{request_body, sign::signature_headers};
+use connect_attrs::connect::request_body;
+use connect_attrs::connect::sign::{PostSigner, signature_headers};
 use connect_attrs::input::{InputSpec, Item, ReadOptions, read_input};
 use connect_attrs::merge::{Contact, MergeOptions, Merger};
 use connect_attrs::validate;
@@ -101,5 +103,19 @@ fn build_and_sign_request(bencher: divan::Bencher) {
             time,
         )
         .map(|headers| headers.len())
+    });
+}
+
+/// The sender's signer: the key derived once per day, the canonical request from a template.
+#[divan::bench]
+fn build_and_sign_request_cached(bencher: divan::Bencher) {
+    let contact = contact();
+    let credentials = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None, None, "bench");
+    let url = "https://connect.us-east-1.amazonaws.com/contact/attributes";
+    let signer = PostSigner::new(url, "us-east-1", "connect", "application/json");
+    let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+    bencher.bench(|| {
+        let body = request_body(&contact);
+        signer.sign(&credentials, &body, time).map(|headers| headers.len())
     });
 }

@@ -205,7 +205,9 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let mut input_plan = plan::input_plan(&args.input, &clock.stamp())?;
     let send_plan = plan::send_plan(args, &|name| std::env::var(name).ok())?;
     let stop_after = stop_after(args, clock)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // One worker for sending: a second one only bounced request and connection tasks between
+    // threads (futex wake-ups), and the feeder and the report have threads of their own.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let target = runtime.block_on(target::resolve(&send_plan))?;
     plan::set_region(&mut input_plan, &args.input, &target.region)?;
     // The metrics file is written first now, so a path that cannot be written stops the run early.

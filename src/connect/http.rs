@@ -4,10 +4,11 @@
 
 use super::classify::{self, Answer, Attempt};
 use super::credentials::CredentialCache;
-use super::sign::signature_headers;
+use super::sign::PostSigner;
 use crate::wire::{SIGNING_NAME, UPDATE_CONTACT_ATTRIBUTES_PATH};
 use aws_credential_types::Credentials;
 use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,7 +23,7 @@ pub struct HttpSender {
     url: String,
     /// `url` parsed once: parsing (with IDNA) on every request showed in profiles.
     parsed: reqwest::Url,
-    region: String,
+    signer: PostSigner,
     credentials: Arc<CredentialCache>,
 }
 
@@ -39,13 +40,19 @@ impl HttpSender {
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_nodelay(true)
+            // Retries are ours (deliver), with backoff: reqwest's own policy would copy every
+            // request in case it retries. A redirect cannot carry the signature anyway.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .build();
         let raw = format!("{}{UPDATE_CONTACT_ATTRIBUTES_PATH}", endpoint.trim_end_matches('/'));
         let parsed = reqwest::Url::parse(&raw).map_err(|e| HttpSenderError(format!("endpoint {raw}: {e}")))?;
         // Sign the URL as it is sent (default port dropped, IPv6 written canonically).
         let url = String::from(parsed.clone());
         let client = client.map_err(|e| HttpSenderError(e.to_string()))?;
-        Ok(HttpSender { client, url, parsed, region: region.to_string(), credentials })
+        let signer = PostSigner::new(&url, region, SIGNING_NAME, CONTENT_TYPE);
+        Ok(HttpSender { client, url, parsed, signer, credentials })
     }
 
     /// One UpdateContactAttributes call (plus one re-sign if the credentials had expired).
@@ -66,27 +73,26 @@ impl HttpSender {
     }
 
     async fn post_signed(&self, credentials: &Credentials, body: Bytes) -> Attempt {
-        let signed = match signature_headers(
-            credentials,
-            &self.region,
-            SIGNING_NAME,
-            &self.url,
-            &[("content-type", CONTENT_TYPE)],
-            &body,
-            SystemTime::now(),
-        ) {
+        let signed = match self.signer.sign(credentials, &body, SystemTime::now()) {
             Ok(headers) => headers,
             Err(err) => return credentials_attempt(err.to_string()),
         };
         tracing::trace!(url = %self.url, headers = %Redacted(&signed), bytes = body.len(), "POST");
-        let mut request = self.client.post(self.parsed.clone()).header("content-type", CONTENT_TYPE);
+        let mut request = reqwest::Request::new(reqwest::Method::POST, self.parsed.clone());
+        let headers = request.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         for (name, value) in signed {
-            request = request.header(name, value);
+            // Static lowercase names; the values are ASCII (the signer checks the session token).
+            match HeaderValue::try_from(value) {
+                Ok(value) => headers.insert(HeaderName::from_static(name), value),
+                Err(_) => return credentials_attempt(format!("the signed {name} header is not a valid header value")),
+            };
         }
-        match request.body(body).send().await {
-            Ok(response) => {
+        *request.body_mut() = Some(body.into());
+        match self.client.execute(request).await {
+            Ok(mut response) => {
                 let status = response.status().as_u16();
-                let headers = response.headers().clone();
+                let headers = std::mem::take(response.headers_mut());
                 let body = response.bytes().await.unwrap_or_default();
                 let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
                 Attempt::Answered(classify::answer(status, header, &body))

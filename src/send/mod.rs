@@ -151,21 +151,39 @@ pub async fn send_all<S: Sender>(
     outcomes: std::sync::mpsc::Sender<Outcome>,
 ) {
     let mut tasks = tokio::task::JoinSet::new();
-    while let Some(contact) = contacts.recv().await {
-        context.wait_for_slot().await;
-        if context.stop.is_stopped() {
-            let _ = outcomes.send(Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: 0 });
-            continue;
+    // Taken from the channel in batches: the feeder blocks on a full channel, and taking one
+    // contact at a time woke its thread (a futex call each side) for every contact.
+    let mut batch = Vec::with_capacity(RECEIVE_BATCH);
+    while contacts.recv_many(&mut batch, RECEIVE_BATCH).await > 0 {
+        for contact in batch.drain(..) {
+            start(contact, &context, &outcomes, &mut tasks).await;
         }
-        context.counters.in_flight.fetch_add(1, Ordering::AcqRel);
-        let (context, outcomes) = (context.clone(), outcomes.clone());
-        tasks.spawn(async move {
-            let outcome = deliver::deliver(contact, &context).await;
-            context.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
-            context.slot_freed.notify_one();
-            let _ = outcomes.send(outcome);
-        });
-        while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
+}
+
+/// Contacts taken from the feeder's channel at a time.
+const RECEIVE_BATCH: usize = 256;
+
+/// Starts one contact's delivery once a slot is free (or reports it skipped after a stop).
+async fn start<S: Sender>(
+    contact: Contact,
+    context: &Arc<Context<S>>,
+    outcomes: &std::sync::mpsc::Sender<Outcome>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) {
+    context.wait_for_slot().await;
+    if context.stop.is_stopped() {
+        let _ = outcomes.send(Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: 0 });
+        return;
+    }
+    context.counters.in_flight.fetch_add(1, Ordering::AcqRel);
+    let (context, outcomes) = (context.clone(), outcomes.clone());
+    tasks.spawn(async move {
+        let outcome = deliver::deliver(contact, &context).await;
+        context.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        context.slot_freed.notify_one();
+        let _ = outcomes.send(outcome);
+    });
+    while tasks.try_join_next().is_some() {}
 }
