@@ -57,7 +57,8 @@ pub fn read_input(
 enum Event {
     /// The header was read: how rows are laid out, or why the input cannot be used.
     Layout(Result<Layout, InputError>),
-    Row(Row),
+    /// Boxed: rows travel between threads and back by pointer.
+    Row(Box<Row>),
     Bad(BadRow),
 }
 
@@ -74,7 +75,7 @@ pub fn read_reader(
 ) -> Result<InputInfo, InputError> {
     std::thread::scope(|scope| {
         let (events, received) = mpsc::sync_channel::<Vec<Event>>(IN_FLIGHT);
-        let (give_back, spares) = mpsc::channel::<Vec<Row>>();
+        let (give_back, spares) = mpsc::channel::<Vec<Box<Row>>>();
         std::thread::Builder::new()
             .name("parse".into())
             .spawn_scoped(scope, move || parse(index, name, raw, options, &Sender::new(events, spares)))
@@ -112,15 +113,17 @@ pub fn read_reader(
 }
 
 /// The parsing thread's end of the channels: batches events, reuses rows given back.
+#[allow(clippy::vec_box, reason = "rows go back and forth by pointer, not by copying a Row")]
 struct Sender {
     events: mpsc::SyncSender<Vec<Event>>,
-    spares: mpsc::Receiver<Vec<Row>>,
+    spares: mpsc::Receiver<Vec<Box<Row>>>,
     batch: std::cell::RefCell<Vec<Event>>,
-    spare: std::cell::RefCell<Vec<Row>>,
+    spare: std::cell::RefCell<Vec<Box<Row>>>,
 }
 
+#[allow(clippy::vec_box, reason = "rows go back and forth by pointer, not by copying a Row")]
 impl Sender {
-    fn new(events: mpsc::SyncSender<Vec<Event>>, spares: mpsc::Receiver<Vec<Row>>) -> Sender {
+    fn new(events: mpsc::SyncSender<Vec<Event>>, spares: mpsc::Receiver<Vec<Box<Row>>>) -> Sender {
         Sender {
             events,
             spares,
@@ -146,7 +149,7 @@ impl Sender {
     }
 
     /// A row given back for reuse, if there is one.
-    fn spare_row(&self) -> Option<Row> {
+    fn spare_row(&self) -> Option<Box<Row>> {
         let mut spare = self.spare.borrow_mut();
         if spare.is_empty() {
             spare.extend(self.spares.try_iter().flatten());
@@ -297,7 +300,7 @@ struct RowMaker<'a> {
     layout: &'a Layout,
     options: &'a ReadOptions,
     keys: LongKeys<'a>,
-    row: Row,
+    row: Box<Row>,
     /// Swapped in while a record is borrowed as text, so that costs no allocation.
     spare: Option<ByteRecord>,
 }
@@ -308,17 +311,18 @@ impl<'a> RowMaker<'a> {
             Layout::Wide { attributes, .. } => attributes.iter().map(|(_, key)| key.clone()).collect(),
             Layout::Long { .. } | Layout::BareIds => Arc::from(Vec::new()),
         };
-        let row = Row { columns, ..Row::default() };
+        let row = Box::new(Row { columns, ..Row::default() });
         RowMaker { name, layout, options, keys: LongKeys::new(&options.columns), row, spare: Some(ByteRecord::new()) }
     }
 
     /// The row of `record` to hand over (`spare` takes its place for the next record), or why
     /// it is bad.
-    fn event(&mut self, record: &mut ByteRecord, location: Location, spare: Option<Row>) -> Event {
+    fn event(&mut self, record: &mut ByteRecord, location: Location, spare: Option<Box<Row>>) -> Event {
         match self.item(record, location) {
             Item::Bad(bad) => Event::Bad(bad),
             Item::Row(_) => {
-                let fresh = spare.unwrap_or_else(|| Row { columns: self.row.columns.clone(), ..Row::default() });
+                let fresh =
+                    spare.unwrap_or_else(|| Box::new(Row { columns: self.row.columns.clone(), ..Row::default() }));
                 Event::Row(std::mem::replace(&mut self.row, fresh))
             }
         }
@@ -372,7 +376,7 @@ impl<'a> RowMaker<'a> {
         location: Location,
         get: impl Fn(usize, &str) -> Result<(&'r str, Option<usize>), String>,
     ) -> Result<(), String> {
-        let (layout, options, row) = (self.layout, self.options, &mut self.row);
+        let (layout, options, row) = (self.layout, self.options, &mut *self.row);
         let (contact, instance) = match layout {
             Layout::Wide { contact, instance, .. } | Layout::Long { contact, instance, .. } => (*contact, *instance),
             Layout::BareIds => (0, None),

@@ -99,13 +99,13 @@ fn merge_with(
     let mut cursor = Cursor::new(data);
     loop {
         let start = cursor.position();
-        let Some(row) = cursor.next_row()? else { break };
-        let hash = hash_of(row.contact);
+        let Some(contact) = cursor.next_contact()? else { break };
+        let hash = hash_of(contact);
         let next = index.len() as u32;
-        let slot = match index.find(hash, |entry| bytes_of(entry) == row.contact) {
+        let slot = match index.find(hash, |entry| bytes_of(entry) == contact) {
             Some(&(_, _, slot)) => slot,
             None => {
-                let entry = (small(offset(row.contact))?, small(row.contact.len())?, next);
+                let entry = (small(offset(contact))?, small(contact.len())?, next);
                 index.insert_unique(hash, entry, |entry| hash_of(bytes_of(entry)));
                 next
             }

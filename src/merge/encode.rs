@@ -127,13 +127,12 @@ fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
 /// partition it belongs to).
 pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
     let start = start_fragment(out);
+    let contact_start = out.len();
+    put_contact(&row.instance_id, &row.contact_id, out);
+    let hash = hasher().hash_one(&out[contact_start..]);
     put_varint(1, out);
     put_varint(u64::from(row.location.input), out);
     put_varint(row.location.line, out);
-    let contact_start = out.len();
-    put_bytes(row.instance_id.as_bytes(), out);
-    put_bytes(row.contact_id.as_bytes(), out);
-    let hash = hasher().hash_one(&out[contact_start..]);
     put_varint(row.attribute_count() as u64, out);
     for (key, value) in row.keyed_attributes() {
         let id = match key.column {
@@ -150,20 +149,27 @@ pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
     hash
 }
 
+/// The contact's part of a fragment: what [`contact_hash`] hashes.
+pub fn put_contact(instance_id: &str, contact_id: &str, out: &mut Vec<u8>) {
+    put_bytes(instance_id.as_bytes(), out);
+    put_bytes(contact_id.as_bytes(), out);
+}
+
+/// About the bytes [`encode`] writes for `row` (at least that, give or take a few).
+pub fn size_hint(row: &Row) -> usize {
+    let values: usize = row.attributes().map(|(_, value)| value.len() + 6).sum();
+    row.instance_id.len() + row.contact_id.len() + values + 32
+}
+
 /// Appends a fragment: the lines, contact and attributes of rows of one contact, merged.
-pub fn encode_fragment(
-    lines: &[Location],
-    contact: &[u8],
-    attributes: &[(EncodedKey<'_>, &[u8])],
-    out: &mut Vec<u8>,
-) {
+pub fn encode_fragment(lines: &[Location], contact: &[u8], attributes: &[(EncodedKey<'_>, &[u8])], out: &mut Vec<u8>) {
     let start = start_fragment(out);
+    out.extend_from_slice(contact);
     put_varint(lines.len() as u64, out);
     for location in lines {
         put_varint(u64::from(location.input), out);
         put_varint(location.line, out);
     }
-    out.extend_from_slice(contact);
     put_varint(attributes.len() as u64, out);
     for &(key, value) in attributes {
         put_key(key, out);
@@ -226,6 +232,7 @@ pub struct Encoded<'a> {
     count: u64,
 }
 
+#[cold]
 fn corrupt(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("corrupt merge file: {what}"))
 }
@@ -253,29 +260,16 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     fn varint(&mut self) -> io::Result<u64> {
-        match self.bytes.get(self.at) {
-            Some(&byte) if byte < 0x80 => {
-                self.at += 1;
-                Ok(u64::from(byte))
-            }
-            _ => self.long_varint(),
-        }
-    }
-
-    fn long_varint(&mut self) -> io::Result<u64> {
-        let (mut value, mut shift) = (0u64, 0);
-        loop {
-            let &byte = self.bytes.get(self.at).ok_or_else(|| corrupt("a number runs past the end"))?;
-            self.at += 1;
-            value |= u64::from(byte & 0x7f) << shift;
+        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        let mut value = 0u64;
+        for (i, &byte) in rest.iter().take(10).enumerate() {
+            value |= u64::from(byte & 0x7f) << (7 * i);
             if byte < 0x80 {
+                self.at += i + 1;
                 return Ok(value);
             }
-            shift += 7;
-            if shift > 63 {
-                return Err(corrupt("a number is too long"));
-            }
         }
+        Err(corrupt("a number runs past the end or is too long"))
     }
 
     #[inline]
@@ -300,23 +294,35 @@ impl<'a> Cursor<'a> {
         }
         let len = self.varint()?;
         let mut row = Cursor::new(self.take(len)?);
+        row.string()?;
+        row.string()?;
+        let contact = &row.bytes[..row.at];
         let line_count = row.varint()?;
-        let lines_start = row.at;
         if line_count == 0 {
             return Err(corrupt("a fragment with no line"));
         }
+        let lines_start = row.at;
         for _ in 0..line_count {
             u32::try_from(row.varint()?).map_err(|_| corrupt("an input number is too large"))?;
             row.varint()?;
         }
         let lines = &row.bytes[lines_start..row.at];
-        let contact_start = row.at;
-        row.string()?;
-        row.string()?;
-        let contact = &row.bytes[contact_start..row.at];
         let count = row.varint()?;
         let attributes = &row.bytes[row.at..];
         Ok(Some(Encoded { lines, line_count, contact, attributes, count }))
+    }
+
+    /// The contact of the next fragment, and where the one after starts; `None` at the end.
+    /// (All the merge's first pass needs: lines and attributes are not decoded.)
+    pub fn next_contact(&mut self) -> io::Result<Option<&'a [u8]>> {
+        if self.at >= self.bytes.len() {
+            return Ok(None);
+        }
+        let len = self.varint()?;
+        let mut row = Cursor::new(self.take(len)?);
+        row.string()?;
+        row.string()?;
+        Ok(Some(&row.bytes[..row.at]))
     }
 }
 

@@ -207,41 +207,25 @@ impl Merger {
                 Ok(())
             }
             State::Partitioned(_) => {
+                // The partition comes from the contact alone; the row is encoded in place.
                 self.scratch.clear();
-                let hash = encode(row, &mut self.keys, &mut self.scratch);
-                let scratch = std::mem::take(&mut self.scratch);
-                let result = self.add_encoded(hash, &scratch);
-                self.scratch = scratch;
-                result
+                encode::put_contact(&row.instance_id, &row.contact_id, &mut self.scratch);
+                let index = (contact_hash(&self.scratch) % PARTITIONS as u64) as usize;
+                let share = share(&self.options, &self.keys);
+                let State::Partitioned(partitioned) = &mut self.state else { unreachable!("matched above") };
+                let buffer = partitioned.room(index, encode::size_hint(row), share, &mut self.spool, &self.options)?;
+                encode(row, &mut self.keys, buffer);
+                Ok(())
             }
         }
     }
 
-    /// Adds one encoded row to its partition. A partition's buffer holds at most its share of
-    /// the budget; when full it is appended to the partition's file and reused.
+    /// Adds one encoded row to its partition.
     fn add_encoded(&mut self, hash: u64, row: &[u8]) -> Result<(), MergeError> {
         let State::Partitioned(partitioned) = &mut self.state else { unreachable!("partitioned only") };
         let index = (hash % PARTITIONS as u64) as usize;
-        let buffer = &mut partitioned.buffers[index];
-        partitioned.rows += 1;
-        if buffer.len() + row.len() > buffer.capacity() {
-            let share = (self.options.budget / 4 * 3).saturating_sub(self.keys.bytes()) / PARTITIONS;
-            if buffer.len() + row.len() > share {
-                if !buffer.is_empty() {
-                    let spool = spool_of(&mut self.spool, &self.options)?;
-                    spool.append(&partition_name(index), buffer)?;
-                    partitioned.spilled = true;
-                    buffer.clear();
-                }
-            } else {
-                // The whole share at once (up to a point): pages are only touched as rows fill
-                // them, and a buffer that never moves leaves no freed copies behind for the
-                // allocator to hold.
-                let wanted = (4 << 20).max(2 * buffer.capacity()).min(share);
-                buffer.reserve_exact(wanted.max(buffer.len() + row.len()) - buffer.len());
-            }
-        }
-        buffer.extend_from_slice(row);
+        let share = share(&self.options, &self.keys);
+        partitioned.room(index, row.len(), share, &mut self.spool, &self.options)?.extend_from_slice(row);
         Ok(())
     }
 
@@ -343,7 +327,43 @@ impl Grouped {
     }
 }
 
+/// What one partition's buffer may hold: its part of three quarters of the budget (the rest is
+/// for everything else), less what the key table holds.
+fn share(options: &MergeOptions, keys: &Keys) -> usize {
+    (options.budget / 4 * 3).saturating_sub(keys.bytes()) / PARTITIONS
+}
+
 impl Partitioned {
+    /// The buffer of partition `index`, with room for `len` more bytes. A buffer holds at most
+    /// `share` bytes; when full it is appended to the partition's file and reused.
+    fn room<'p>(
+        &'p mut self,
+        index: usize,
+        len: usize,
+        share: usize,
+        spool: &mut Option<Spool>,
+        options: &MergeOptions,
+    ) -> Result<&'p mut Vec<u8>, MergeError> {
+        let buffer = &mut self.buffers[index];
+        self.rows += 1;
+        if buffer.len() + len > buffer.capacity() {
+            if buffer.len() + len > share {
+                if !buffer.is_empty() {
+                    spool_of(spool, options)?.append(&partition_name(index), buffer)?;
+                    self.spilled = true;
+                    buffer.clear();
+                }
+            } else {
+                // The whole share at once (up to a point): pages are only touched as rows fill
+                // them, and a buffer that never moves leaves no freed copies behind for the
+                // allocator to hold.
+                let wanted = (4 << 20).max(2 * buffer.capacity()).min(share);
+                buffer.reserve_exact(wanted.max(buffer.len() + len) - buffer.len());
+            }
+        }
+        Ok(buffer)
+    }
+
     /// Appends every buffer to its partition's file and frees it.
     fn spill(&mut self, spool: &Spool) -> Result<(), MergeError> {
         for (index, buffer) in self.buffers.iter_mut().enumerate() {
