@@ -151,12 +151,7 @@ pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
 }
 
 /// Appends a fragment: the lines, contact and attributes of rows of one contact, merged.
-pub fn encode_fragment(
-    lines: &[Location],
-    contact: &[u8],
-    attributes: &[(EncodedKey<'_>, &[u8])],
-    out: &mut Vec<u8>,
-) {
+pub fn encode_fragment(lines: &[Location], contact: &[u8], attributes: &[(EncodedKey<'_>, &[u8])], out: &mut Vec<u8>) {
     let start = start_fragment(out);
     put_varint(lines.len() as u64, out);
     for location in lines {
