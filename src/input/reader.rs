@@ -621,6 +621,28 @@ mod tests {
         );
     }
 
+    /// More rows than the batches in flight hold, so the parsing thread is blocked on a full
+    /// channel when the sink stops: it must be let go, not waited for.
+    #[test]
+    fn a_sink_that_stops_early_does_not_wait_for_the_rest_of_the_input() {
+        let mut text = String::from("ContactId,A\n");
+        for i in 0..BATCH * (IN_FLIGHT + 4) {
+            text.push_str(&format!("c{i},x\n"));
+        }
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut seen = 0;
+            let info = read_reader(0, "in.csv", io::Cursor::new(text.into_bytes()), &ReadOptions::default(), |_| {
+                seen += 1;
+                if seen == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            });
+            let _ = done.send((seen, info.map(|info| info.rows).ok()));
+        });
+        // A safety net, not a timing assertion: a deadlock fails the test instead of hanging it.
+        let outcome = finished.recv_timeout(std::time::Duration::from_secs(120)).expect("read_reader returned");
+        assert_eq!(outcome, (3, Some(3)));
+    }
+
     #[test]
     fn bare_id_list_reads_the_first_line_as_data() {
         let options = ReadOptions { allow_bare_ids: true, format: FormatChoice::Auto, ..Default::default() };

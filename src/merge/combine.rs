@@ -148,6 +148,12 @@ fn merge_with(
             lines.extend(row.locations());
             for attribute in row.attributes() {
                 let (key, value) = attribute?;
+                // Checked before `choose` sizes its table by the number (a damaged file).
+                if let EncodedKey::Id(id) = key
+                    && keys.get(id).is_none()
+                {
+                    return Err(invalid("an unknown key number"));
+                }
                 winners.choose(key, value);
             }
         }
@@ -326,6 +332,20 @@ mod tests {
         assert_eq!(from_fragment, from_rows);
         assert_eq!(from_rows[0].lines, [at(2), at(5), at(9)]);
         assert_eq!(from_rows[0].attribute_pairs().collect::<Vec<_>>(), [("Long", "a"), ("T", "2"), ("U", "y")]);
+    }
+
+    /// A damaged file can hold any number where a key's number goes: it is refused, not used to
+    /// size the table of keys seen (`u32::MAX` would ask for 16 GiB).
+    #[test]
+    fn an_unknown_key_number_is_an_error() {
+        let mut keys = Keys::new(usize::MAX);
+        let mut row = Vec::new();
+        encode(&Row::new(Location::default(), "i", "c", &[("K", "1")]), &mut keys, &mut row);
+        let contact = Cursor::new(&row).next_row().unwrap().unwrap().contact;
+        let mut data = Vec::new();
+        encode_fragment(&[Location::default()], contact, &[(EncodedKey::Id(u32::MAX), b"v")], &mut data);
+        let err = merge_rows(&data, &keys.names(), &[]).unwrap_err();
+        assert!(err.to_string().contains("unknown key number"), "{err}");
     }
 
     #[test]

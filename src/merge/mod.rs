@@ -19,6 +19,8 @@ mod combine;
 mod emit;
 mod encode;
 mod grouped;
+#[cfg(test)]
+mod read_tests;
 mod spool;
 #[cfg(test)]
 mod tests;

@@ -178,3 +178,47 @@ fn a_full_disk_says_so_and_names_the_directory() {
     let denied = MergeError::Spill { dir: "/ro".into(), source: std::io::ErrorKind::PermissionDenied.into() };
     assert!(denied.to_string().contains("--temp-dir"), "{denied}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Bytes of the temporary files changed or cut off between writing and reading back: the
+    /// contacts come out as errors (or, where the damage still decodes, as contacts), never a
+    /// panic, and the directory still goes.
+    #[test]
+    fn a_damaged_temp_file_is_an_error_never_a_panic(
+        (inputs, group) in inputs(),
+        damage in proptest::collection::vec((any::<proptest::sample::Index>(), 1u8..=255), 0..6),
+        cut in any::<Option<proptest::sample::Index>>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut merger = Merger::new(tiny(&dir));
+        for row in &to_rows(inputs, group) {
+            merger.add(row).unwrap();
+        }
+        let mut contacts = merger.finish(&[]).unwrap();
+        if let Some(temp) = contacts.temp_dir() {
+            for entry in std::fs::read_dir(temp).unwrap() {
+                let path = entry.unwrap().path();
+                let mut bytes = std::fs::read(&path).unwrap();
+                if bytes.is_empty() {
+                    continue;
+                }
+                for (at, flip) in &damage {
+                    let at = at.index(bytes.len());
+                    bytes[at] ^= flip;
+                }
+                if let Some(cut) = &cut {
+                    bytes.truncate(cut.index(bytes.len()));
+                }
+                std::fs::write(&path, bytes).unwrap();
+            }
+        }
+        for contact in contacts.by_ref() {
+            if let Err(err) = contact {
+                prop_assert!(matches!(err, MergeError::ReadBack { .. }), "{err}");
+            }
+        }
+        drop(contacts);
+        prop_assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "temp files left behind");
+    }
+}

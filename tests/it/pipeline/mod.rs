@@ -5,6 +5,7 @@
 mod commands;
 mod formats;
 mod memory;
+mod merge_scale;
 mod rejected;
 mod sending;
 mod signals;
