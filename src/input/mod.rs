@@ -9,6 +9,7 @@ pub mod columns;
 mod header;
 mod reader;
 mod records;
+mod rows;
 mod unclosed;
 
 pub use columns::ColumnRules;

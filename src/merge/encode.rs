@@ -286,17 +286,23 @@ impl<'a> Cursor<'a> {
         self.take(len)
     }
 
-    /// The next row, or `None` at the end of the buffer. Only its length, location and contact
-    /// are read here; its attributes as they are walked.
-    pub fn next_row(&mut self) -> io::Result<Option<Encoded<'a>>> {
+    /// The next fragment's bytes after its contact, and its contact; `None` at the end.
+    fn next_fragment(&mut self) -> io::Result<Option<(Cursor<'a>, &'a [u8])>> {
         if self.at >= self.bytes.len() {
             return Ok(None);
         }
         let len = self.varint()?;
-        let mut row = Cursor::new(self.take(len)?);
-        row.string()?;
-        row.string()?;
-        let contact = &row.bytes[..row.at];
+        let mut fragment = Cursor::new(self.take(len)?);
+        fragment.string()?;
+        fragment.string()?;
+        let contact = &fragment.bytes[..fragment.at];
+        Ok(Some((fragment, contact)))
+    }
+
+    /// The next row, or `None` at the end of the buffer. Only its length, contact and lines are
+    /// read here; its attributes as they are walked.
+    pub fn next_row(&mut self) -> io::Result<Option<Encoded<'a>>> {
+        let Some((mut row, contact)) = self.next_fragment()? else { return Ok(None) };
         let line_count = row.varint()?;
         if line_count == 0 {
             return Err(corrupt("a fragment with no line"));
@@ -312,17 +318,10 @@ impl<'a> Cursor<'a> {
         Ok(Some(Encoded { lines, line_count, contact, attributes, count }))
     }
 
-    /// The contact of the next fragment, and where the one after starts; `None` at the end.
-    /// (All the merge's first pass needs: lines and attributes are not decoded.)
+    /// The contact of the next fragment; `None` at the end. (All the merge's first pass needs:
+    /// lines and attributes are not decoded.)
     pub fn next_contact(&mut self) -> io::Result<Option<&'a [u8]>> {
-        if self.at >= self.bytes.len() {
-            return Ok(None);
-        }
-        let len = self.varint()?;
-        let mut row = Cursor::new(self.take(len)?);
-        row.string()?;
-        row.string()?;
-        Ok(Some(&row.bytes[..row.at]))
+        Ok(self.next_fragment()?.map(|(_, contact)| contact))
     }
 }
 

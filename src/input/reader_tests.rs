@@ -1,0 +1,244 @@
+//! The reader's tests: rows, lines and bad rows of small files, and the two threads' hand-over.
+
+use super::*;
+use crate::input::{FormatChoice, OwnedItem as Item};
+use std::io::Write;
+
+fn read(text: &[u8], options: &ReadOptions) -> (Result<InputInfo, InputError>, Vec<Item>) {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text).unwrap();
+    let spec = InputSpec { name: "in.csv".into(), path: Some(file.path().to_path_buf()) };
+    let mut items = Vec::new();
+    let result = read_input(0, &spec, options, |item| {
+        items.push(item.owned());
+        ControlFlow::Continue(())
+    });
+    (result, items)
+}
+
+type Seen = (u64, String, String, Vec<(String, String)>);
+
+fn rows(items: &[Item]) -> Vec<Seen> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Row(r) => Some((
+                r.location.line,
+                r.instance_id.clone(),
+                r.contact_id.clone(),
+                r.attributes().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            )),
+            Item::Bad(_) => None,
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn wide_rows_skip_empty_cells_and_keep_line_numbers() {
+    let text = b"\xef\xbb\xbfInstanceId,InitialContactId,Tier,Status\r\ni1,c1,Gold,\r\n,c2,,\"Open\"\r\n";
+    let options = ReadOptions { default_instance: Some("dflt".into()), ..Default::default() };
+    let (info, items) = read(text, &options);
+    let info = info.unwrap();
+    assert_eq!((info.rows, info.bad_rows), (2, 0));
+    assert_eq!(
+        rows(&items),
+        vec![
+            (2, "i1".into(), "c1".into(), pairs(&[("Tier", "Gold")])),
+            (3, "dflt".into(), "c2".into(), pairs(&[("Status", "Open")])),
+        ]
+    );
+}
+
+#[test]
+fn send_empty_keeps_empty_cells() {
+    let options = ReadOptions { send_empty: true, default_instance: Some("i".into()), ..Default::default() };
+    let (_, items) = read(b"ContactId,A,B\nc1,,x\n", &options);
+    assert_eq!(rows(&items)[0].3, pairs(&[("A", ""), ("B", "x")]));
+}
+
+#[test]
+fn long_rows() {
+    let (_, items) = read(b"contact_id,Key,Value\nc1,Tier,Gold\nc1,Empty,\n", &ReadOptions::default());
+    assert_eq!(
+        rows(&items),
+        vec![(2, "".into(), "c1".into(), pairs(&[("Tier", "Gold")])), (3, "".into(), "c1".into(), vec![])]
+    );
+}
+
+#[test]
+fn ragged_and_non_utf8_rows_are_bad_and_reading_goes_on() {
+    let text = b"ContactId,A\nc1,x\nc2,x,extra\nc3,\xff\xfe\nc4,\"quoted, comma\"\n";
+    let (info, items) = read(text, &ReadOptions::default());
+    assert_eq!(info.unwrap().bad_rows, 2);
+    let bad: Vec<(u64, &str)> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Bad(b) => Some((b.location.line, b.reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bad[0], (3, "has 3 fields, the header has 2"));
+    assert_eq!(bad[1].0, 4);
+    assert!(bad[1].1.contains("invalid UTF-8 in column \"A\""), "{}", bad[1].1);
+    let good: Vec<String> = rows(&items).into_iter().map(|r| r.2).collect();
+    assert_eq!(good, ["c1", "c4"]);
+}
+
+#[test]
+fn gzip_is_detected_by_content() {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(b"ContactId,A\nc1,x\n").unwrap();
+    let (info, items) = read(&encoder.finish().unwrap(), &ReadOptions::default());
+    assert_eq!(info.unwrap().rows, 1);
+    assert_eq!(rows(&items)[0].2, "c1");
+}
+
+#[test]
+fn truncated_gzip_keeps_rows_before_the_cut() {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in 0..20_000 {
+        writeln!(encoder, "{}", if i == 0 { "ContactId,A".to_string() } else { format!("c{i},value{i}") }).unwrap();
+    }
+    let full = encoder.finish().unwrap();
+    let (info, items) = read(&full[..full.len() / 2], &ReadOptions::default());
+    let info = info.unwrap();
+    assert_eq!(info.bad_rows, 1);
+    assert!(info.rows > 100, "{info:?}");
+    assert!(matches!(items.last(), Some(Item::Bad(b)) if b.reason.contains("rest of the input is lost")));
+}
+
+#[test]
+fn empty_file_is_an_error_header_only_is_not() {
+    assert!(matches!(read(b"", &ReadOptions::default()).0, Err(InputError::Empty { .. })));
+    assert_eq!(read(b"ContactId,A\n", &ReadOptions::default()).0.unwrap().rows, 0);
+}
+
+fn bad(items: &[Item]) -> Vec<(u64, String)> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Bad(b) => Some((b.location.line, b.reason.clone())),
+            Item::Row(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_unclosed_quote_is_one_bad_row_and_the_lines_it_swallowed_are_read_again() {
+    let text = b"ContactId,A\nc1,x\nc2,\"open\nc3,z\r\nc4,w\n";
+    let (info, items) = read(text, &ReadOptions::default());
+    assert_eq!(info.unwrap().bad_rows, 1);
+    let bad = bad(&items);
+    assert_eq!(bad[0].0, 3);
+    assert!(bad[0].1.contains("never closed"), "{}", bad[0].1);
+    let good: Vec<Seen> = rows(&items);
+    assert_eq!(
+        good,
+        [
+            (2, "".into(), "c1".into(), pairs(&[("A", "x")])),
+            (4, "".into(), "c3".into(), pairs(&[("A", "z")])),
+            (5, "".into(), "c4".into(), pairs(&[("A", "w")]))
+        ]
+    );
+}
+
+#[test]
+fn closed_multi_line_values_stay_values() {
+    let (info, items) = read(b"ContactId,A\nc1,\"two\nlines\"\nc2,\"x\ny\"\n", &ReadOptions::default());
+    assert_eq!(info.unwrap().bad_rows, 0);
+    assert_eq!(rows(&items)[1], (4, "".into(), "c2".into(), pairs(&[("A", "x\ny")])));
+}
+
+#[test]
+fn blank_crlf_lines_are_skipped_like_blank_lf_lines() {
+    let (info, items) = read(b"\r\nContactId,A\r\n\r\nc1,x\r\n\r\n\nc2,y\r\n\r\n", &ReadOptions::default());
+    assert_eq!(info.unwrap().bad_rows, 0);
+    let good: Vec<(u64, String)> = rows(&items).into_iter().map(|r| (r.0, r.2)).collect();
+    assert_eq!(good, [(4, "c1".to_string()), (7, "c2".to_string())]);
+    assert!(matches!(read(b"\r\n\r\n", &ReadOptions::default()).0, Err(InputError::Empty { .. })));
+}
+
+#[test]
+fn nul_bytes_in_a_field_make_the_row_bad() {
+    let (info, items) = read(b"ContactId,A\nc1,a\0b\nc2,x\n", &ReadOptions::default());
+    assert_eq!(info.unwrap().bad_rows, 1);
+    assert_eq!(bad(&items), [(2, "a NUL byte in column \"A\" after 1 bytes".to_string())]);
+    assert_eq!(rows(&items)[0].2, "c2");
+}
+
+#[test]
+fn a_header_that_cannot_be_read_names_line_1() {
+    let err = read(b"\x1f\x8bnot gzip at all", &ReadOptions::default()).0.unwrap_err().to_string();
+    assert!(err.starts_with("in.csv:1: cannot read"), "{err}");
+    let err = read(b"\xff\xfeC\0o\0", &ReadOptions::default()).0.unwrap_err().to_string();
+    assert!(err.starts_with("in.csv:1: the header is not CSV text"), "{err}");
+    let err = read(b"ContactId,A\rc1,x\rc2,y\r", &ReadOptions::default()).0.unwrap_err().to_string();
+    assert!(err.starts_with("in.csv:1: the header holds a carriage return"), "{err}");
+    assert!(read(b"", &ReadOptions::default()).0.unwrap_err().to_string().starts_with("in.csv:1: the file is empty"));
+}
+
+/// More rows than the batches in flight hold, so the parsing thread is blocked on a full
+/// channel when the sink stops: it must be let go, not waited for.
+#[test]
+fn a_sink_that_stops_early_does_not_wait_for_the_rest_of_the_input() {
+    let mut text = String::from("ContactId,A\n");
+    for i in 0..BATCH * (IN_FLIGHT + 4) {
+        text.push_str(&format!("c{i},x\n"));
+    }
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = 0;
+        let info = read_reader(0, "in.csv", io::Cursor::new(text.into_bytes()), &ReadOptions::default(), |_| {
+            seen += 1;
+            if seen == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        });
+        let _ = done.send((seen, info.map(|info| info.rows).ok()));
+    });
+    // A safety net, not a timing assertion: a deadlock fails the test instead of hanging it.
+    let outcome = finished.recv_timeout(std::time::Duration::from_secs(120)).expect("read_reader returned");
+    assert_eq!(outcome, (3, Some(3)));
+}
+
+/// A source that gives a few rows, then nothing for a long while (a slow pipe): the rows
+/// already read reach the sink without waiting for a full batch or the end of the input.
+#[test]
+fn rows_from_a_stalled_source_reach_the_sink_before_it_resumes() {
+    struct Stalling {
+        head: io::Cursor<Vec<u8>>,
+        stalled: bool,
+    }
+    impl Read for Stalling {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.head.read(buf)?;
+            if n > 0 || self.stalled {
+                return Ok(n);
+            }
+            self.stalled = true;
+            std::thread::sleep(std::time::Duration::from_secs(20));
+            Ok(0)
+        }
+    }
+    let source = Stalling { head: io::Cursor::new(b"ContactId,A\nc1,x\nc2,y\n".to_vec()), stalled: false };
+    let (seen, rows) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = read_reader(0, "pipe", source, &ReadOptions::default(), |item| {
+            let _ = seen.send(matches!(item.owned(), Item::Row(_)));
+            ControlFlow::Continue(())
+        });
+    });
+    // A safety net, not a timing assertion: only a batch held back for the stall fails.
+    let first = rows.recv_timeout(std::time::Duration::from_secs(10));
+    assert_eq!(first, Ok(true), "the first row waited for the stalled source");
+}
+
+#[test]
+fn bare_id_list_reads_the_first_line_as_data() {
+    let options = ReadOptions { allow_bare_ids: true, format: FormatChoice::Auto, ..Default::default() };
+    let (_, items) = read(b"id-1\nid-2\n", &options);
+    let ids: Vec<(u64, String)> = rows(&items).into_iter().map(|r| (r.0, r.2)).collect();
+    assert_eq!(ids, [(1, "id-1".to_string()), (2, "id-2".to_string())]);
+}

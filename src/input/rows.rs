@@ -1,0 +1,155 @@
+//! Records to rows: the fields a layout names, checked (UTF-8, no NUL, the right number of
+//! fields) and put in one reused [`Row`], whose values are spans of the record rather than copies.
+
+use super::columns::LongKeys;
+use super::header::Layout;
+use super::{BadRow, Item, Location, ReadOptions, Row};
+use csv::{ByteRecord, StringRecord};
+use std::sync::Arc;
+
+/// Turns records into rows, reusing one `Row` (and a spare record) for all of them.
+pub struct RowMaker<'a> {
+    name: &'a str,
+    layout: &'a Layout,
+    options: &'a ReadOptions,
+    keys: LongKeys<'a>,
+    row: Box<Row>,
+    /// Swapped in while a record is borrowed as text, so that costs no allocation.
+    spare: Option<ByteRecord>,
+}
+
+impl<'a> RowMaker<'a> {
+    pub fn new(name: &'a str, layout: &'a Layout, options: &'a ReadOptions) -> RowMaker<'a> {
+        let columns: Arc<[Arc<str>]> = match layout {
+            Layout::Wide { attributes, .. } => attributes.iter().map(|(_, key)| key.clone()).collect(),
+            Layout::Long { .. } | Layout::BareIds => Arc::from(Vec::new()),
+        };
+        let row = Box::new(Row { columns, ..Row::default() });
+        RowMaker { name, layout, options, keys: LongKeys::new(&options.columns), row, spare: Some(ByteRecord::new()) }
+    }
+
+    /// The row of `record` to hand over (`spare` takes its place for the next record), or why
+    /// it is bad.
+    pub fn take(
+        &mut self,
+        record: &mut ByteRecord,
+        location: Location,
+        spare: Option<Box<Row>>,
+    ) -> Result<Box<Row>, BadRow> {
+        match self.item(record, location) {
+            Item::Bad(bad) => Err(bad),
+            Item::Row(_) => {
+                let fresh =
+                    spare.unwrap_or_else(|| Box::new(Row { columns: self.row.columns.clone(), ..Row::default() }));
+                Ok(std::mem::replace(&mut self.row, fresh))
+            }
+        }
+    }
+
+    /// The row of `record` (left as it was), or why it is bad.
+    pub fn item(&mut self, record: &mut ByteRecord, location: Location) -> Item<'_> {
+        let width = match self.layout {
+            Layout::Wide { width, .. } | Layout::Long { width, .. } => *width,
+            Layout::BareIds => 1,
+        };
+        let result = if record.len() != width {
+            Err(format!("has {} fields, the header has {width}", record.len()))
+        } else if clean(record) {
+            // UTF-8 checked once for the whole record, then its fields borrowed as text.
+            let spare = self.spare.take().unwrap_or_default();
+            let bytes = std::mem::replace(record, spare);
+            match StringRecord::from_byte_record(bytes) {
+                Ok(text) => {
+                    let (last, base) = (width - 1, text.as_slice().as_ptr() as usize);
+                    let get = |i, _: &str| {
+                        let field = text.get(i).unwrap_or_default();
+                        let field = if i == last { field.strip_suffix('\r').unwrap_or(field) } else { field };
+                        Ok((field, Some(field.as_ptr() as usize - base)))
+                    };
+                    let result = self.fill(location, get);
+                    // The record becomes the row's (its values are spans of it); the row's old
+                    // one is kept for the next record.
+                    let old = std::mem::replace(&mut self.row.record, text);
+                    self.spare = Some(old.into_byte_record());
+                    result
+                }
+                Err(err) => {
+                    self.spare = Some(std::mem::replace(record, err.into_byte_record()));
+                    self.fill(location, |i, column| Ok((field(record, i, column)?, None)))
+                }
+            }
+        } else {
+            self.fill(location, |i, column| Ok((field(record, i, column)?, None)))
+        };
+        match result {
+            Ok(()) => Item::Row(&self.row),
+            Err(reason) => Item::Bad(BadRow { location, reason }),
+        }
+    }
+
+    /// Fills the row from the fields `get` gives (by index; the column's name is for messages),
+    /// each with its offset in the row's record when it is borrowed from there.
+    fn fill<'r>(
+        &mut self,
+        location: Location,
+        get: impl Fn(usize, &str) -> Result<(&'r str, Option<usize>), String>,
+    ) -> Result<(), String> {
+        let (layout, options, row) = (self.layout, self.options, &mut *self.row);
+        let (contact, instance) = match layout {
+            Layout::Wide { contact, instance, .. } | Layout::Long { contact, instance, .. } => (*contact, *instance),
+            Layout::BareIds => (0, None),
+        };
+        row.clear();
+        row.location = location;
+        row.contact_id.push_str(get(contact, "contact id")?.0.trim());
+        match instance.map(|i| get(i, "InstanceId")).transpose()?.map(|(id, _)| id.trim()) {
+            Some(id) if !id.is_empty() => row
+                .instance_id
+                .push_str(&crate::arn::instance_id(id, options.region.as_deref()).map_err(|e| e.to_string())?),
+            _ => row.instance_id.push_str(options.default_instance.as_deref().unwrap_or_default()),
+        }
+        match layout {
+            Layout::Wide { attributes: columns, .. } => {
+                for (column, (i, name)) in columns.iter().enumerate() {
+                    let (value, at) = get(*i, name)?;
+                    if !value.is_empty() || options.send_empty {
+                        row.push_column(column, value, at);
+                    }
+                }
+            }
+            Layout::Long { key, value, .. } => {
+                let (value, at) = get(*value, "Value")?;
+                if (!value.is_empty() || options.send_empty)
+                    && let Some(key) = self.keys.key(self.name, get(*key, "Key")?.0)?
+                {
+                    row.push_named(&key, value, at);
+                }
+            }
+            Layout::BareIds => {}
+        }
+        Ok(())
+    }
+}
+
+/// A record with no NUL byte: the common case (UTF-8 is checked once per record as it is
+/// borrowed as text; a record that fails either check is taken field by field for the message).
+fn clean(record: &ByteRecord) -> bool {
+    memchr::memchr(0, record.as_slice()).is_none()
+}
+
+/// Drops the CR of a CRLF line end, left on the last field because records split on LF.
+pub fn without_cr(bytes: &[u8]) -> &[u8] {
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
+fn field<'r>(record: &'r ByteRecord, index: usize, column: &str) -> Result<&'r str, String> {
+    let bytes = record.get(index).unwrap_or_default();
+    let bytes = if index + 1 == record.len() { without_cr(bytes) } else { bytes };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|err| format!("invalid UTF-8 in column {column:?} after {} bytes", err.valid_up_to()))?;
+    match text.find('\0') {
+        // A NUL is never data in an export: a UTF-16 or damaged file. Not passed on to Connect.
+        Some(at) => Err(format!("a NUL byte in column {column:?} after {at} bytes")),
+        None => Ok(text),
+    }
+}
