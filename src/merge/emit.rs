@@ -78,7 +78,7 @@ impl Contacts {
             return Ok(Contacts::new(strategy, keys, set, Pending::Buffers(buffers.into_iter())));
         }
         let merged: Result<Vec<Vec<Contact>>, _> = buffers.par_iter().map(|b| merge_rows(b, &keys, set)).collect();
-        let merged = merged.map_err(|source| MergeError::ReadBack { path: "(memory)".into(), source })?;
+        let merged = merged.map_err(MergeError::in_memory)?;
         let mut contacts: Vec<Contact> = merged.into_iter().flatten().collect();
         contacts.par_sort_unstable_by_key(|c| c.lines.first().copied());
         Ok(Contacts::ready(contacts, keys, strategy))
@@ -149,7 +149,7 @@ impl Contacts {
             Pending::Nothing => Ok(Vec::new()),
             Pending::Buffers(buffers) => {
                 let batch: Vec<Vec<u8>> = buffers.take(width).collect();
-                batch.par_iter().map(|b| piece(b, Path::new("(memory)"))).collect()
+                batch.par_iter().map(|b| piece(b, Path::new(super::IN_MEMORY))).collect()
             }
             Pending::Files(paths) => {
                 let batch: Vec<PathBuf> = paths.take(width).collect();

@@ -98,6 +98,16 @@ pub enum MergeError {
     ReadBack { path: PathBuf, source: std::io::Error },
 }
 
+/// What read-back errors call buffers that never went to disk.
+const IN_MEMORY: &str = "(memory)";
+
+impl MergeError {
+    /// Rows held in memory could not be decoded.
+    fn in_memory(source: std::io::Error) -> MergeError {
+        MergeError::ReadBack { path: IN_MEMORY.into(), source }
+    }
+}
+
 fn spill_hint(source: &std::io::Error) -> &'static str {
     match source.kind() {
         std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
@@ -247,7 +257,7 @@ impl Merger {
         if let Some(spool) = &self.spool {
             let _ = std::fs::remove_file(spool.path(GROUPED_FILE));
         }
-        self.add_rows(&grouped.buffer, std::path::Path::new("(memory)"))
+        self.add_rows(&grouped.buffer, std::path::Path::new(IN_MEMORY))
     }
 
     /// Adds encoded rows (a piece of the grouped buffer or file) to their partitions.
@@ -283,8 +293,7 @@ impl Merger {
         let names = self.keys.names();
         match self.state {
             State::Grouped(grouped) if grouped.chunks.is_empty() => {
-                let contacts = combine::merge_rows(&grouped.buffer, &names, set)
-                    .map_err(|source| MergeError::ReadBack { path: "(memory)".into(), source })?;
+                let contacts = combine::merge_rows(&grouped.buffer, &names, set).map_err(MergeError::in_memory)?;
                 Ok(Contacts::ready(contacts, names, strategy))
             }
             State::Grouped(mut grouped) => {
@@ -320,8 +329,7 @@ impl Grouped {
         match self.open_count {
             0 => {}
             1 => self.buffer.extend_from_slice(&self.open_rows),
-            _ => combine::merge_fragment(&self.open_rows, &mut self.buffer)
-                .map_err(|source| MergeError::ReadBack { path: "(memory)".into(), source })?,
+            _ => combine::merge_fragment(&self.open_rows, &mut self.buffer).map_err(MergeError::in_memory)?,
         }
         self.open_rows.clear();
         self.open_count = 0;
