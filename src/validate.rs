@@ -69,12 +69,24 @@ impl std::fmt::Display for Shown {
     }
 }
 
+/// Whether a text of `bytes` UTF-8 bytes is surely 1..=`max` characters, without counting them:
+/// it has at least one character when it has a byte, and no more characters than bytes.
+fn surely_within(bytes: usize, max: usize) -> bool {
+    (1..=max).contains(&bytes)
+}
+
 pub fn instance_id(id: &str) -> Result<(), Invalid> {
+    if surely_within(id.len(), INSTANCE_ID_MAX_CHARS) {
+        return Ok(());
+    }
     let chars = id.chars().count();
     if (1..=INSTANCE_ID_MAX_CHARS).contains(&chars) { Ok(()) } else { Err(Invalid::InstanceIdLength { chars }) }
 }
 
 pub fn contact_id(id: &str) -> Result<(), Invalid> {
+    if surely_within(id.len(), CONTACT_ID_MAX_CHARS) {
+        return Ok(());
+    }
     let chars = id.chars().count();
     if (1..=CONTACT_ID_MAX_CHARS).contains(&chars) { Ok(()) } else { Err(Invalid::ContactIdLength { chars }) }
 }
@@ -82,11 +94,31 @@ pub fn contact_id(id: &str) -> Result<(), Invalid> {
 pub fn key_length(key: &str) -> Result<(), Invalid> {
     // Every allowed character is ASCII, so a key that passes `key_characters` has chars == bytes;
     // count characters anyway so the message is right for keys that fail both rules.
+    if surely_within(key.len(), KEY_MAX_CHARS) {
+        return Ok(());
+    }
     let chars = key.chars().count();
     if (1..=KEY_MAX_CHARS).contains(&chars) { Ok(()) } else { Err(Invalid::KeyLength { key: Shown::new(key), chars }) }
 }
 
+/// The bytes a key may hold: `[A-Za-z0-9_-]`.
+const KEY_BYTES: [bool; 256] = {
+    let mut allowed = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        allowed[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        b += 1;
+    }
+    allowed
+};
+
 pub fn key_characters(key: &str) -> Result<(), Invalid> {
+    // Every allowed character is one byte, so bytes can be checked; a key that fails is looked at
+    // again by character for the message.
+    if key.bytes().all(|b| KEY_BYTES[b as usize]) {
+        return Ok(());
+    }
     match key.chars().find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
         None => Ok(()),
         Some(bad) => Err(Invalid::KeyCharacters { key: Shown::new(key), bad }),

@@ -137,6 +137,7 @@ fn merge_with(
         Cursor::at(data, start as usize).next_row()?.ok_or_else(|| invalid("a row past the end"))
     };
     let mut winners = Winners::default();
+    let set = rank_set(keys, set);
     let mut lines = Vec::new();
     let mut attributes = Vec::new();
     for slot in 0..contacts {
@@ -157,7 +158,7 @@ fn merge_with(
                 winners.choose(key, value);
             }
         }
-        let mut chosen = winners.take(keys, set)?;
+        let mut chosen = winners.take(keys, &set)?;
         attributes.clear();
         attributes.extend(chosen.drain(..).map(|(_, k, v)| (k, v)));
         each(&ContactView { instance_id, contact_id, attributes: &attributes, lines: &lines });
@@ -214,7 +215,14 @@ struct Winners<'a> {
     by_name: HashMap<&'a [u8], usize>,
     chosen: Vec<(EncodedKey<'a>, &'a [u8])>,
     spare: Vec<Ranked<'a>>,
+    /// Whether `chosen` holds a spelled-out key (which has no rank).
+    named: bool,
+    /// Per rank, the winning key and value, for contacts sorted by [`Winners::take_few`].
+    by_rank: Vec<(&'a str, &'a str)>,
 }
+
+/// With at most this many interned keys, a contact's keys are sorted by setting bits of a mask.
+const FEW_KEYS: usize = 64;
 
 impl<'a> Winners<'a> {
     fn choose(&mut self, key: EncodedKey<'a>, value: &'a [u8]) {
@@ -235,6 +243,7 @@ impl<'a> Winners<'a> {
             EncodedKey::Name(name) => match self.by_name.get(name) {
                 Some(&at) => Some(at),
                 None => {
+                    self.named = true;
                     self.by_name.insert(name, self.chosen.len());
                     None
                 }
@@ -246,9 +255,15 @@ impl<'a> Winners<'a> {
         }
     }
 
-    /// The contact's attributes sorted by key, `--set` winning; resets for the next contact.
-    fn take(&mut self, keys: &'a KeyNames, set: &'a [(String, String)]) -> io::Result<Vec<Ranked<'a>>> {
+    /// The contact's attributes sorted by key, `--set` (ranked by [`rank_set`]) winning; resets
+    /// for the next contact.
+    fn take(&mut self, keys: &'a KeyNames, set: &[Ranked<'a>]) -> io::Result<Vec<Ranked<'a>>> {
         let mut sorted = std::mem::take(&mut self.spare);
+        if !self.named && keys.count() <= FEW_KEYS && set.iter().all(|(rank, ..)| rank.is_some()) {
+            self.take_few(keys, set, &mut sorted)?;
+            return Ok(sorted);
+        }
+        self.named = false;
         for (key, value) in self.chosen.drain(..) {
             let (rank, name) = match key {
                 EncodedKey::Id(id) => {
@@ -261,7 +276,7 @@ impl<'a> Winners<'a> {
         }
         self.by_name.clear();
         // Stable: a `--set` value comes after the file's value for the same key, and wins.
-        sorted.extend(set.iter().map(|(k, v)| (keys.rank_of(k), k.as_str(), v.as_str())));
+        sorted.extend_from_slice(set);
         sorted.sort_by(|a, b| match (a.0, b.0) {
             (Some(x), Some(y)) => x.cmp(&y),
             _ => a.1.cmp(b.1),
@@ -276,10 +291,43 @@ impl<'a> Winners<'a> {
         Ok(sorted)
     }
 
+    /// [`Winners::take`] when every key has a rank under [`FEW_KEYS`]: each key's bit is set in a
+    /// mask, and the set bits, lowest first, are the keys in order. No sort, no compare.
+    fn take_few(&mut self, keys: &'a KeyNames, set: &[Ranked<'a>], sorted: &mut Vec<Ranked<'a>>) -> io::Result<()> {
+        self.by_rank.resize(FEW_KEYS, ("", ""));
+        let mut mask = 0u64;
+        for (key, value) in self.chosen.drain(..) {
+            let EncodedKey::Id(id) = key else { return Err(invalid("a key with no number")) };
+            self.by_id[id as usize] = 0;
+            let (Some(rank), name) = keys.get(id).ok_or_else(|| invalid("an unknown key number"))? else {
+                return Err(invalid("an interned key with no rank"));
+            };
+            mask |= 1 << rank;
+            self.by_rank[rank as usize] = (name, text(value)?);
+        }
+        for &(rank, name, value) in set {
+            let rank = rank.unwrap_or_default();
+            mask |= 1 << rank;
+            self.by_rank[rank as usize] = (name, value);
+        }
+        while mask != 0 {
+            let rank = mask.trailing_zeros();
+            mask &= mask - 1;
+            let (name, value) = self.by_rank[rank as usize];
+            sorted.push((Some(rank), name, value));
+        }
+        Ok(())
+    }
+
     fn give_back(&mut self, mut sorted: Vec<Ranked<'a>>) {
         sorted.clear();
         self.spare = sorted;
     }
+}
+
+/// `--set`'s keys and values with their ranks, worked out once per piece.
+fn rank_set<'a>(keys: &KeyNames, set: &'a [(String, String)]) -> Vec<Ranked<'a>> {
+    set.iter().map(|(k, v)| (keys.rank_of(k), k.as_str(), v.as_str())).collect()
 }
 
 fn invalid(what: &str) -> io::Error {
@@ -346,6 +394,31 @@ mod tests {
         encode_fragment(&[Location::default()], contact, &[(EncodedKey::Id(u32::MAX), b"v")], &mut data);
         let err = merge_rows(&data, &keys.names(), &[]).unwrap_err();
         assert!(err.to_string().contains("unknown key number"), "{err}");
+    }
+
+    /// Sorting by mask (at most 64 interned keys) and by comparing (more keys, or a spelled-out
+    /// one) give the same order, and `--set` wins over the file in both.
+    #[test]
+    fn few_and_many_keys_sort_alike_with_set_winning() {
+        let set = [("Tier".to_string(), "Set".to_string()), ("Aa".to_string(), "first".to_string())];
+        let merged = |extra_keys: usize, limit: usize| {
+            let mut keys = Keys::new(limit);
+            let mut data = Vec::new();
+            let filler: Vec<String> = (0..extra_keys).map(|i| format!("K{i:03}")).collect();
+            let filler: Vec<(&str, &str)> = filler.iter().map(|k| (k.as_str(), "f")).collect();
+            encode(&Row::new(Location::default(), "i", "x", &filler), &mut keys, &mut data);
+            let rows = [("Zed", "1"), ("Tier", "Gold"), ("Aa", "2"), ("Mid", "3")];
+            encode(&Row::new(Location { input: 0, line: 2 }, "i", "c", &rows), &mut keys, &mut data);
+            let contacts = merge_rows(&data, &keys.names(), &set).unwrap();
+            contacts.into_iter().find(|c| c.contact_id == "c").unwrap()
+        };
+        let few = merged(0, usize::MAX);
+        assert_eq!(
+            few.attribute_pairs().collect::<Vec<_>>(),
+            [("Aa", "first"), ("Mid", "3"), ("Tier", "Set"), ("Zed", "1")]
+        );
+        assert_eq!(merged(100, usize::MAX), few);
+        assert_eq!(merged(0, 0), few);
     }
 
     #[test]

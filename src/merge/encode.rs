@@ -103,6 +103,11 @@ impl KeyNames {
         Some((Some(self.ranks[id as usize]), name))
     }
 
+    /// How many keys are interned.
+    pub fn count(&self) -> usize {
+        self.names.len()
+    }
+
     /// The rank of a key given by name (`--set`), if it is interned.
     pub fn rank_of(&self, name: &str) -> Option<u32> {
         self.ids.get(name).map(|&id| self.ranks[id as usize])
