@@ -138,6 +138,11 @@ impl Row {
         })
     }
 
+    /// Bytes of text the row's values and spelled-out keys are taken from (their sum at most).
+    pub fn text_len(&self) -> usize {
+        self.text.len() + self.record.as_slice().len()
+    }
+
     pub fn attribute_count(&self) -> usize {
         self.attributes.len()
     }

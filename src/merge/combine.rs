@@ -4,7 +4,7 @@
 //!
 //! Values are compared and chosen as borrowed bytes; only the winners are copied out, once.
 
-use super::encode::{Cursor, Encoded, EncodedKey, KeyNames, contact_hash, encode_fragment};
+use super::encode::{Cursor, Encoded, EncodedKey, KeyNames, contact_hash};
 use super::{Contact, MergeError};
 use crate::input::Location;
 use std::collections::HashMap;
@@ -167,26 +167,6 @@ fn merge_with(
     Ok(())
 }
 
-/// Merges `rows` (encoded rows of one contact, in input order) into one fragment at the end of
-/// `out`: every line, and each key's last value. Merging it later gives the same contact as
-/// merging the rows would.
-pub fn merge_fragment(rows: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
-    let mut cursor = Cursor::new(rows);
-    let mut winners = Winners::default();
-    let mut lines = Vec::new();
-    let mut contact: &[u8] = &[];
-    while let Some(row) = cursor.next_row()? {
-        contact = row.contact;
-        lines.extend(row.locations());
-        for attribute in row.attributes() {
-            let (key, value) = attribute?;
-            winners.choose(key, value);
-        }
-    }
-    encode_fragment(&lines, contact, &winners.chosen, out);
-    Ok(())
-}
-
 /// A position in a piece, which is under 4 GiB.
 fn small(at: usize) -> io::Result<u32> {
     u32::try_from(at).map_err(|_| invalid("a piece over 4 GiB"))
@@ -340,7 +320,7 @@ fn text(bytes: &[u8]) -> io::Result<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::encode::{Keys, encode};
+    use super::super::encode::{Keys, encode, encode_fragment};
     use super::*;
     use crate::input::{Location, Row};
 
@@ -363,25 +343,6 @@ mod tests {
         assert_eq!(contacts[0].lines, [at(2), at(9)]);
     }
 
-    #[test]
-    fn a_fragment_merges_like_its_rows() {
-        let mut keys = Keys::new(1);
-        let at = |line| Location { input: 1, line };
-        let mut rows = Vec::new();
-        encode(&Row::new(at(2), "i", "c", &[("T", "1"), ("Long", "a")]), &mut keys, &mut rows);
-        encode(&Row::new(at(5), "i", "c", &[("T", "2"), ("U", "x")]), &mut keys, &mut rows);
-        let mut fragment = Vec::new();
-        merge_fragment(&rows, &mut fragment).unwrap();
-        let mut more = Vec::new();
-        encode(&Row::new(at(9), "i", "c", &[("U", "y")]), &mut keys, &mut more);
-        let names = keys.names();
-        let from_rows = merge_rows(&[rows.clone(), more.clone()].concat(), &names, &[]).unwrap();
-        let from_fragment = merge_rows(&[fragment, more].concat(), &names, &[]).unwrap();
-        assert_eq!(from_fragment, from_rows);
-        assert_eq!(from_rows[0].lines, [at(2), at(5), at(9)]);
-        assert_eq!(from_rows[0].attribute_pairs().collect::<Vec<_>>(), [("Long", "a"), ("T", "2"), ("U", "y")]);
-    }
-
     /// A damaged file can hold any number where a key's number goes: it is refused, not used to
     /// size the table of keys seen (`u32::MAX` would ask for 16 GiB).
     #[test]
@@ -391,7 +352,12 @@ mod tests {
         encode(&Row::new(Location::default(), "i", "c", &[("K", "1")]), &mut keys, &mut row);
         let contact = Cursor::new(&row).next_row().unwrap().unwrap().contact;
         let mut data = Vec::new();
-        encode_fragment(&[Location::default()], contact, &[(EncodedKey::Id(u32::MAX), b"v")], &mut data);
+        encode_fragment(
+            &[Location::default()],
+            contact,
+            [(EncodedKey::Id(u32::MAX), &b"v"[..])].into_iter(),
+            &mut data,
+        );
         let err = merge_rows(&data, &keys.names(), &[]).unwrap_err();
         assert!(err.to_string().contains("unknown key number"), "{err}");
     }

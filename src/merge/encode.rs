@@ -7,7 +7,7 @@
 //! bytes from `len(instance)` to the end of `contact` identify the contact: equal bytes, same
 //! contact.
 
-use crate::input::{Location, Row};
+use crate::input::{AttributeKey, Location, Row};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::io;
@@ -130,28 +130,40 @@ fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
 
 /// Appends `row` to `out` as a fragment of one line; returns the hash of its contact (which
 /// partition it belongs to).
+#[cfg(test)]
 pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
+    let start = out.len();
+    encode_row(row, keys, out);
+    let mut cursor = Cursor::at(out, start);
+    let contact = cursor.next_contact().ok().flatten().expect("a row just encoded");
+    contact_hash(contact)
+}
+
+/// Appends `row` to `out` as a fragment of one line.
+pub fn encode_row(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) {
     let start = start_fragment(out);
-    let contact_start = out.len();
     put_contact(&row.instance_id, &row.contact_id, out);
-    let hash = hasher().hash_one(&out[contact_start..]);
     put_varint(1, out);
     put_varint(u64::from(row.location.input), out);
     put_varint(row.location.line, out);
     put_varint(row.attribute_count() as u64, out);
     for (key, value) in row.keyed_attributes() {
-        let id = match key.column {
-            Some(column) => keys.column_id(row.location.input, column, key.name),
-            None => keys.id(key.name),
-        };
-        match id {
-            Some(id) => put_key(EncodedKey::Id(id), out),
-            None => put_key(EncodedKey::Name(key.name.as_bytes()), out),
-        }
+        put_key(key_of(keys, row.location.input, key), out);
         put_bytes(value.as_bytes(), out);
     }
     end_fragment(out, start);
-    hash
+}
+
+/// How a key of a row of input `input` is encoded: by number once interned, else spelled out.
+pub fn key_of<'k>(keys: &mut Keys, input: u32, key: AttributeKey<'k>) -> EncodedKey<'k> {
+    let id = match key.column {
+        Some(column) => keys.column_id(input, column, key.name),
+        None => keys.id(key.name),
+    };
+    match id {
+        Some(id) => EncodedKey::Id(id),
+        None => EncodedKey::Name(key.name.as_bytes()),
+    }
 }
 
 /// The contact's part of a fragment: what [`contact_hash`] hashes.
@@ -160,14 +172,19 @@ pub fn put_contact(instance_id: &str, contact_id: &str, out: &mut Vec<u8>) {
     put_bytes(contact_id.as_bytes(), out);
 }
 
-/// About the bytes [`encode`] writes for `row` (at least that, give or take a few).
+/// At least the bytes [`encode`] writes for `row`, without walking its attributes: its values
+/// and spelled-out keys are within the text it holds, and each number takes at most 10 bytes.
 pub fn size_hint(row: &Row) -> usize {
-    let values: usize = row.attributes().map(|(_, value)| value.len() + 6).sum();
-    row.instance_id.len() + row.contact_id.len() + values + 32
+    row.instance_id.len() + row.contact_id.len() + row.text_len() + 20 * row.attribute_count() + 64
 }
 
 /// Appends a fragment: the lines, contact and attributes of rows of one contact, merged.
-pub fn encode_fragment(lines: &[Location], contact: &[u8], attributes: &[(EncodedKey<'_>, &[u8])], out: &mut Vec<u8>) {
+pub fn encode_fragment<'a>(
+    lines: &[Location],
+    contact: &[u8],
+    attributes: impl ExactSizeIterator<Item = (EncodedKey<'a>, &'a [u8])>,
+    out: &mut Vec<u8>,
+) {
     let start = start_fragment(out);
     out.extend_from_slice(contact);
     put_varint(lines.len() as u64, out);
@@ -176,7 +193,7 @@ pub fn encode_fragment(lines: &[Location], contact: &[u8], attributes: &[(Encode
         put_varint(location.line, out);
     }
     put_varint(attributes.len() as u64, out);
-    for &(key, value) in attributes {
+    for (key, value) in attributes {
         put_key(key, out);
         put_bytes(value, out);
     }

@@ -19,6 +19,7 @@ mod combine;
 mod emit;
 mod encode;
 mod grouped;
+mod open;
 #[cfg(test)]
 mod read_tests;
 mod spool;
@@ -29,8 +30,9 @@ pub use combine::ContactView;
 pub use emit::{Contacts, Strategy};
 
 use crate::input::{Location, Row};
-use encode::{Cursor, Keys, contact_hash, encode};
+use encode::{Cursor, Keys, contact_hash};
 use grouped::{Grouping, Verdict};
+use open::OpenContact;
 use spool::Spool;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -136,9 +138,8 @@ struct Grouped {
     grouping: Grouping,
     /// The contact of the previous row, `None` before the first.
     open: Option<(String, String)>,
-    /// The rows of the contact being read, until the next one starts.
-    open_rows: Vec<u8>,
-    open_count: usize,
+    /// The contact being read, merged so far, until the next one starts.
+    open_rows: OpenContact,
     /// Contacts finished, each merged into one fragment.
     buffer: Vec<u8>,
     /// Pieces of the file `grouped`, (offset, length), each whole contacts.
@@ -166,8 +167,7 @@ impl Merger {
         let grouped = Grouped {
             grouping,
             open: None,
-            open_rows: Vec::new(),
-            open_count: 0,
+            open_rows: OpenContact::default(),
             buffer: Vec::new(),
             chunks: Vec::new(),
             written: 0,
@@ -214,8 +214,7 @@ impl Merger {
                     contact.clone_from(&row.contact_id);
                     grouped.contacts += 1;
                 }
-                encode(row, &mut self.keys, &mut grouped.open_rows);
-                grouped.open_count += 1;
+                grouped.open_rows.add(row, &mut self.keys);
                 Ok(())
             }
             State::Partitioned(_) => {
@@ -226,7 +225,7 @@ impl Merger {
                 let share = share(&self.options, &self.keys);
                 let State::Partitioned(partitioned) = &mut self.state else { unreachable!("matched above") };
                 let buffer = partitioned.room(index, encode::size_hint(row), share, &mut self.spool, &self.options)?;
-                encode(row, &mut self.keys, buffer);
+                encode::encode_row(row, &mut self.keys, buffer);
                 Ok(())
             }
         }
@@ -326,13 +325,7 @@ impl Grouped {
     /// Moves the open contact's rows to the finished ones, merged into one fragment (a contact
     /// of one row is its own fragment): less to write, read back and merge later.
     fn close_open(&mut self) -> Result<(), MergeError> {
-        match self.open_count {
-            0 => {}
-            1 => self.buffer.extend_from_slice(&self.open_rows),
-            _ => combine::merge_fragment(&self.open_rows, &mut self.buffer).map_err(MergeError::in_memory)?,
-        }
-        self.open_rows.clear();
-        self.open_count = 0;
+        self.open_rows.close(&mut self.buffer);
         Ok(())
     }
 }

@@ -1,0 +1,138 @@
+//! The contact being read in grouped input. Its rows are merged as they arrive (each key's
+//! latest value, every line) and the contact is written out as one fragment when the next one
+//! starts: no row is encoded, decoded and merged again.
+
+use super::encode::{EncodedKey, Keys, encode_fragment, key_of, put_contact};
+use crate::input::{Location, Row};
+use std::collections::HashMap;
+
+#[derive(Debug, Default)]
+pub struct OpenContact {
+    /// The contact's bytes, as a fragment holds them.
+    contact: Vec<u8>,
+    /// Every line given so far; empty when no contact is open.
+    lines: Vec<Location>,
+    /// The values given so far, and the spelled-out keys, back to back.
+    text: Vec<u8>,
+    /// Per interned key id: 1 + its place in `chosen`, 0 when this contact has not given it.
+    by_id: Vec<u32>,
+    /// Per spelled-out key (past the interning limit): its place in `chosen`.
+    by_name: HashMap<Vec<u8>, usize>,
+    /// Each key once, in order of first appearance, with the span of its latest value in `text`.
+    chosen: Vec<(Slot, Span)>,
+}
+
+type Span = (usize, usize);
+
+/// An attribute's key: interned, or spelled out in `text`.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Id(u32),
+    Name(Span),
+}
+
+impl OpenContact {
+    /// Adds a row of the open contact (or opens one with it): later values win per key.
+    pub fn add(&mut self, row: &Row, keys: &mut Keys) {
+        if self.lines.is_empty() {
+            put_contact(&row.instance_id, &row.contact_id, &mut self.contact);
+        }
+        self.lines.push(row.location);
+        for (key, value) in row.keyed_attributes() {
+            let value = push(&mut self.text, value.as_bytes());
+            match key_of(keys, row.location.input, key) {
+                EncodedKey::Id(id) => {
+                    let at = id as usize;
+                    if self.by_id.len() <= at {
+                        self.by_id.resize(at + 1, 0);
+                    }
+                    match self.by_id[at] {
+                        0 => {
+                            self.chosen.push((Slot::Id(id), value));
+                            self.by_id[at] = self.chosen.len() as u32;
+                        }
+                        place => self.chosen[place as usize - 1].1 = value,
+                    }
+                }
+                EncodedKey::Name(name) => match self.by_name.get(name) {
+                    Some(&place) => self.chosen[place].1 = value,
+                    None => {
+                        self.by_name.insert(name.to_vec(), self.chosen.len());
+                        let name = push(&mut self.text, name);
+                        self.chosen.push((Slot::Name(name), value));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Appends the open contact to `out` as one fragment, and closes it. Nothing when none is
+    /// open.
+    pub fn close(&mut self, out: &mut Vec<u8>) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let text = &self.text;
+        let attributes = self.chosen.iter().map(|&(slot, (start, end))| {
+            let key = match slot {
+                Slot::Id(id) => EncodedKey::Id(id),
+                Slot::Name((from, to)) => EncodedKey::Name(&text[from..to]),
+            };
+            (key, &text[start..end])
+        });
+        encode_fragment(&self.lines, &self.contact, attributes, out);
+        for &(slot, _) in &self.chosen {
+            if let Slot::Id(id) = slot {
+                self.by_id[id as usize] = 0;
+            }
+        }
+        self.chosen.clear();
+        self.by_name.clear();
+        self.text.clear();
+        self.lines.clear();
+        self.contact.clear();
+    }
+}
+
+fn push(text: &mut Vec<u8>, bytes: &[u8]) -> Span {
+    let start = text.len();
+    text.extend_from_slice(bytes);
+    (start, text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::combine::merge_rows;
+    use super::super::encode::encode;
+    use super::*;
+
+    /// Rows merged as they arrive and closed into one fragment merge like the rows themselves,
+    /// with interned and spelled-out keys, and the open contact starts afresh after closing.
+    #[test]
+    fn a_closed_contact_merges_like_its_rows() {
+        let at = |line| Location { input: 1, line };
+        let rows = [
+            Row::new(at(2), "i", "c", &[("T", "1"), ("Long", "a"), ("T", "1b")]),
+            Row::new(at(5), "i", "c", &[("T", "2"), ("U", "x"), ("Long", "b")]),
+        ];
+        let next = Row::new(at(9), "i", "d", &[("U", "y")]);
+        for limit in [0, 1, usize::MAX] {
+            let (mut keys, mut from_rows) = (Keys::new(limit), Vec::new());
+            for row in rows.iter().chain([&next]) {
+                encode(row, &mut keys, &mut from_rows);
+            }
+            let (mut keys_open, mut fragments, mut open) = (Keys::new(limit), Vec::new(), OpenContact::default());
+            for row in &rows {
+                open.add(row, &mut keys_open);
+            }
+            open.close(&mut fragments);
+            open.add(&next, &mut keys_open);
+            open.close(&mut fragments);
+            let expected = merge_rows(&from_rows, &keys.names(), &[]).unwrap();
+            assert_eq!(merge_rows(&fragments, &keys_open.names(), &[]).unwrap(), expected, "limit {limit}");
+            assert_eq!(expected[0].lines, [at(2), at(5)]);
+            assert_eq!(expected[0].attribute_pairs().collect::<Vec<_>>(), [("Long", "b"), ("T", "2"), ("U", "x")]);
+            assert_eq!(expected[1].attribute_pairs().collect::<Vec<_>>(), [("U", "y")]);
+        }
+    }
+}
