@@ -139,7 +139,7 @@ struct Grouped {
     /// The contact of the previous row, `None` before the first.
     open: Option<(String, String)>,
     /// The contact being read, merged so far, until the next one starts.
-    open_rows: OpenContact,
+    open_rows: Box<OpenContact>,
     /// Contacts finished, each merged into one fragment.
     buffer: Vec<u8>,
     /// Pieces of the file `grouped`, (offset, length), each whole contacts.
@@ -167,7 +167,7 @@ impl Merger {
         let grouped = Grouped {
             grouping,
             open: None,
-            open_rows: OpenContact::default(),
+            open_rows: Box::default(),
             buffer: Vec::new(),
             chunks: Vec::new(),
             written: 0,
