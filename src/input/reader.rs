@@ -1,12 +1,12 @@
 //! The hot loop over one input: open (plain, gzip by its magic bytes, or stdin), read the header,
-//! then every record on a parsing thread that makes the rows ([`super::rows`]) and hands them in
-//! batches to the caller's thread, which runs the sink.
+//! then every record on a parsing thread that hands them in batches to the caller's thread, which
+//! makes the rows ([`super::rows`]) and runs the sink.
 
 use super::header::{self, Layout};
 use super::records::Records;
-use super::rows::{RowMaker, without_cr};
+use super::rows::{Parsed, RowMaker, without_cr};
 use super::unclosed;
-use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions, Row};
+use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions};
 use csv::ByteRecord;
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
@@ -58,8 +58,9 @@ pub fn read_input(
 enum Event {
     /// The header was read: how rows are laid out, or why the input cannot be used.
     Layout(Result<Layout, InputError>),
-    /// Boxed: rows travel between threads and back by pointer.
-    Row(Box<Row>),
+    /// A record as parsed and checked, with its line. (A record is a pointer: records travel
+    /// between the threads and back without being copied.)
+    Record(Parsed, Location),
     Bad(BadRow),
 }
 
@@ -67,6 +68,8 @@ enum Event {
 ///
 /// Two threads share the work: one parses CSV (decompressing first if need be) and hands records
 /// over in batches; this one turns them into rows and runs the sink. Records go back for reuse.
+/// Rows are made here, not on the parsing thread: that one has the CSV to parse, and a row made
+/// where the sink reads it stays in this core's cache.
 pub fn read_reader(
     index: u32,
     name: &str,
@@ -76,7 +79,7 @@ pub fn read_reader(
 ) -> Result<InputInfo, InputError> {
     std::thread::scope(|scope| {
         let (events, received) = mpsc::sync_channel::<Vec<Event>>(IN_FLIGHT);
-        let (give_back, spares) = mpsc::channel::<Vec<Box<Row>>>();
+        let (give_back, spares) = mpsc::channel::<Vec<ByteRecord>>();
         std::thread::Builder::new()
             .name("parse".into())
             .spawn_scoped(scope, move || parse(index, name, raw, options, &Sender::new(events, spares)))
@@ -86,15 +89,17 @@ pub fn read_reader(
             _ => return Err(InputError::Empty { name: name.to_string() }),
         };
         let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
+        let mut rows = RowMaker::new(name, &layout, options);
         for mut batch in received {
             let mut used = Vec::with_capacity(batch.len());
             for event in batch.drain(..) {
                 info.rows += 1;
                 let flow = match event {
-                    Event::Row(row) => {
-                        let flow = sink(Item::Row(&row));
-                        used.push(row);
-                        flow
+                    Event::Record(record, location) => {
+                        let (item, spare) = rows.item(record, location);
+                        info.bad_rows += u64::from(matches!(item, Item::Bad(_)));
+                        used.push(spare);
+                        sink(item)
                     }
                     Event::Bad(bad) => {
                         info.bad_rows += 1;
@@ -113,18 +118,16 @@ pub fn read_reader(
     })
 }
 
-/// The parsing thread's end of the channels: batches events, reuses rows given back.
-#[allow(clippy::vec_box, reason = "rows go back and forth by pointer, not by copying a Row")]
+/// The parsing thread's end of the channels: batches events, reuses records given back.
 struct Sender {
     events: mpsc::SyncSender<Vec<Event>>,
-    spares: mpsc::Receiver<Vec<Box<Row>>>,
+    spares: mpsc::Receiver<Vec<ByteRecord>>,
     batch: std::cell::RefCell<Vec<Event>>,
-    spare: std::cell::RefCell<Vec<Box<Row>>>,
+    spare: std::cell::RefCell<Vec<ByteRecord>>,
 }
 
-#[allow(clippy::vec_box, reason = "rows go back and forth by pointer, not by copying a Row")]
 impl Sender {
-    fn new(events: mpsc::SyncSender<Vec<Event>>, spares: mpsc::Receiver<Vec<Box<Row>>>) -> Sender {
+    fn new(events: mpsc::SyncSender<Vec<Event>>, spares: mpsc::Receiver<Vec<ByteRecord>>) -> Sender {
         Sender {
             events,
             spares,
@@ -150,13 +153,13 @@ impl Sender {
         if self.events.send(batch).is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     }
 
-    /// A row given back for reuse, if there is one.
-    fn spare_row(&self) -> Option<Box<Row>> {
+    /// A record given back for reuse, or a new one.
+    fn spare_record(&self) -> ByteRecord {
         let mut spare = self.spare.borrow_mut();
         if spare.is_empty() {
             spare.extend(self.spares.try_iter().flatten());
         }
-        spare.pop()
+        spare.pop().unwrap_or_default()
     }
 
     fn flush(&self) {
@@ -211,15 +214,11 @@ fn parse_records(
     };
     // On its own, so the other thread knows the format before the first batch.
     out.send(vec![Event::Layout(Ok(layout.clone()))])?;
-    let mut rows = RowMaker::new(name, &layout, options);
     let at = |line: u64| Location { input: index, line };
-    // Hands the row of a record over (the record stays for reuse).
+    // Hands a record over; a spare takes its place for the next read.
     macro_rules! emit_record {
         ($line:expr, $record:expr) => {
-            out.emit(match rows.take(&mut $record, at($line), out.spare_row()) {
-                Ok(row) => Event::Row(row),
-                Err(bad) => Event::Bad(bad),
-            })
+            out.emit(Event::Record(Parsed::of(std::mem::replace(&mut $record, out.spare_record())), at($line)))
         };
     }
     if layout == Layout::BareIds {

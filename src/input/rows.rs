@@ -14,8 +14,40 @@ pub struct RowMaker<'a> {
     options: &'a ReadOptions,
     keys: LongKeys<'a>,
     row: Box<Row>,
-    /// Swapped in while a record is borrowed as text, so that costs no allocation.
-    spare: Option<ByteRecord>,
+}
+
+/// A record as the parsing thread hands it over: text when it is UTF-8 with no NUL (checked there,
+/// once for the whole record, so its fields can be borrowed as they are), else its bytes, which
+/// are taken field by field to say what is wrong.
+pub enum Parsed {
+    Text(StringRecord),
+    Bytes(ByteRecord),
+}
+
+impl Parsed {
+    pub fn of(record: ByteRecord) -> Parsed {
+        if !clean(&record) {
+            return Parsed::Bytes(record);
+        }
+        match StringRecord::from_byte_record(record) {
+            Ok(text) => Parsed::Text(text),
+            Err(err) => Parsed::Bytes(err.into_byte_record()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Parsed::Text(text) => text.len(),
+            Parsed::Bytes(bytes) => bytes.len(),
+        }
+    }
+
+    fn into_bytes(self) -> ByteRecord {
+        match self {
+            Parsed::Text(text) => text.into_byte_record(),
+            Parsed::Bytes(bytes) => bytes,
+        }
+    }
 }
 
 impl<'a> RowMaker<'a> {
@@ -25,66 +57,39 @@ impl<'a> RowMaker<'a> {
             Layout::Long { .. } | Layout::BareIds => Arc::from(Vec::new()),
         };
         let row = Box::new(Row { columns, ..Row::default() });
-        RowMaker { name, layout, options, keys: LongKeys::new(&options.columns), row, spare: Some(ByteRecord::new()) }
+        RowMaker { name, layout, options, keys: LongKeys::new(&options.columns), row }
     }
 
-    /// The row of `record` to hand over (`spare` takes its place for the next record), or why
-    /// it is bad.
-    pub fn take(
-        &mut self,
-        record: &mut ByteRecord,
-        location: Location,
-        spare: Option<Box<Row>>,
-    ) -> Result<Box<Row>, BadRow> {
-        match self.item(record, location) {
-            Item::Bad(bad) => Err(bad),
-            Item::Row(_) => {
-                let fresh =
-                    spare.unwrap_or_else(|| Box::new(Row { columns: self.row.columns.clone(), ..Row::default() }));
-                Ok(std::mem::replace(&mut self.row, fresh))
-            }
-        }
-    }
-
-    /// The row of `record` (left as it was), or why it is bad.
-    pub fn item(&mut self, record: &mut ByteRecord, location: Location) -> Item<'_> {
+    /// The row of `record`, or why it is bad; and a record to read the next one into.
+    pub fn item(&mut self, record: Parsed, location: Location) -> (Item<'_>, ByteRecord) {
         let width = match self.layout {
             Layout::Wide { width, .. } | Layout::Long { width, .. } => *width,
             Layout::BareIds => 1,
         };
-        let result = if record.len() != width {
-            Err(format!("has {} fields, the header has {width}", record.len()))
-        } else if clean(record) {
-            // UTF-8 checked once for the whole record, then its fields borrowed as text.
-            let spare = self.spare.take().unwrap_or_default();
-            let bytes = std::mem::replace(record, spare);
-            match StringRecord::from_byte_record(bytes) {
-                Ok(text) => {
-                    let (last, base) = (width - 1, text.as_slice().as_ptr() as usize);
-                    let get = |i, _: &str| {
-                        let field = text.get(i).unwrap_or_default();
-                        let field = if i == last { field.strip_suffix('\r').unwrap_or(field) } else { field };
-                        Ok((field, Some(field.as_ptr() as usize - base)))
-                    };
-                    let result = self.fill(location, get);
-                    // The record becomes the row's (its values are spans of it); the row's old
-                    // one is kept for the next record.
-                    let old = std::mem::replace(&mut self.row.record, text);
-                    self.spare = Some(old.into_byte_record());
-                    result
-                }
-                Err(err) => {
-                    self.spare = Some(std::mem::replace(record, err.into_byte_record()));
-                    self.fill(location, |i, column| Ok((field(record, i, column)?, None)))
-                }
+        let (result, spare) = match record {
+            record if record.len() != width => {
+                (Err(format!("has {} fields, the header has {width}", record.len())), record.into_bytes())
             }
-        } else {
-            self.fill(location, |i, column| Ok((field(record, i, column)?, None)))
+            Parsed::Text(text) => {
+                let (last, base) = (width - 1, text.as_slice().as_ptr() as usize);
+                let get = |i, _: &str| {
+                    let field = text.get(i).unwrap_or_default();
+                    let field = if i == last { field.strip_suffix('\r').unwrap_or(field) } else { field };
+                    Ok((field, Some(field.as_ptr() as usize - base)))
+                };
+                let result = self.fill(location, get);
+                // The record becomes the row's (its values are spans of it); the row's old one
+                // goes back for reading.
+                let old = std::mem::replace(&mut self.row.record, text);
+                (result, old.into_byte_record())
+            }
+            Parsed::Bytes(bytes) => (self.fill(location, |i, column| Ok((field(&bytes, i, column)?, None))), bytes),
         };
-        match result {
+        let item = match result {
             Ok(()) => Item::Row(&self.row),
             Err(reason) => Item::Bad(BadRow { location, reason }),
-        }
+        };
+        (item, spare)
     }
 
     /// Fills the row from the fields `get` gives (by index; the column's name is for messages),
