@@ -131,7 +131,9 @@ fn check(contact: Contact) -> Result<Contact, Box<Outcome>> {
 
 /// Why a contact is not to be sent (invalid, or nothing to set), if it is not.
 fn not_to_send(contact: &ContactView<'_>) -> Option<Status> {
-    match validate::contact(contact.instance_id, contact.contact_id, contact.attributes.iter().copied()) {
+    let attributes = contact.attributes.iter().copied();
+    match validate::contact_with_keys_checked(contact.instance_id, contact.contact_id, attributes, contact.keys_checked)
+    {
         Err(invalid) => Some(Status::Invalid(invalid)),
         Ok(()) if contact.attributes.is_empty() => Some(Status::Skipped(Skip::Empty)),
         Ok(()) => None,

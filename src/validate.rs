@@ -145,11 +145,30 @@ pub fn contact<'a>(
     contact: &str,
     attributes: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
 ) -> Result<(), Invalid> {
+    contact_with_keys_checked(instance, contact, attributes, false)
+}
+
+/// Both rules of a key: what [`contact_with_keys_checked`] may skip for keys that passed it.
+pub fn key(key: &str) -> Result<(), Invalid> {
+    key_length(key)?;
+    key_characters(key)
+}
+
+/// [`contact`], without the key rules when `keys_checked` (every key passed [`key`] already: the
+/// merge checks each distinct key once, not once per contact). The outcome is the same.
+pub fn contact_with_keys_checked<'a>(
+    instance: &str,
+    contact: &str,
+    attributes: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    keys_checked: bool,
+) -> Result<(), Invalid> {
     instance_id(instance)?;
     contact_id(contact)?;
     for (key, value) in attributes.clone() {
-        key_length(key)?;
-        key_characters(key)?;
+        if !keys_checked {
+            key_length(key)?;
+            key_characters(key)?;
+        }
         value_length(key, value)?;
     }
     total_size(attributes)

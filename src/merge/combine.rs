@@ -20,6 +20,8 @@ pub struct ContactView<'a> {
     pub attributes: &'a [(&'a str, &'a str)],
     /// Every input line that contributed, in input order.
     pub lines: &'a [Location],
+    /// Every key is known to pass the key rules (checked once per distinct key).
+    pub keys_checked: bool,
 }
 
 impl ContactView<'_> {
@@ -40,6 +42,7 @@ impl ContactView<'_> {
             contact_id: &contact.contact_id,
             attributes: pairs,
             lines: &contact.lines,
+            keys_checked: false,
         }
     }
 }
@@ -161,7 +164,8 @@ fn merge_with(
         let mut chosen = winners.take(keys, &set)?;
         attributes.clear();
         attributes.extend(chosen.drain(..).map(|(_, k, v)| (k, v)));
-        each(&ContactView { instance_id, contact_id, attributes: &attributes, lines: &lines });
+        let keys_checked = winners.keys_checked;
+        each(&ContactView { instance_id, contact_id, attributes: &attributes, lines: &lines, keys_checked });
         winners.give_back(chosen);
     }
     Ok(())
@@ -199,6 +203,8 @@ struct Winners<'a> {
     named: bool,
     /// Per rank, the winning key and value, for contacts sorted by [`Winners::take_few`].
     by_rank: Vec<(&'a str, &'a str)>,
+    /// Whether the keys of the contact last taken are all known to pass the key rules.
+    keys_checked: bool,
 }
 
 /// With at most this many interned keys, a contact's keys are sorted by setting bits of a mask.
@@ -240,10 +246,11 @@ impl<'a> Winners<'a> {
     fn take(&mut self, keys: &'a KeyNames, set: &[Ranked<'a>]) -> io::Result<Vec<Ranked<'a>>> {
         let mut sorted = std::mem::take(&mut self.spare);
         if !self.named && keys.count() <= FEW_KEYS && set.iter().all(|(rank, ..)| rank.is_some()) {
-            self.take_few(keys, set, &mut sorted)?;
+            self.keys_checked = self.take_few(keys, set, &mut sorted)?;
             return Ok(sorted);
         }
         self.named = false;
+        self.keys_checked = false;
         for (key, value) in self.chosen.drain(..) {
             let (rank, name) = match key {
                 EncodedKey::Id(id) => {
@@ -272,13 +279,16 @@ impl<'a> Winners<'a> {
     }
 
     /// [`Winners::take`] when every key has a rank under [`FEW_KEYS`]: each key's bit is set in a
-    /// mask, and the set bits, lowest first, are the keys in order. No sort, no compare.
-    fn take_few(&mut self, keys: &'a KeyNames, set: &[Ranked<'a>], sorted: &mut Vec<Ranked<'a>>) -> io::Result<()> {
+    /// mask, and the set bits, lowest first, are the keys in order. No sort, no compare. Whether
+    /// every key is known to pass the key rules.
+    fn take_few(&mut self, keys: &'a KeyNames, set: &[Ranked<'a>], sorted: &mut Vec<Ranked<'a>>) -> io::Result<bool> {
         self.by_rank.resize(FEW_KEYS, ("", ""));
         let mut mask = 0u64;
+        let mut checked = true;
         for (key, value) in self.chosen.drain(..) {
             let EncodedKey::Id(id) = key else { return Err(invalid("a key with no number")) };
             self.by_id[id as usize] = 0;
+            checked &= keys.valid(id);
             let (Some(rank), name) = keys.get(id).ok_or_else(|| invalid("an unknown key number"))? else {
                 return Err(invalid("an interned key with no rank"));
             };
@@ -286,6 +296,7 @@ impl<'a> Winners<'a> {
             self.by_rank[rank as usize] = (name, text(value)?);
         }
         for &(rank, name, value) in set {
+            checked &= crate::validate::key(name).is_ok();
             let rank = rank.unwrap_or_default();
             mask |= 1 << rank;
             self.by_rank[rank as usize] = (name, value);
@@ -296,7 +307,7 @@ impl<'a> Winners<'a> {
             let (name, value) = self.by_rank[rank as usize];
             sorted.push((Some(rank), name, value));
         }
-        Ok(())
+        Ok(checked)
     }
 
     fn give_back(&mut self, mut sorted: Vec<Ranked<'a>>) {
@@ -385,6 +396,24 @@ mod tests {
         );
         assert_eq!(merged(100, usize::MAX), few);
         assert_eq!(merged(0, 0), few);
+    }
+
+    /// A contact's keys are marked checked only when every one passes the key rules, so a bad
+    /// key is still found by validation.
+    #[test]
+    fn keys_are_checked_once_and_a_bad_one_is_left_to_validation() {
+        let mut keys = Keys::new(usize::MAX);
+        let mut data = Vec::new();
+        encode(&Row::new(Location::default(), "i", "good", &[("Tier", "1")]), &mut keys, &mut data);
+        encode(&Row::new(Location::default(), "i", "bad", &[("Tier", "1"), ("Bad Key", "2")]), &mut keys, &mut data);
+        let mut seen = Vec::new();
+        merge_each(&data, &keys.names(), &[], |view| seen.push((view.contact_id.to_string(), view.keys_checked)))
+            .unwrap();
+        assert_eq!(seen, [("good".to_string(), true), ("bad".to_string(), false)]);
+        let mut seen = Vec::new();
+        let set = [("Also Bad".to_string(), "x".to_string())];
+        merge_each(&data, &keys.names(), &set, |view| seen.push(view.keys_checked)).unwrap();
+        assert_eq!(seen, [false, false]);
     }
 
     #[test]

@@ -51,7 +51,8 @@ impl Keys {
         for (rank, &id) in by_name.iter().enumerate() {
             ranks[id as usize] = rank as u32;
         }
-        Arc::new(KeyNames { names: self.names.clone(), ranks, ids: self.ids.clone() })
+        let valid = self.names.iter().map(|name| crate::validate::key(name).is_ok()).collect();
+        Arc::new(KeyNames { names: self.names.clone(), ranks, valid, ids: self.ids.clone() })
     }
 
     fn id(&mut self, name: &str) -> Option<u32> {
@@ -93,6 +94,8 @@ impl Keys {
 pub struct KeyNames {
     names: Vec<Arc<str>>,
     ranks: Vec<u32>,
+    /// Per id: whether the key passes the key rules ([`crate::validate::key`]).
+    valid: Vec<bool>,
     ids: HashMap<Arc<str>, u32, Hasher>,
 }
 
@@ -101,6 +104,11 @@ impl KeyNames {
     pub fn get(&self, id: u32) -> Option<(Option<u32>, &str)> {
         let name = self.names.get(id as usize)?;
         Some((Some(self.ranks[id as usize]), name))
+    }
+
+    /// Whether key `id` passes the key rules.
+    pub fn valid(&self, id: u32) -> bool {
+        self.valid.get(id as usize).copied().unwrap_or(false)
     }
 
     /// How many keys are interned.

@@ -120,21 +120,44 @@ pub fn build(
 
 /// What the plan needs of the contacts to send, gathered one contact at a time so `validate`
 /// never holds them all (the merge hands them over as a stream).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ToSend {
     count: u64,
     /// Attributes per contact -> contacts with that many: the exact median in bounded memory.
+    /// Counts under 64 (nearly every contact) are tallied by index first.
     attributes: BTreeMap<usize, u64>,
+    few_attributes: [u64; 64],
     largest: Option<Largest>,
     instances: HashSet<String>,
+    /// The instance of the contact before: usually the next one's too, so it is not looked up.
+    last_instance: String,
+}
+
+impl Default for ToSend {
+    fn default() -> ToSend {
+        ToSend {
+            count: 0,
+            attributes: BTreeMap::new(),
+            few_attributes: [0; 64],
+            largest: None,
+            instances: HashSet::new(),
+            last_instance: String::new(),
+        }
+    }
 }
 
 impl ToSend {
     pub fn add(&mut self, contact: &ContactView<'_>) {
         self.count += 1;
-        *self.attributes.entry(contact.attributes.len()).or_default() += 1;
-        if !self.instances.contains(contact.instance_id) {
-            self.instances.insert(contact.instance_id.to_string());
+        match self.few_attributes.get_mut(contact.attributes.len()) {
+            Some(contacts) => *contacts += 1,
+            None => *self.attributes.entry(contact.attributes.len()).or_default() += 1,
+        }
+        if self.last_instance != contact.instance_id {
+            if !self.instances.contains(contact.instance_id) {
+                self.instances.insert(contact.instance_id.to_string());
+            }
+            contact.instance_id.clone_into(&mut self.last_instance);
         }
         let bytes = contact.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
         if self.largest.as_ref().is_none_or(|l| bytes >= l.bytes) {
@@ -149,6 +172,9 @@ impl ToSend {
         for (attributes, contacts) in later.attributes {
             *self.attributes.entry(attributes).or_default() += contacts;
         }
+        for (mine, theirs) in self.few_attributes.iter_mut().zip(later.few_attributes) {
+            *mine += theirs;
+        }
         if let Some(largest) = later.largest
             && self.largest.as_ref().is_none_or(|l| largest.bytes >= l.bytes)
         {
@@ -159,6 +185,14 @@ impl ToSend {
 
     pub fn count(&self) -> u64 {
         self.count
+    }
+
+    /// Attributes per contact -> contacts with that many.
+    fn histogram(&self) -> BTreeMap<usize, u64> {
+        let few = self.few_attributes.iter().enumerate().filter(|(_, contacts)| **contacts > 0);
+        let mut histogram: BTreeMap<usize, u64> = few.map(|(attributes, contacts)| (attributes, *contacts)).collect();
+        histogram.extend(&self.attributes);
+        histogram
     }
 }
 
@@ -192,7 +226,7 @@ pub fn build_from(
         contacts: summary.tally.contacts,
         to_send: to_send.count,
         instances: findings.instances.len(),
-        attributes_per_contact: spread(&to_send.attributes),
+        attributes_per_contact: spread(&to_send.histogram()),
         largest_contact: to_send.largest,
         problems: findings.by_rule,
         ceiling,
