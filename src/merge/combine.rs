@@ -197,7 +197,7 @@ struct Winners<'a> {
     /// Per interned key id: 1 + its position in `chosen`, 0 when not seen in this contact.
     by_id: Vec<u32>,
     by_name: HashMap<&'a [u8], usize>,
-    chosen: Vec<(EncodedKey<'a>, &'a [u8])>,
+    chosen: Vec<(EncodedKey<'a>, &'a str)>,
     spare: Vec<Ranked<'a>>,
     /// Whether `chosen` holds a spelled-out key (which has no rank).
     named: bool,
@@ -211,7 +211,7 @@ struct Winners<'a> {
 const FEW_KEYS: usize = 64;
 
 impl<'a> Winners<'a> {
-    fn choose(&mut self, key: EncodedKey<'a>, value: &'a [u8]) {
+    fn choose(&mut self, key: EncodedKey<'a>, value: &'a str) {
         let at = match key {
             EncodedKey::Id(id) => {
                 let id = id as usize;
@@ -259,7 +259,7 @@ impl<'a> Winners<'a> {
                 }
                 EncodedKey::Name(bytes) => (None, text(bytes)?),
             };
-            sorted.push((rank, name, text(value)?));
+            sorted.push((rank, name, value));
         }
         self.by_name.clear();
         // Stable: a `--set` value comes after the file's value for the same key, and wins.
@@ -293,7 +293,7 @@ impl<'a> Winners<'a> {
                 return Err(invalid("an interned key with no rank"));
             };
             mask |= 1 << rank;
-            self.by_rank[rank as usize] = (name, text(value)?);
+            self.by_rank[rank as usize] = (name, value);
         }
         for &(rank, name, value) in set {
             checked &= crate::validate::key(name).is_ok();

@@ -374,8 +374,12 @@ impl<'a> Encoded<'a> {
         })
     }
 
-    /// The attributes in the row's order, as (key, value bytes).
-    pub fn attributes(&self) -> impl Iterator<Item = io::Result<(EncodedKey<'a>, &'a [u8])>> + 'a {
+    /// The attributes in the row's order, as (key, value).
+    ///
+    /// Values are checked to be UTF-8 in one go for the whole row where its numbers are all under
+    /// 128 (one byte each, ASCII), which they nearly always are; else one by one.
+    pub fn attributes(&self) -> impl Iterator<Item = io::Result<(EncodedKey<'a>, &'a str)>> + 'a {
+        let whole = std::str::from_utf8(self.attributes).ok();
         let mut cursor = Cursor::new(self.attributes);
         (0..self.count).map(move |_| {
             let tag = cursor.varint()?;
@@ -384,7 +388,14 @@ impl<'a> Encoded<'a> {
             } else {
                 EncodedKey::Id(u32::try_from(tag >> 1).map_err(|_| corrupt("a key number is too large"))?)
             };
-            Ok((key, cursor.string()?))
+            let len = cursor.varint()?;
+            let start = cursor.at;
+            let bytes = cursor.take(len)?;
+            let value = match whole {
+                Some(whole) => whole.get(start..start + bytes.len()),
+                None => std::str::from_utf8(bytes).ok(),
+            };
+            Ok((key, value.ok_or_else(|| corrupt("a value that is not UTF-8"))?))
         })
     }
 }
@@ -409,11 +420,7 @@ mod tests {
         let attributes: Vec<_> = first.attributes().map(Result::unwrap).collect();
         assert_eq!(
             attributes,
-            [
-                (EncodedKey::Id(0), &b"Gold"[..]),
-                (EncodedKey::Name(b"AVeryLongKeyName"), "é,\n\"".as_bytes()),
-                (EncodedKey::Id(0), &b""[..]),
-            ]
+            [(EncodedKey::Id(0), "Gold"), (EncodedKey::Name(b"AVeryLongKeyName"), "é,\n\""), (EncodedKey::Id(0), ""),]
         );
         assert_eq!(keys.names().get(0), Some((Some(0), "Tier")));
         let second = cursor.next_row().unwrap().unwrap();
@@ -430,8 +437,32 @@ mod tests {
         encode(&Row::new(Location::default(), "i", "d", &[]), &mut Keys::new(64), &mut bytes);
         let mut cursor = Cursor::new(&bytes);
         let row = cursor.next_row().unwrap().unwrap();
-        assert_eq!(row.attributes().next().unwrap().unwrap().1, long.as_bytes());
+        assert_eq!(row.attributes().next().unwrap().unwrap().1, long);
         assert_eq!(cursor.next_row().unwrap().unwrap().ids().unwrap(), ("i", "d"));
+    }
+
+    /// Values are checked as UTF-8 for the whole row when its numbers are one byte each, one by
+    /// one when a number is longer (a value of 128 bytes or more); bad bytes are an error either way.
+    #[test]
+    fn values_are_text_and_bad_bytes_are_an_error() {
+        let long = "é".repeat(100);
+        for value in ["añb", long.as_str()] {
+            let mut bytes = Vec::new();
+            encode(
+                &Row::new(Location::default(), "i", "c", &[("K", value), ("L", "x")]),
+                &mut Keys::new(64),
+                &mut bytes,
+            );
+            let row = Cursor::new(&bytes).next_row().unwrap().unwrap();
+            let values: Vec<_> = row.attributes().map(|a| a.unwrap().1).collect();
+            assert_eq!(values, [value, "x"]);
+            // The first byte of the first value's "é" or "ñ" (its second byte) broken.
+            let at = bytes.windows(2).position(|w| w == [0xc3, 0xb1] || w == [0xc3, 0xa9]).unwrap();
+            bytes[at] = 0xff;
+            let row = Cursor::new(&bytes).next_row().unwrap().unwrap();
+            let err = row.attributes().next().unwrap().unwrap_err();
+            assert!(err.to_string().contains("not UTF-8"), "{err}");
+        }
     }
 
     #[test]
