@@ -146,7 +146,7 @@ fn merge_with(
     for slot in 0..contacts {
         let of_contact = &order[starts[slot] as usize..starts[slot + 1] as usize];
         lines.clear();
-        let (instance_id, contact_id) = row_at(of_contact[0])?.ids()?;
+        let (instance_id, contact_id) = row_at(of_contact[0])?.ids(keys)?;
         for &start in of_contact {
             let row = row_at(start)?;
             lines.extend(row.locations());

@@ -22,6 +22,11 @@ pub struct Keys {
     ids: HashMap<Arc<str>, u32, Hasher>,
     /// For each input, the id of each of its attribute columns, once seen.
     columns: Vec<Vec<Option<u32>>>,
+    /// Instance ids by number, the same way: a row names its instance in a byte or two, not 36.
+    instances: Vec<Arc<str>>,
+    instance_ids: HashMap<Arc<str>, u32, Hasher>,
+    /// The number of the instance of the row before (usually the next row's too).
+    last_instance: Option<u32>,
     bytes: usize,
     limit: usize,
 }
@@ -35,7 +40,16 @@ pub fn hasher() -> Hasher {
 
 impl Keys {
     pub fn new(limit: usize) -> Keys {
-        Keys { names: Vec::new(), ids: HashMap::with_hasher(hasher()), columns: Vec::new(), bytes: 0, limit }
+        Keys {
+            names: Vec::new(),
+            ids: HashMap::with_hasher(hasher()),
+            columns: Vec::new(),
+            instances: Vec::new(),
+            instance_ids: HashMap::with_hasher(hasher()),
+            last_instance: None,
+            bytes: 0,
+            limit,
+        }
     }
 
     /// Bytes the table holds, counted against the budget.
@@ -52,7 +66,34 @@ impl Keys {
             ranks[id as usize] = rank as u32;
         }
         let valid = self.names.iter().map(|name| crate::validate::key(name).is_ok()).collect();
-        Arc::new(KeyNames { names: self.names.clone(), ranks, valid, ids: self.ids.clone() })
+        let instances = self.instances.clone();
+        Arc::new(KeyNames { names: self.names.clone(), ranks, valid, ids: self.ids.clone(), instances })
+    }
+
+    /// The number of instance id `name`; `None` past the limit (it is then spelled out, always:
+    /// an instance not numbered when first seen never is, so each has one encoding).
+    fn instance(&mut self, name: &str) -> Option<u32> {
+        if let Some(last) = self.last_instance
+            && *self.instances[last as usize] == *name
+        {
+            return Some(last);
+        }
+        let id = match self.instance_ids.get(name) {
+            Some(&id) => id,
+            None => {
+                if self.bytes + name.len() > self.limit {
+                    return None;
+                }
+                let id = self.instances.len() as u32;
+                let name: Arc<str> = Arc::from(name);
+                self.bytes += 2 * name.len() + 64;
+                self.instances.push(name.clone());
+                self.instance_ids.insert(name, id);
+                id
+            }
+        };
+        self.last_instance = Some(id);
+        Some(id)
     }
 
     fn id(&mut self, name: &str) -> Option<u32> {
@@ -93,6 +134,8 @@ impl Keys {
 #[derive(Debug)]
 pub struct KeyNames {
     names: Vec<Arc<str>>,
+    /// Instance ids by number.
+    instances: Vec<Arc<str>>,
     ranks: Vec<u32>,
     /// Per id: whether the key passes the key rules ([`crate::validate::key`]).
     valid: Vec<bool>,
@@ -150,7 +193,7 @@ pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
 /// Appends `row` to `out` as a fragment of one line.
 pub fn encode_row(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) {
     let start = start_fragment(out);
-    put_contact(&row.instance_id, &row.contact_id, out);
+    put_contact(keys, &row.instance_id, &row.contact_id, out);
     put_varint(1, out);
     put_varint(u64::from(row.location.input), out);
     put_varint(row.location.line, out);
@@ -174,9 +217,16 @@ pub fn key_of<'k>(keys: &mut Keys, input: u32, key: AttributeKey<'k>) -> Encoded
     }
 }
 
-/// The contact's part of a fragment: what [`contact_hash`] hashes.
-pub fn put_contact(instance_id: &str, contact_id: &str, out: &mut Vec<u8>) {
-    put_bytes(instance_id.as_bytes(), out);
+/// The contact's part of a fragment: what [`contact_hash`] hashes. The instance is a number
+/// (`id << 1`) or spelled out (`len << 1 | 1`, then its bytes), like a key; then the contact id.
+pub fn put_contact(keys: &mut Keys, instance_id: &str, contact_id: &str, out: &mut Vec<u8>) {
+    match keys.instance(instance_id) {
+        Some(id) => put_varint(u64::from(id) << 1, out),
+        None => {
+            put_varint(((instance_id.len() as u64) << 1) | 1, out);
+            out.extend_from_slice(instance_id.as_bytes());
+        }
+    }
     put_bytes(contact_id.as_bytes(), out);
 }
 
@@ -323,7 +373,10 @@ impl<'a> Cursor<'a> {
         }
         let len = self.varint()?;
         let mut fragment = Cursor::new(self.take(len)?);
-        fragment.string()?;
+        let instance = fragment.varint()?;
+        if instance & 1 == 1 {
+            fragment.take(instance >> 1)?;
+        }
         fragment.string()?;
         let contact = &fragment.bytes[..fragment.at];
         Ok(Some((fragment, contact)))
@@ -356,13 +409,21 @@ impl<'a> Cursor<'a> {
 }
 
 impl<'a> Encoded<'a> {
-    /// (instance id, contact id) of the row.
-    pub fn ids(&self) -> io::Result<(&'a str, &'a str)> {
+    /// (instance id, contact id) of the row; `names` has the instances by number.
+    pub fn ids<'x>(&self, names: &'x KeyNames) -> io::Result<(&'x str, &'x str)>
+    where
+        'a: 'x,
+    {
         let mut cursor = Cursor::new(self.contact);
-        let mut text = || -> io::Result<&'a str> {
-            std::str::from_utf8(cursor.string()?).map_err(|_| corrupt("an id that is not UTF-8"))
+        let text = |bytes| std::str::from_utf8(bytes).map_err(|_| corrupt("an id that is not UTF-8"));
+        let tag = cursor.varint()?;
+        let instance = if tag & 1 == 1 {
+            text(cursor.take(tag >> 1)?)?
+        } else {
+            let id = usize::try_from(tag >> 1).ok();
+            id.and_then(|id| names.instances.get(id)).ok_or_else(|| corrupt("an unknown instance number"))?
         };
-        Ok((text()?, text()?))
+        Ok((instance, text(cursor.string()?)?))
     }
 
     /// Every line, in input order (checked when the fragment was read).
@@ -406,7 +467,8 @@ mod tests {
 
     #[test]
     fn rows_round_trip_with_interned_and_spelled_out_keys() {
-        let mut keys = Keys::new(8);
+        // Room for the instance and "Tier", not for the long key.
+        let mut keys = Keys::new(80);
         let location = Location { input: 3, line: 1 << 40 };
         let row = Row::new(location, "inst", "c1", &[("Tier", "Gold"), ("AVeryLongKeyName", "é,\n\""), ("Tier", "")]);
         let mut bytes = Vec::new();
@@ -415,7 +477,7 @@ mod tests {
         let mut cursor = Cursor::new(&bytes);
         let first = cursor.next_row().unwrap().unwrap();
         assert_eq!(first.locations().collect::<Vec<_>>(), [location]);
-        assert_eq!(first.ids().unwrap(), ("inst", "c1"));
+        assert_eq!(first.ids(&keys.names()).unwrap(), ("inst", "c1"));
         assert_eq!(contact_hash(first.contact), hash);
         let attributes: Vec<_> = first.attributes().map(Result::unwrap).collect();
         assert_eq!(
@@ -424,7 +486,7 @@ mod tests {
         );
         assert_eq!(keys.names().get(0), Some((Some(0), "Tier")));
         let second = cursor.next_row().unwrap().unwrap();
-        assert_eq!(second.ids().unwrap(), ("inst", "c2"));
+        assert_eq!(second.ids(&keys.names()).unwrap(), ("inst", "c2"));
         assert_ne!(second.contact, first.contact);
         assert!(cursor.next_row().unwrap().is_none());
     }
@@ -433,12 +495,13 @@ mod tests {
     fn a_long_row_makes_room_for_its_length() {
         let long = "x".repeat(20_000);
         let mut bytes = Vec::new();
-        encode(&Row::new(Location::default(), "i", "c", &[("K", &long)]), &mut Keys::new(64), &mut bytes);
-        encode(&Row::new(Location::default(), "i", "d", &[]), &mut Keys::new(64), &mut bytes);
+        let mut keys = Keys::new(64);
+        encode(&Row::new(Location::default(), "i", "c", &[("K", &long)]), &mut keys, &mut bytes);
+        encode(&Row::new(Location::default(), "i", "d", &[]), &mut keys, &mut bytes);
         let mut cursor = Cursor::new(&bytes);
         let row = cursor.next_row().unwrap().unwrap();
         assert_eq!(row.attributes().next().unwrap().unwrap().1, long);
-        assert_eq!(cursor.next_row().unwrap().unwrap().ids().unwrap(), ("i", "d"));
+        assert_eq!(cursor.next_row().unwrap().unwrap().ids(&keys.names()).unwrap(), ("i", "d"));
     }
 
     /// Values are checked as UTF-8 for the whole row when its numbers are one byte each, one by

@@ -220,7 +220,7 @@ impl Merger {
             State::Partitioned(_) => {
                 // The partition comes from the contact alone; the row is encoded in place.
                 self.scratch.clear();
-                encode::put_contact(&row.instance_id, &row.contact_id, &mut self.scratch);
+                encode::put_contact(&mut self.keys, &row.instance_id, &row.contact_id, &mut self.scratch);
                 let index = (contact_hash(&self.scratch) % PARTITIONS as u64) as usize;
                 let share = share(&self.options, &self.keys);
                 let State::Partitioned(partitioned) = &mut self.state else { unreachable!("matched above") };

@@ -35,7 +35,7 @@ impl OpenContact {
     /// Adds a row of the open contact (or opens one with it): later values win per key.
     pub fn add(&mut self, row: &Row, keys: &mut Keys) {
         if self.lines.is_empty() {
-            put_contact(&row.instance_id, &row.contact_id, &mut self.contact);
+            put_contact(keys, &row.instance_id, &row.contact_id, &mut self.contact);
         }
         self.lines.push(row.location);
         for (key, value) in row.keyed_attributes() {

@@ -82,6 +82,15 @@ pub struct Largest {
     pub contact_id: String,
 }
 
+impl Largest {
+    /// Whether a contact of `bytes` is the larger one; among equals, the first by instance and
+    /// contact id, so the plan names the same contact whatever order the merge yields them in.
+    fn yields_to(&self, bytes: usize, instance_id: &str, contact_id: &str) -> bool {
+        (bytes, std::cmp::Reverse((instance_id, contact_id)))
+            > (self.bytes, std::cmp::Reverse((self.instance_id.as_str(), self.contact_id.as_str())))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub inputs: Vec<String>,
@@ -160,7 +169,7 @@ impl ToSend {
             contact.instance_id.clone_into(&mut self.last_instance);
         }
         let bytes = contact.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
-        if self.largest.as_ref().is_none_or(|l| bytes >= l.bytes) {
+        if self.largest.as_ref().is_none_or(|l| l.yields_to(bytes, contact.instance_id, contact.contact_id)) {
             let (instance_id, contact_id) = (contact.instance_id.to_string(), contact.contact_id.to_string());
             self.largest = Some(Largest { bytes, instance_id, contact_id });
         }
@@ -176,7 +185,10 @@ impl ToSend {
             *mine += theirs;
         }
         if let Some(largest) = later.largest
-            && self.largest.as_ref().is_none_or(|l| largest.bytes >= l.bytes)
+            && self
+                .largest
+                .as_ref()
+                .is_none_or(|l| l.yields_to(largest.bytes, &largest.instance_id, &largest.contact_id))
         {
             self.largest = Some(largest);
         }

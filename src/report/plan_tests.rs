@@ -141,3 +141,29 @@ fn the_json_plan_holds_the_summary() {
     assert_eq!(json["problems"]["KeyCharacters"]["count"], 5);
     assert_eq!(json["attributes_per_contact"]["median"], 2);
 }
+
+/// Among contacts of the same size the plan names the first by instance and id, whatever order
+/// they come in (pieces of a spilled merge are checked in parallel, in partition order).
+#[test]
+fn the_largest_contact_is_the_same_in_any_order() {
+    let contacts = [
+        contact("i2", "a", &[("K", "12345")]),
+        contact("i1", "b", &[("K", "12345")]),
+        contact("i1", "c", &[("K", "1")]),
+        contact("i1", "a2", &[("K", "12345")]),
+    ];
+    let largest = |order: &[usize]| {
+        let (mut first, mut second) = (ToSend::default(), ToSend::default());
+        for (n, &i) in order.iter().enumerate() {
+            let half = if n % 2 == 0 { &mut first } else { &mut second };
+            half.add(&ContactView::of(&contacts[i], &mut Vec::new()));
+        }
+        first.absorb(second);
+        let largest = first.largest.unwrap();
+        (largest.bytes, largest.instance_id, largest.contact_id)
+    };
+    let expected = (6, "i1".to_string(), "a2".to_string());
+    for order in [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]] {
+        assert_eq!(largest(&order), expected, "{order:?}");
+    }
+}
