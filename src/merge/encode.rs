@@ -340,6 +340,17 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     fn varint(&mut self) -> io::Result<u64> {
+        // Most numbers (lengths, key numbers) are under 128: one byte.
+        if let Some(&byte) = self.bytes.get(self.at)
+            && byte < 0x80
+        {
+            self.at += 1;
+            return Ok(u64::from(byte));
+        }
+        self.long_varint()
+    }
+
+    fn long_varint(&mut self) -> io::Result<u64> {
         let rest = self.bytes.get(self.at..).unwrap_or_default();
         let mut value = 0u64;
         for (i, &byte) in rest.iter().take(10).enumerate() {
