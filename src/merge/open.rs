@@ -24,6 +24,10 @@ pub struct OpenContact {
 
 type Span = (usize, usize);
 
+/// Past this many bytes of text, values that lost to later ones are dropped from it (a contact
+/// with a million rows keeps its winners, not every value it was ever given).
+const COMPACT_AT: usize = 1 << 20;
+
 /// An attribute's key: interned, or spelled out in `text`.
 #[derive(Debug, Clone, Copy)]
 enum Slot {
@@ -64,6 +68,30 @@ impl OpenContact {
                 },
             }
         }
+        if self.text.len() > COMPACT_AT.max(2 * self.live_bytes()) {
+            self.compact();
+        }
+    }
+
+    /// Bytes of text still in use: the winning values and the spelled-out keys.
+    fn live_bytes(&self) -> usize {
+        let span = |(start, end): Span| end - start;
+        self.chosen
+            .iter()
+            .map(|&(slot, value)| span(value) + if let Slot::Name(name) = slot { span(name) } else { 0 })
+            .sum()
+    }
+
+    /// Copies what is still in use to a fresh text, leaving the values that lost behind.
+    fn compact(&mut self) {
+        let mut text = Vec::with_capacity(self.live_bytes());
+        for (slot, value) in &mut self.chosen {
+            if let Slot::Name(name) = slot {
+                *name = push(&mut text, &self.text[name.0..name.1]);
+            }
+            *value = push(&mut text, &self.text[value.0..value.1]);
+        }
+        self.text = text;
     }
 
     /// Appends the open contact to `out` as one fragment, and closes it. Nothing when none is
@@ -105,6 +133,29 @@ mod tests {
     use super::super::combine::merge_rows;
     use super::super::encode::encode;
     use super::*;
+
+    /// A contact given many rows keeps only its winning values: the text is compacted as it grows,
+    /// and what comes out is unchanged.
+    #[test]
+    fn a_contact_of_many_rows_keeps_only_its_winners() {
+        let big = "v".repeat(100_000);
+        let mut keys = Keys::new(4);
+        let (mut open, mut from_rows) = (OpenContact::default(), Vec::new());
+        for line in 0..100 {
+            let last = line.to_string();
+            let row = Row::new(Location { input: 0, line }, "i", "c", &[("A", &big), ("LongKey", &last)]);
+            open.add(&row, &mut keys);
+            encode(&row, &mut keys, &mut from_rows);
+            assert!(open.text.len() <= 2 * COMPACT_AT + 2 * big.len(), "line {line}: {} bytes", open.text.len());
+        }
+        let mut fragment = Vec::new();
+        open.close(&mut fragment);
+        let names = keys.names();
+        let contacts = merge_rows(&fragment, &names, &[]).unwrap();
+        assert_eq!(contacts, merge_rows(&from_rows, &names, &[]).unwrap());
+        assert_eq!(contacts[0].attributes["LongKey"], "99");
+        assert_eq!(contacts[0].lines.len(), 100);
+    }
 
     /// Rows merged as they arrive and closed into one fragment merge like the rows themselves,
     /// with interned and spelled-out keys, and the open contact starts afresh after closing.
