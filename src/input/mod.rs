@@ -99,6 +99,14 @@ enum Key {
     Text(usize, usize),
 }
 
+/// An attribute's key as [`Row::raw_attributes`] gives it: the number of a header column (the
+/// same for every row of the input; [`Row::column_name`] names it), or the key itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawKey<'a> {
+    Column(u32),
+    Name(&'a str),
+}
+
 /// An attribute's key as the merge sees it: `column` is the index of the header's attribute
 /// column it came from (stable for the whole input), `None` for a key read from the row (long).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +144,28 @@ impl Row {
             };
             (key, value)
         })
+    }
+
+    /// The attributes in the row's order with their keys as header columns (wide) or names
+    /// (long), values as bytes: what the merge needs, without looking up each column's name.
+    pub fn raw_attributes(&self) -> impl Iterator<Item = (RawKey<'_>, &[u8])> + '_ {
+        let (record, text) = (self.record.as_byte_record().as_slice(), self.text.as_bytes());
+        self.attributes.iter().map(move |attribute| {
+            let key = match attribute.key {
+                Key::Column(column) => RawKey::Column(column),
+                Key::Text(start, end) => RawKey::Name(&self.text[start..end]),
+            };
+            let value = match attribute.value {
+                Span::Text(start, end) => &text[start..end],
+                Span::Record(start, end) => &record[start..end],
+            };
+            (key, value)
+        })
+    }
+
+    /// The key of the header's attribute column `column` (see [`RawKey::Column`]).
+    pub fn column_name(&self, column: u32) -> &str {
+        &self.columns[column as usize]
     }
 
     /// Bytes of text the row's values and spelled-out keys are taken from (their sum at most).

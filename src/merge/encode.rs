@@ -7,7 +7,7 @@
 //! bytes from `len(instance)` to the end of `contact` identify the contact: equal bytes, same
 //! contact.
 
-use crate::input::{AttributeKey, Location, Row};
+use crate::input::{AttributeKey, Location, RawKey, Row};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::io;
@@ -111,6 +111,11 @@ impl Keys {
         Some(id)
     }
 
+    /// The number of a header column of input `input` once it has one.
+    fn known_column(&self, input: u32, column: u32) -> Option<u32> {
+        *self.columns.get(input as usize)?.get(column as usize)?
+    }
+
     fn column_id(&mut self, input: u32, column: u32, name: &str) -> Option<u32> {
         let (input, column) = (input as usize, column as usize);
         if let Some(Some(id)) = self.columns.get(input).and_then(|c| c.get(column)) {
@@ -198,11 +203,24 @@ pub fn encode_row(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) {
     put_varint(u64::from(row.location.input), out);
     put_varint(row.location.line, out);
     put_varint(row.attribute_count() as u64, out);
-    for (key, value) in row.keyed_attributes() {
-        put_key(key_of(keys, row.location.input, key), out);
-        put_bytes(value.as_bytes(), out);
+    for (key, value) in row.raw_attributes() {
+        put_key(raw_key_of(keys, row, key), out);
+        put_bytes(value, out);
     }
     end_fragment(out, start);
+}
+
+/// [`key_of`] for a key as [`Row::raw_attributes`] gives it: a header column already numbered is
+/// looked up without its name.
+pub fn raw_key_of<'r>(keys: &mut Keys, row: &'r Row, key: RawKey<'r>) -> EncodedKey<'r> {
+    let input = row.location.input;
+    match key {
+        RawKey::Column(column) => match keys.known_column(input, column) {
+            Some(id) => EncodedKey::Id(id),
+            None => key_of(keys, input, AttributeKey { column: Some(column), name: row.column_name(column) }),
+        },
+        RawKey::Name(name) => key_of(keys, input, AttributeKey { column: None, name }),
+    }
 }
 
 /// How a key of a row of input `input` is encoded: by number once interned, else spelled out.

@@ -2,7 +2,7 @@
 //! latest value, every line) and the contact is written out as one fragment when the next one
 //! starts: no row is encoded, decoded and merged again.
 
-use super::encode::{EncodedKey, Keys, encode_fragment, key_of, put_contact};
+use super::encode::{EncodedKey, Keys, encode_fragment, put_contact, raw_key_of};
 use crate::input::{Location, Row};
 use std::collections::HashMap;
 
@@ -42,9 +42,9 @@ impl OpenContact {
             put_contact(keys, &row.instance_id, &row.contact_id, &mut self.contact);
         }
         self.lines.push(row.location);
-        for (key, value) in row.keyed_attributes() {
-            let value = push(&mut self.text, value.as_bytes());
-            match key_of(keys, row.location.input, key) {
+        for (key, value) in row.raw_attributes() {
+            let value = push(&mut self.text, value);
+            match raw_key_of(keys, row, key) {
                 EncodedKey::Id(id) => {
                     let at = id as usize;
                     if self.by_id.len() <= at {
