@@ -139,17 +139,60 @@ fn merge_with(
     let row_at = |start: u32| -> io::Result<Encoded<'_>> {
         Cursor::at(data, start as usize).next_row()?.ok_or_else(|| invalid("a row past the end"))
     };
-    let mut winners = Winners::default();
-    let set = rank_set(keys, set);
-    let mut lines = Vec::new();
-    let mut attributes = Vec::new();
+    let mut contact = OneContact::new(keys, set);
     for slot in 0..contacts {
         let of_contact = &order[starts[slot] as usize..starts[slot + 1] as usize];
-        lines.clear();
-        let (instance_id, contact_id) = row_at(of_contact[0])?.ids(keys)?;
-        for &start in of_contact {
-            let row = row_at(start)?;
-            lines.extend(row.locations());
+        contact.emit(of_contact.iter().map(|&start| row_at(start)), each)?;
+    }
+    Ok(())
+}
+
+/// [`merge_each`] for a piece in which each fragment is a whole contact and no two are the same
+/// one (the grouped file: a contact that came back would have ended the streaming): each fragment
+/// is merged on its own, in order, with no index of contacts.
+pub fn merge_distinct_each(
+    data: &[u8],
+    keys: &KeyNames,
+    set: &[(String, String)],
+    mut each: impl FnMut(&ContactView<'_>),
+) -> io::Result<()> {
+    let mut contact = OneContact::new(keys, set);
+    let mut cursor = Cursor::new(data);
+    while let Some(row) = cursor.next_row()? {
+        contact.emit(std::iter::once(Ok(row)), &mut each)?;
+    }
+    Ok(())
+}
+
+/// Merges the rows of one contact and hands it on, reusing its space from contact to contact.
+/// `'d`: what it borrows (the piece's rows, the key names, `--set`) lives at least that long.
+struct OneContact<'d> {
+    keys: &'d KeyNames,
+    set: Vec<Ranked<'d>>,
+    lines: Vec<Location>,
+    winners: Winners<'d>,
+    attributes: Vec<(&'d str, &'d str)>,
+}
+
+impl<'d> OneContact<'d> {
+    fn new(keys: &'d KeyNames, set: &'d [(String, String)]) -> OneContact<'d> {
+        let set = rank_set(keys, set);
+        OneContact { keys, set, lines: Vec::new(), winners: Winners::default(), attributes: Vec::new() }
+    }
+
+    /// The contact of `rows` (its rows in input order, at least one), merged, to `each`.
+    fn emit(
+        &mut self,
+        mut rows: impl Iterator<Item = io::Result<Encoded<'d>>>,
+        each: &mut impl FnMut(&ContactView<'_>),
+    ) -> io::Result<()> {
+        let (keys, winners) = (self.keys, &mut self.winners);
+        self.lines.clear();
+        let first = rows.next().ok_or_else(|| invalid("a contact with no row"))??;
+        let (instance_id, contact_id) = first.ids(keys)?;
+        for row in std::iter::once(Ok(first)).chain(rows) {
+            let row = row?;
+            self.lines.extend(row.locations());
             for attribute in row.attributes() {
                 let (key, value) = attribute?;
                 // Checked before `choose` sizes its table by the number (a damaged file).
@@ -161,14 +204,15 @@ fn merge_with(
                 winners.choose(key, value);
             }
         }
-        let mut chosen = winners.take(keys, &set)?;
-        attributes.clear();
-        attributes.extend(chosen.drain(..).map(|(_, k, v)| (k, v)));
+        let mut chosen = winners.take(keys, &self.set)?;
+        self.attributes.clear();
+        self.attributes.extend(chosen.drain(..).map(|(_, k, v)| (k, v)));
         let keys_checked = winners.keys_checked;
-        each(&ContactView { instance_id, contact_id, attributes: &attributes, lines: &lines, keys_checked });
+        let (attributes, lines) = (&self.attributes, &self.lines);
+        each(&ContactView { instance_id, contact_id, attributes, lines, keys_checked });
         winners.give_back(chosen);
+        Ok(())
     }
-    Ok(())
 }
 
 /// A position in a piece, which is under 4 GiB.
@@ -176,15 +220,17 @@ fn small(at: usize) -> io::Result<u32> {
     u32::try_from(at).map_err(|_| invalid("a piece over 4 GiB"))
 }
 
-/// [`merge_each`] with a read-back error naming the file the rows came from.
+/// [`merge_each`] (or [`merge_distinct_each`] when `distinct`) with a read-back error naming the
+/// file the rows came from.
 pub fn merge_file_each(
     data: &[u8],
     keys: &KeyNames,
     set: &[(String, String)],
-    path: &std::path::Path,
+    (path, distinct): (&std::path::Path, bool),
     each: impl FnMut(&ContactView<'_>),
 ) -> Result<(), MergeError> {
-    merge_each(data, keys, set, each).map_err(|source| MergeError::ReadBack { path: path.to_path_buf(), source })
+    let merged = if distinct { merge_distinct_each(data, keys, set, each) } else { merge_each(data, keys, set, each) };
+    merged.map_err(|source| MergeError::ReadBack { path: path.to_path_buf(), source })
 }
 
 /// An attribute as it is sorted: its key's rank among the interned keys (`None`: spelled out),
@@ -414,6 +460,24 @@ mod tests {
         let set = [("Also Bad".to_string(), "x".to_string())];
         merge_each(&data, &keys.names(), &set, |view| seen.push(view.keys_checked)).unwrap();
         assert_eq!(seen, [false, false]);
+    }
+
+    /// Fragments that are each a whole contact of their own (the grouped file) merge the same
+    /// fragment by fragment as through the index of contacts.
+    #[test]
+    fn distinct_fragments_merge_like_any_piece() {
+        let mut keys = Keys::new(usize::MAX);
+        let mut data = Vec::new();
+        let at = |line| Location { input: 0, line };
+        encode(&Row::new(at(2), "i", "c2", &[("Tier", "Gold"), ("Tier", "Silver")]), &mut keys, &mut data);
+        encode(&Row::new(at(3), "i", "c1", &[("Open", "1")]), &mut keys, &mut data);
+        encode(&Row::new(at(4), "j", "c2", &[]), &mut keys, &mut data);
+        let (names, set) = (keys.names(), [("Flag".to_string(), "y".to_string())]);
+        let mut distinct = Vec::new();
+        merge_distinct_each(&data, &names, &set, |view| distinct.push(view.to_contact())).unwrap();
+        assert_eq!(distinct, merge_rows(&data, &names, &set).unwrap());
+        assert_eq!(distinct[0].attributes["Tier"], "Silver");
+        assert_eq!(distinct.len(), 3);
     }
 
     #[test]

@@ -140,16 +140,17 @@ impl Contacts {
         }
         let width = rayon::current_num_threads().max(2);
         let (keys, set) = (&*self.keys, &self.set);
-        let piece = |data: &[u8], path: &Path| -> Result<A, MergeError> {
+        // `distinct`: each fragment is a whole contact of its own (the grouped file).
+        let piece = |data: &[u8], path: &Path, distinct: bool| -> Result<A, MergeError> {
             let mut acc = init();
-            merge_file_each(data, keys, set, path, |view| fold(&mut acc, view))?;
+            merge_file_each(data, keys, set, (path, distinct), |view| fold(&mut acc, view))?;
             Ok(acc)
         };
         let folded: Result<Vec<A>, MergeError> = match &mut self.pending {
             Pending::Nothing => Ok(Vec::new()),
             Pending::Buffers(buffers) => {
                 let batch: Vec<Vec<u8>> = buffers.take(width).collect();
-                batch.par_iter().map(|b| piece(b, Path::new(super::IN_MEMORY))).collect()
+                batch.par_iter().map(|b| piece(b, Path::new(super::IN_MEMORY), false)).collect()
             }
             Pending::Files(paths) => {
                 let batch: Vec<PathBuf> = paths.take(width).collect();
@@ -160,7 +161,7 @@ impl Contacts {
                             spool::read_into(path, None, rows)?;
                             // Give the disk space back as we go; the directory's removal catches failures.
                             let _ = std::fs::remove_file(path);
-                            piece(rows, path)
+                            piece(rows, path, false)
                         })
                     })
                     .collect()
@@ -173,7 +174,7 @@ impl Contacts {
                     .map(|&range| {
                         with_buffer(|rows| {
                             spool::read_into(path, Some(range), rows)?;
-                            piece(rows, path)
+                            piece(rows, path, true)
                         })
                     })
                     .collect()
