@@ -7,7 +7,7 @@ use super::{BadRow, Item, Location, ReadOptions, Row};
 use csv::{ByteRecord, StringRecord};
 use std::sync::Arc;
 
-/// Turns records into rows, reusing one `Row` (and a spare record) for all of them.
+/// Turns records into rows, reusing one `Row` for all of them.
 pub struct RowMaker<'a> {
     name: &'a str,
     layout: &'a Layout,

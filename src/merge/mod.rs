@@ -139,7 +139,7 @@ struct Grouped {
     /// The contact of the previous row, `None` before the first.
     open: Option<(String, String)>,
     /// The contact being read, merged so far, until the next one starts.
-    open_rows: Box<OpenContact>,
+    open_contact: Box<OpenContact>,
     /// Contacts finished, each merged into one fragment.
     buffer: Vec<u8>,
     /// Pieces of the file `grouped`, (offset, length), each whole contacts.
@@ -167,7 +167,7 @@ impl Merger {
         let grouped = Grouped {
             grouping,
             open: None,
-            open_rows: Box::default(),
+            open_contact: Box::default(),
             buffer: Vec::new(),
             chunks: Vec::new(),
             written: 0,
@@ -214,7 +214,7 @@ impl Merger {
                     contact.clone_from(&row.contact_id);
                     grouped.contacts += 1;
                 }
-                grouped.open_rows.add(row, &mut self.keys);
+                grouped.open_contact.add(row, &mut self.keys);
                 Ok(())
             }
             State::Partitioned(_) => {
@@ -325,7 +325,7 @@ impl Grouped {
     /// Moves the open contact's rows to the finished ones, merged into one fragment (a contact
     /// of one row is its own fragment): less to write, read back and merge later.
     fn close_open(&mut self) -> Result<(), MergeError> {
-        self.open_rows.close(&mut self.buffer);
+        self.open_contact.close(&mut self.buffer);
         Ok(())
     }
 }
