@@ -197,7 +197,7 @@ impl Merger {
                     }
                     // The previous contact's rows, merged, join the whole contacts before it,
                     // which may go to disk.
-                    grouped.close_open()?;
+                    grouped.close_open();
                     if !grouped.buffer.is_empty() && grouped.buffer.len() >= self.options.budget.min(GROUPED_CHUNK) {
                         let spool = spool_of(&mut self.spool, &self.options)?;
                         spool.append(GROUPED_FILE, &grouped.buffer)?;
@@ -247,7 +247,7 @@ impl Merger {
         let State::Grouped(mut grouped) = std::mem::replace(&mut self.state, State::Partitioned(partitioned)) else {
             unreachable!("falls back from grouped only")
         };
-        grouped.close_open()?;
+        grouped.close_open();
         for &(offset, len) in &grouped.chunks {
             let spool = self.spool.clone().expect("chunks are in the spool");
             let chunk = spool::read(&spool.path(GROUPED_FILE), Some((offset, len)))?;
@@ -286,7 +286,7 @@ impl Merger {
     /// is already on disk, so a full disk is reported here, before anything is sent.
     pub fn finish(mut self, set: &[(String, String)]) -> Result<Contacts, MergeError> {
         if let State::Grouped(grouped) = &mut self.state {
-            grouped.close_open()?;
+            grouped.close_open();
         }
         let strategy = self.strategy();
         let names = self.keys.names();
@@ -322,11 +322,10 @@ impl Merger {
 }
 
 impl Grouped {
-    /// Moves the open contact's rows to the finished ones, merged into one fragment (a contact
-    /// of one row is its own fragment): less to write, read back and merge later.
-    fn close_open(&mut self) -> Result<(), MergeError> {
+    /// Writes the open contact, its rows merged into one fragment, after the finished ones: less
+    /// to write, read back and merge later than its rows.
+    fn close_open(&mut self) {
         self.open_contact.close(&mut self.buffer);
-        Ok(())
     }
 }
 
