@@ -7,168 +7,10 @@
 //! bytes from `len(instance)` to the end of `contact` identify the contact: equal bytes, same
 //! contact.
 
+pub use super::keys::{Hasher, KeyNames, Keys, hasher};
 use crate::input::{AttributeKey, Location, RawKey, Row};
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::io;
-use std::sync::Arc;
-
-/// Attribute keys by number. Wide files have a handful of keys used on every row; a row names its
-/// keys by number and the table is built once. Past `limit` bytes of keys (a long file with
-/// millions of distinct keys) new keys are written out in full instead.
-#[derive(Debug)]
-pub struct Keys {
-    names: Vec<Arc<str>>,
-    ids: HashMap<Arc<str>, u32, Hasher>,
-    /// For each input, the id of each of its attribute columns, once seen.
-    columns: Vec<Vec<Option<u32>>>,
-    /// Instance ids by number, the same way: a row names its instance in a byte or two, not 36.
-    instances: Vec<Arc<str>>,
-    instance_ids: HashMap<Arc<str>, u32, Hasher>,
-    /// The number of the instance of the row before (usually the next row's too).
-    last_instance: Option<u32>,
-    bytes: usize,
-    limit: usize,
-}
-
-/// One fixed hasher for the whole run: partitions are chosen by it, so it must not change.
-pub type Hasher = foldhash::fast::FixedState;
-
-pub fn hasher() -> Hasher {
-    foldhash::fast::FixedState::with_seed(0x636f_6e6e_6563_7421)
-}
-
-impl Keys {
-    pub fn new(limit: usize) -> Keys {
-        Keys {
-            names: Vec::new(),
-            ids: HashMap::with_hasher(hasher()),
-            columns: Vec::new(),
-            instances: Vec::new(),
-            instance_ids: HashMap::with_hasher(hasher()),
-            last_instance: None,
-            bytes: 0,
-            limit,
-        }
-    }
-
-    /// Bytes the table holds, counted against the budget.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// The names, by id, for decoding.
-    pub fn names(&self) -> Arc<KeyNames> {
-        let mut by_name: Vec<u32> = (0..self.names.len() as u32).collect();
-        by_name.sort_unstable_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
-        let mut ranks = vec![0; self.names.len()];
-        for (rank, &id) in by_name.iter().enumerate() {
-            ranks[id as usize] = rank as u32;
-        }
-        let valid = self.names.iter().map(|name| crate::validate::key(name).is_ok()).collect();
-        let instances = self.instances.clone();
-        Arc::new(KeyNames { names: self.names.clone(), ranks, valid, ids: self.ids.clone(), instances })
-    }
-
-    /// The number of instance id `name`; `None` past the limit (it is then spelled out, always:
-    /// an instance not numbered when first seen never is, so each has one encoding).
-    fn instance(&mut self, name: &str) -> Option<u32> {
-        if let Some(last) = self.last_instance
-            && *self.instances[last as usize] == *name
-        {
-            return Some(last);
-        }
-        let id = match self.instance_ids.get(name) {
-            Some(&id) => id,
-            None => {
-                if self.bytes + name.len() > self.limit {
-                    return None;
-                }
-                let id = self.instances.len() as u32;
-                let name: Arc<str> = Arc::from(name);
-                self.bytes += 2 * name.len() + 64;
-                self.instances.push(name.clone());
-                self.instance_ids.insert(name, id);
-                id
-            }
-        };
-        self.last_instance = Some(id);
-        Some(id)
-    }
-
-    fn id(&mut self, name: &str) -> Option<u32> {
-        if let Some(&id) = self.ids.get(name) {
-            return Some(id);
-        }
-        if self.bytes + name.len() > self.limit {
-            return None;
-        }
-        let id = self.names.len() as u32;
-        let name: Arc<str> = Arc::from(name);
-        self.bytes += 2 * name.len() + 64;
-        self.names.push(name.clone());
-        self.ids.insert(name, id);
-        Some(id)
-    }
-
-    /// The number of a header column of input `input` once it has one.
-    fn known_column(&self, input: u32, column: u32) -> Option<u32> {
-        *self.columns.get(input as usize)?.get(column as usize)?
-    }
-
-    fn column_id(&mut self, input: u32, column: u32, name: &str) -> Option<u32> {
-        let (input, column) = (input as usize, column as usize);
-        if let Some(Some(id)) = self.columns.get(input).and_then(|c| c.get(column)) {
-            return Some(*id);
-        }
-        let id = self.id(name)?;
-        if self.columns.len() <= input {
-            self.columns.resize_with(input + 1, Vec::new);
-        }
-        let ids = &mut self.columns[input];
-        if ids.len() <= column {
-            ids.resize(column + 1, None);
-        }
-        ids[column] = Some(id);
-        Some(id)
-    }
-}
-
-/// The interned keys, read-only once every row is read: names by id, and each one's rank in
-/// the order of the names (so sorting by rank is sorting by name).
-#[derive(Debug)]
-pub struct KeyNames {
-    names: Vec<Arc<str>>,
-    /// Instance ids by number.
-    instances: Vec<Arc<str>>,
-    ranks: Vec<u32>,
-    /// Per id: whether the key passes the key rules ([`crate::validate::key`]).
-    valid: Vec<bool>,
-    ids: HashMap<Arc<str>, u32, Hasher>,
-}
-
-impl KeyNames {
-    /// The rank and name of key `id`.
-    pub fn get(&self, id: u32) -> Option<(Option<u32>, &str)> {
-        let name = self.names.get(id as usize)?;
-        Some((Some(self.ranks[id as usize]), name))
-    }
-
-    /// Whether key `id` passes the key rules.
-    pub fn valid(&self, id: u32) -> bool {
-        self.valid.get(id as usize).copied().unwrap_or(false)
-    }
-
-    /// How many keys are interned.
-    pub fn count(&self) -> usize {
-        self.names.len()
-    }
-
-    /// The rank of a key given by name (`--set`), if it is interned.
-    pub fn rank_of(&self, name: &str) -> Option<u32> {
-        self.ids.get(name).map(|&id| self.ranks[id as usize])
-    }
-}
 
 #[inline]
 pub fn put_varint(mut value: u64, out: &mut Vec<u8>) {
@@ -450,7 +292,7 @@ impl<'a> Encoded<'a> {
             text(cursor.take(tag >> 1)?)?
         } else {
             let id = usize::try_from(tag >> 1).ok();
-            id.and_then(|id| names.instances.get(id)).ok_or_else(|| corrupt("an unknown instance number"))?
+            id.and_then(|id| names.instance(id)).ok_or_else(|| corrupt("an unknown instance number"))?
         };
         Ok((instance, text(cursor.string()?)?))
     }

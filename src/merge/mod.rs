@@ -19,6 +19,7 @@ mod combine;
 mod emit;
 mod encode;
 mod grouped;
+mod keys;
 mod open;
 #[cfg(test)]
 mod read_tests;
