@@ -240,8 +240,7 @@ type Ranked<'a> = (Option<u32>, &'a str, &'a str);
 /// Scratch space to find each key's last value, reused from contact to contact.
 #[derive(Default)]
 struct Winners<'a> {
-    /// Per interned key id: 1 + its position in `chosen`, 0 when not seen in this contact.
-    by_id: Vec<u32>,
+    by_id: Places,
     by_name: HashMap<&'a [u8], usize>,
     chosen: Vec<(EncodedKey<'a>, &'a str)>,
     spare: Vec<Ranked<'a>>,
@@ -253,25 +252,41 @@ struct Winners<'a> {
     keys_checked: bool,
 }
 
+/// Where each numbered key of a contact is in its list of keys, by number: 1 + the place, 0 for a
+/// key the contact has not given (yet).
+#[derive(Debug, Default)]
+pub struct Places(Vec<u32>);
+
+impl Places {
+    /// The place of key `id`; `None` when it has none yet, and it is given `next`.
+    #[inline]
+    pub fn find_or_put(&mut self, id: u32, next: usize) -> Option<usize> {
+        let id = id as usize;
+        if self.0.len() <= id {
+            self.0.resize(id + 1, 0);
+        }
+        match self.0[id] {
+            0 => {
+                self.0[id] = next as u32 + 1;
+                None
+            }
+            place => Some(place as usize - 1),
+        }
+    }
+
+    /// Key `id` has no place any more (the next contact starts).
+    pub fn forget(&mut self, id: u32) {
+        self.0[id as usize] = 0;
+    }
+}
+
 /// With at most this many interned keys, a contact's keys are sorted by setting bits of a mask.
 const FEW_KEYS: usize = 64;
 
 impl<'a> Winners<'a> {
     fn choose(&mut self, key: EncodedKey<'a>, value: &'a str) {
         let at = match key {
-            EncodedKey::Id(id) => {
-                let id = id as usize;
-                if self.by_id.len() <= id {
-                    self.by_id.resize(id + 1, 0);
-                }
-                match self.by_id[id] {
-                    0 => {
-                        self.by_id[id] = self.chosen.len() as u32 + 1;
-                        None
-                    }
-                    at => Some(at as usize - 1),
-                }
-            }
+            EncodedKey::Id(id) => self.by_id.find_or_put(id, self.chosen.len()),
             EncodedKey::Name(name) => match self.by_name.get(name) {
                 Some(&at) => Some(at),
                 None => {
@@ -300,7 +315,7 @@ impl<'a> Winners<'a> {
         for (key, value) in self.chosen.drain(..) {
             let (rank, name) = match key {
                 EncodedKey::Id(id) => {
-                    self.by_id[id as usize] = 0;
+                    self.by_id.forget(id);
                     keys.get(id).ok_or_else(|| invalid("an unknown key number"))?
                 }
                 EncodedKey::Name(bytes) => (None, text(bytes)?),
@@ -333,7 +348,7 @@ impl<'a> Winners<'a> {
         let mut checked = true;
         for (key, value) in self.chosen.drain(..) {
             let EncodedKey::Id(id) = key else { return Err(invalid("a key with no number")) };
-            self.by_id[id as usize] = 0;
+            self.by_id.forget(id);
             checked &= keys.valid(id);
             let (Some(rank), name) = keys.get(id).ok_or_else(|| invalid("an unknown key number"))? else {
                 return Err(invalid("an interned key with no rank"));

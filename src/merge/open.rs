@@ -2,6 +2,7 @@
 //! latest value, every line) and the contact is written out as one fragment when the next one
 //! starts: no row is encoded, decoded and merged again.
 
+use super::combine::Places;
 use super::encode::{EncodedKey, Keys, encode_fragment, put_contact, raw_key_of};
 use crate::input::{Location, Row};
 use std::collections::HashMap;
@@ -14,8 +15,7 @@ pub struct OpenContact {
     lines: Vec<Location>,
     /// The values given so far, and the spelled-out keys, back to back.
     text: Vec<u8>,
-    /// Per interned key id: 1 + its place in `chosen`, 0 when this contact has not given it.
-    by_id: Vec<u32>,
+    by_id: Places,
     /// Per spelled-out key (past the interning limit): its place in `chosen`.
     by_name: HashMap<Vec<u8>, usize>,
     /// Each key once, in order of first appearance, with the span of its latest value in `text`.
@@ -45,19 +45,10 @@ impl OpenContact {
         for (key, value) in row.raw_attributes() {
             let value = push(&mut self.text, value);
             match raw_key_of(keys, row, key) {
-                EncodedKey::Id(id) => {
-                    let at = id as usize;
-                    if self.by_id.len() <= at {
-                        self.by_id.resize(at + 1, 0);
-                    }
-                    match self.by_id[at] {
-                        0 => {
-                            self.chosen.push((Slot::Id(id), value));
-                            self.by_id[at] = self.chosen.len() as u32;
-                        }
-                        place => self.chosen[place as usize - 1].1 = value,
-                    }
-                }
+                EncodedKey::Id(id) => match self.by_id.find_or_put(id, self.chosen.len()) {
+                    Some(place) => self.chosen[place].1 = value,
+                    None => self.chosen.push((Slot::Id(id), value)),
+                },
                 EncodedKey::Name(name) => match self.by_name.get(name) {
                     Some(&place) => self.chosen[place].1 = value,
                     None => {
@@ -111,7 +102,7 @@ impl OpenContact {
         encode_fragment(&self.lines, &self.contact, attributes, out);
         for &(slot, _) in &self.chosen {
             if let Slot::Id(id) = slot {
-                self.by_id[id as usize] = 0;
+                self.by_id.forget(id);
             }
         }
         self.chosen.clear();
