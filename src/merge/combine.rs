@@ -168,7 +168,7 @@ pub fn merge_distinct_each(
 /// `'d`: what it borrows (the piece's rows, the key names, `--set`) lives at least that long.
 struct OneContact<'d> {
     keys: &'d KeyNames,
-    set: Vec<Ranked<'d>>,
+    set: RankedSet<'d>,
     lines: Vec<Location>,
     winners: Winners<'d>,
     attributes: Vec<(&'d str, &'d str)>,
@@ -176,7 +176,7 @@ struct OneContact<'d> {
 
 impl<'d> OneContact<'d> {
     fn new(keys: &'d KeyNames, set: &'d [(String, String)]) -> OneContact<'d> {
-        let set = rank_set(keys, set);
+        let set = RankedSet::new(keys, set);
         OneContact { keys, set, lines: Vec::new(), winners: Winners::default(), attributes: Vec::new() }
     }
 
@@ -302,11 +302,10 @@ impl<'a> Winners<'a> {
         }
     }
 
-    /// The contact's attributes sorted by key, `--set` (ranked by [`rank_set`]) winning; resets
-    /// for the next contact.
-    fn take(&mut self, keys: &'a KeyNames, set: &[Ranked<'a>]) -> io::Result<Vec<Ranked<'a>>> {
+    /// The contact's attributes sorted by key, `--set` winning; resets for the next contact.
+    fn take(&mut self, keys: &'a KeyNames, set: &RankedSet<'a>) -> io::Result<Vec<Ranked<'a>>> {
         let mut sorted = std::mem::take(&mut self.spare);
-        if !self.named && keys.count() <= FEW_KEYS && set.iter().all(|(rank, ..)| rank.is_some()) {
+        if !self.named && keys.count() <= FEW_KEYS && set.all_ranked {
             self.keys_checked = self.take_few(keys, set, &mut sorted)?;
             return Ok(sorted);
         }
@@ -324,7 +323,7 @@ impl<'a> Winners<'a> {
         }
         self.by_name.clear();
         // Stable: a `--set` value comes after the file's value for the same key, and wins.
-        sorted.extend_from_slice(set);
+        sorted.extend_from_slice(&set.entries);
         sorted.sort_by(|a, b| match (a.0, b.0) {
             (Some(x), Some(y)) => x.cmp(&y),
             _ => a.1.cmp(b.1),
@@ -342,10 +341,10 @@ impl<'a> Winners<'a> {
     /// [`Winners::take`] when every key has a rank under [`FEW_KEYS`]: each key's bit is set in a
     /// mask, and the set bits, lowest first, are the keys in order. No sort, no compare. Whether
     /// every key is known to pass the key rules.
-    fn take_few(&mut self, keys: &'a KeyNames, set: &[Ranked<'a>], sorted: &mut Vec<Ranked<'a>>) -> io::Result<bool> {
+    fn take_few(&mut self, keys: &'a KeyNames, set: &RankedSet<'a>, sorted: &mut Vec<Ranked<'a>>) -> io::Result<bool> {
         self.by_rank.resize(FEW_KEYS, ("", ""));
         let mut mask = 0u64;
-        let mut checked = true;
+        let mut checked = set.keys_valid;
         for (key, value) in self.chosen.drain(..) {
             let EncodedKey::Id(id) = key else { return Err(invalid("a key with no number")) };
             self.by_id.forget(id);
@@ -356,8 +355,7 @@ impl<'a> Winners<'a> {
             mask |= 1 << rank;
             self.by_rank[rank as usize] = (name, value);
         }
-        for &(rank, name, value) in set {
-            checked &= crate::validate::key(name).is_ok();
+        for &(rank, name, value) in &set.entries {
             let rank = rank.unwrap_or_default();
             mask |= 1 << rank;
             self.by_rank[rank as usize] = (name, value);
@@ -377,9 +375,23 @@ impl<'a> Winners<'a> {
     }
 }
 
-/// `--set`'s keys and values with their ranks, worked out once per piece.
-fn rank_set<'a>(keys: &KeyNames, set: &'a [(String, String)]) -> Vec<Ranked<'a>> {
-    set.iter().map(|(k, v)| (keys.rank_of(k), k.as_str(), v.as_str())).collect()
+/// `--set`'s keys and values with their ranks, and what [`Winners::take`] asks of them, worked
+/// out once per piece rather than once per contact.
+struct RankedSet<'a> {
+    entries: Vec<Ranked<'a>>,
+    /// Every key is a numbered one (has a rank).
+    all_ranked: bool,
+    /// Every key passes the key rules.
+    keys_valid: bool,
+}
+
+impl<'a> RankedSet<'a> {
+    fn new(keys: &KeyNames, set: &'a [(String, String)]) -> RankedSet<'a> {
+        let entries: Vec<Ranked<'a>> = set.iter().map(|(k, v)| (keys.rank_of(k), k.as_str(), v.as_str())).collect();
+        let all_ranked = entries.iter().all(|(rank, ..)| rank.is_some());
+        let keys_valid = set.iter().all(|(k, _)| crate::validate::key(k).is_ok());
+        RankedSet { entries, all_ranked, keys_valid }
+    }
 }
 
 fn invalid(what: &str) -> io::Error {

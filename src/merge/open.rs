@@ -59,7 +59,8 @@ impl OpenContact {
                 },
             }
         }
-        if self.text.len() > COMPACT_AT.max(2 * self.live_bytes()) {
+        // `live_bytes` walks the keys: only once the text is large.
+        if self.text.len() > COMPACT_AT && self.text.len() > 2 * self.live_bytes() {
             self.compact();
         }
     }
