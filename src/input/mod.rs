@@ -8,8 +8,10 @@
 pub mod columns;
 mod header;
 mod reader;
+mod record;
 mod records;
 mod rows;
+mod scan;
 mod unclosed;
 
 pub use columns::ColumnRules;
@@ -75,7 +77,7 @@ pub struct Row {
     /// Values (and long-format keys) copied out of their record, back to back.
     text: String,
     /// The record the row was read from: most values are spans of it, not copies.
-    record: csv::StringRecord,
+    record: record::TextRecord,
     attributes: Vec<Attribute>,
 }
 
@@ -140,7 +142,7 @@ impl Row {
             };
             let value = match attribute.value {
                 Span::Text(start, end) => &self.text[start..end],
-                Span::Record(start, end) => &self.record.as_slice()[start..end],
+                Span::Record(start, end) => &self.record.as_str()[start..end],
             };
             (key, value)
         })
@@ -149,7 +151,7 @@ impl Row {
     /// The attributes in the row's order with their keys as header columns (wide) or names
     /// (long), values as bytes: what the merge needs, without looking up each column's name.
     pub fn raw_attributes(&self) -> impl Iterator<Item = (RawKey<'_>, &[u8])> + '_ {
-        let (record, text) = (self.record.as_byte_record().as_slice(), self.text.as_bytes());
+        let (record, text) = (self.record.as_str().as_bytes(), self.text.as_bytes());
         self.attributes.iter().map(move |attribute| {
             let key = match attribute.key {
                 Key::Column(column) => RawKey::Column(column),
@@ -170,7 +172,7 @@ impl Row {
 
     /// Bytes of text the row's values and spelled-out keys are taken from (their sum at most).
     pub fn text_len(&self) -> usize {
-        self.text.len() + self.record.as_slice().len()
+        self.text.len() + self.record.as_str().len()
     }
 
     pub fn attribute_count(&self) -> usize {

@@ -3,11 +3,11 @@
 //! makes the rows ([`super::rows`]) and runs the sink.
 
 use super::header::{self, Layout};
+use super::record::Record;
 use super::records::Records;
 use super::rows::{Parsed, RowMaker, without_cr};
 use super::unclosed;
 use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions};
-use csv::ByteRecord;
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -79,7 +79,7 @@ pub fn read_reader(
 ) -> Result<InputInfo, InputError> {
     std::thread::scope(|scope| {
         let (events, received) = mpsc::sync_channel::<Vec<Event>>(IN_FLIGHT);
-        let (give_back, spares) = mpsc::channel::<Vec<ByteRecord>>();
+        let (give_back, spares) = mpsc::channel::<Vec<Record>>();
         std::thread::Builder::new()
             .name("parse".into())
             .spawn_scoped(scope, move || parse(index, name, raw, options, &Sender::new(events, spares)))
@@ -121,13 +121,13 @@ pub fn read_reader(
 /// The parsing thread's end of the channels: batches events, reuses records given back.
 struct Sender {
     events: mpsc::SyncSender<Vec<Event>>,
-    spares: mpsc::Receiver<Vec<ByteRecord>>,
+    spares: mpsc::Receiver<Vec<Record>>,
     batch: std::cell::RefCell<Vec<Event>>,
-    spare: std::cell::RefCell<Vec<ByteRecord>>,
+    spare: std::cell::RefCell<Vec<Record>>,
 }
 
 impl Sender {
-    fn new(events: mpsc::SyncSender<Vec<Event>>, spares: mpsc::Receiver<Vec<ByteRecord>>) -> Sender {
+    fn new(events: mpsc::SyncSender<Vec<Event>>, spares: mpsc::Receiver<Vec<Record>>) -> Sender {
         Sender {
             events,
             spares,
@@ -154,7 +154,7 @@ impl Sender {
     }
 
     /// A record given back for reuse, or a new one.
-    fn spare_record(&self) -> ByteRecord {
+    fn spare_record(&self) -> Record {
         let mut spare = self.spare.borrow_mut();
         if spare.is_empty() {
             spare.extend(self.spares.try_iter().flatten());
@@ -198,15 +198,15 @@ fn parse_records(
     options: &ReadOptions,
     out: &Sender,
 ) -> ControlFlow<()> {
-    let mut record = ByteRecord::new();
+    let mut record = Record::default();
     let mut records = match decode(name, raw) {
-        Ok(decoded) => Records::new(&builder(true), Flushing { inner: decoded, out }),
+        Ok(decoded) => Records::new(Flushing { inner: decoded, out }, true),
         Err(err) => return out.send(vec![Event::Layout(Err(err))]),
     };
     let header = match records.next(&mut record) {
         Ok(Some(_)) => header_names(name, &record),
         Ok(None) => Err(InputError::Empty { name: name.to_string() }),
-        Err(err) => Err(InputError::Unreadable { name: name.to_string(), line: 1, source: io::Error::other(err) }),
+        Err(err) => Err(InputError::Unreadable { name: name.to_string(), line: 1, source: err }),
     };
     let layout = match header.and_then(|header| header::layout(name, &header, options)) {
         Ok(layout) => layout,
@@ -224,7 +224,7 @@ fn parse_records(
     if layout == Layout::BareIds {
         emit_record!(1, record)?;
     }
-    let mut ahead = ByteRecord::new();
+    let mut ahead = Record::default();
     // A row read ahead (below) and not yet handled is in `record`, with its line.
     let mut pending = None;
     loop {
@@ -234,22 +234,18 @@ fn parse_records(
                 Ok(Some(line)) => line,
                 Ok(None) => break,
                 Err(err) => {
-                    let (bad, fatal) = read_error(&err, records.line(), index);
-                    out.emit(Event::Bad(bad))?;
-                    if fatal {
-                        break;
-                    }
-                    continue;
+                    out.emit(Event::Bad(read_error(&err, records.line(), index)))?;
+                    break;
                 }
             },
         };
-        if records.tail.may_be_unclosed(&record) {
+        if records.may_be_unclosed(&record) {
             match records.next(&mut ahead) {
                 Ok(None) => {
                     let (opened, rest) = unclosed::swallowed(&record, line);
                     let reason = "a quote opened on this line is never closed: this row is skipped, and the lines after it are read again with quotes taken literally";
                     out.emit(Event::Bad(BadRow { location: at(opened), reason: reason.to_string() }))?;
-                    let mut again = Records::new(&builder(false), rest);
+                    let mut again = Records::new(rest, false);
                     while let Ok(Some(line)) = again.next(&mut ahead) {
                         emit_record!(opened + line, ahead)?;
                     }
@@ -258,12 +254,8 @@ fn parse_records(
                 Ok(Some(next)) => pending = Some(next),
                 Err(err) => {
                     emit_record!(line, record)?;
-                    let (bad, fatal) = read_error(&err, records.line(), index);
-                    out.emit(Event::Bad(bad))?;
-                    if fatal {
-                        break;
-                    }
-                    continue;
+                    out.emit(Event::Bad(read_error(&err, records.line(), index)))?;
+                    break;
                 }
             }
         }
@@ -275,32 +267,13 @@ fn parse_records(
     ControlFlow::Continue(())
 }
 
-/// The one CSV configuration: flexible (a ragged row is reported, not fatal), no header handling.
-fn builder(quoting: bool) -> csv::ReaderBuilder {
-    let mut builder = csv::ReaderBuilder::new();
-    builder
-        .has_headers(false)
-        .flexible(true)
-        .quoting(quoting)
-        // With the default CRLF terminator the csv crate reports the line of a record that
-        // follows a CRLF one line early; split on LF alone and drop the CR in `field`.
-        .terminator(csv::Terminator::Any(b'\n'))
-        .buffer_capacity(BUFFER);
-    builder
+/// A row that could not be read: the source failed, and nothing after it can be read.
+fn read_error(err: &io::Error, line: u64, index: u32) -> BadRow {
+    let reason = format!("cannot read past this line, the rest of the input is lost: {err}");
+    BadRow { location: Location { input: index, line }, reason }
 }
 
-/// A row that could not be read, and whether reading can go on after it.
-fn read_error(err: &csv::Error, line: u64, index: u32) -> (BadRow, bool) {
-    let fatal = matches!(err.kind(), csv::ErrorKind::Io(_));
-    let reason = if fatal {
-        format!("cannot read past this line, the rest of the input is lost: {err}")
-    } else {
-        format!("malformed CSV: {err}")
-    };
-    (BadRow { location: Location { input: index, line }, reason }, fatal)
-}
-
-fn header_names(name: &str, record: &ByteRecord) -> Result<Vec<String>, InputError> {
+fn header_names(name: &str, record: &Record) -> Result<Vec<String>, InputError> {
     let fields: Vec<&[u8]> = record.iter().map(without_cr).collect();
     header::check_text(name, &fields)?;
     let mut names: Vec<String> = fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();

@@ -1,114 +1,209 @@
-//! Records with the right line numbers. The csv crate skips blank lines but then reports the next
-//! record at the line (and byte) where the blank run began; its running line count is right at
-//! the end of each record, so the line of a record is worked out from there. Blank lines of CRLF
-//! files (a lone CR, since records are split on LF) are skipped here too.
+//! Records with the line each starts on. Lines without a quote, nearly all of an export, are split
+//! on commas in one search for commas, line ends and quotes; a line with a quote goes to csv-core's parser, which
+//! reads it (and the lines its quotes hold) exactly as the csv crate would. Blank lines, and the
+//! lone CR of a blank CRLF line (records split on LF), are skipped, as the csv crate skips them.
+//!
+//! Why the split is safe: csv-core, at the start of a record, reads a line with no quote as the
+//! bytes between its commas. Only a quote changes how a line is read, and those lines get
+//! csv-core itself, started at a record's start like every record it reads.
 
-use csv::ByteRecord;
-use std::cell::Cell;
+use super::record::Record;
+use super::scan;
+use csv_core::ReadRecordResult;
 use std::io::{self, Read};
-use std::rc::Rc;
 
-/// What the reader under the CSV parser has seen: how many bytes, whether it reached the end,
-/// the last byte, and the last byte that was not a line end.
-#[derive(Debug, Default)]
-pub struct Tail {
-    total: Cell<u64>,
-    at_end: Cell<bool>,
-    last: Cell<u8>,
-    last_text: Cell<u8>,
-}
+/// What the reader starts with and reads at a time.
+const BUFFER: usize = 256 * 1024;
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
-impl Tail {
-    /// True when `record`, just read, may be an unclosed quote swallowing the rest of the input
-    /// (the caller confirms that it is the last record): see [`super::unclosed`].
-    pub fn may_be_unclosed(&self, record: &ByteRecord) -> bool {
-        let last_field = record.iter().next_back().unwrap_or_default();
-        self.at_end.get() && self.last_text.get() != b'"' && last_field.contains(&b'\n')
-    }
-
-    /// True when a record ending at byte `end` is the input's last line, with no line end.
-    fn unterminated_at(&self, end: u64) -> bool {
-        self.at_end.get() && end == self.total.get() && self.last.get() != b'\n'
-    }
-}
-
-/// Passes bytes through, keeping [`Tail`] up to date.
-pub struct TailReader<R> {
-    inner: R,
-    tail: Rc<Tail>,
-}
-
-impl<R: Read> Read for TailReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let tail = &self.tail;
-        if n == 0 && !buf.is_empty() {
-            tail.at_end.set(true);
-        }
-        tail.total.set(tail.total.get() + n as u64);
-        if let Some(&last) = buf[..n].last() {
-            tail.last.set(last);
-        }
-        if let Some(&last) = buf[..n].iter().rev().find(|b| !matches!(b, b'\r' | b'\n')) {
-            tail.last_text.set(last);
-        }
-        Ok(n)
-    }
-}
-
-/// A CSV reader that hands out each record with the line it starts on.
+/// A CSV reader (comma-separated, LF-terminated, quotes as the csv crate reads them, or taken
+/// literally) that hands out each record that is not blank, with its line.
 pub struct Records<R> {
-    csv: csv::Reader<TailReader<R>>,
-    pub tail: Rc<Tail>,
+    source: R,
+    /// Bytes read and not yet handed out: `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The source has returned its end.
+    at_end: bool,
+    /// The line of `buf[start]`, and of the record being read.
+    line: u64,
+    record_line: u64,
+    /// Whether the input's start has been looked at for a BOM.
+    bom_checked: bool,
+    /// The last byte of the input so far that is not a line end.
+    last_text: u8,
+    /// Quotes are read as quotes (else taken literally, and every line is split as it is).
+    quoting: bool,
+    core: csv_core::Reader,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
 }
 
 impl<R: Read> Records<R> {
-    pub fn new(builder: &csv::ReaderBuilder, inner: R) -> Records<R> {
-        let tail = Rc::new(Tail::default());
-        let csv = builder.from_reader(TailReader { inner, tail: tail.clone() });
-        Records { csv, tail }
+    pub fn new(source: R, quoting: bool) -> Records<R> {
+        let mut core = csv_core::ReaderBuilder::new().terminator(csv_core::Terminator::Any(b'\n')).build();
+        // csv-core drops a BOM from the first input it is given; the BOM is handled here (it
+        // can only open the input), so that first input is a blank line it skips.
+        let _ = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
+        Records {
+            source,
+            buf: vec![0; BUFFER],
+            start: 0,
+            end: 0,
+            at_end: false,
+            line: 1,
+            record_line: 1,
+            bom_checked: false,
+            last_text: 0,
+            quoting,
+            core,
+            fields: vec![0; 1024],
+            ends: vec![0; 64],
+        }
     }
 
-    /// The next record that is not a blank line, and its line; `None` at the end.
-    pub fn next(&mut self, record: &mut ByteRecord) -> csv::Result<Option<u64>> {
+    /// The next record that is not a blank line, and its line; `None` at the end. An error is
+    /// the source's: nothing after it can be read.
+    pub fn next(&mut self, record: &mut Record) -> io::Result<Option<u64>> {
         loop {
-            if !self.csv.read_byte_record(record)? {
+            if !self.read_record(record)? {
                 return Ok(None);
             }
-            if record.len() != 1 || !matches!(&record[0], b"" | b"\r") {
-                return Ok(Some(self.line_of(record)));
+            if record.len() != 1 || !matches!(record.get(0), Some(b"" | b"\r")) {
+                return Ok(Some(self.record_line));
             }
         }
     }
 
-    /// Where reading stopped: the line of a record that could not be read.
+    /// Where reading stopped: the line of the record being read.
     pub fn line(&self) -> u64 {
-        self.csv.position().line()
+        self.record_line
     }
 
-    fn line_of(&self, record: &ByteRecord) -> u64 {
-        let end = self.csv.position();
-        // Line ends inside quoted values; most records have none, which one search tells.
-        let bytes = record.as_slice();
-        let inside = if memchr::memchr(b'\n', bytes).is_some() { memchr::memchr_iter(b'\n', bytes).count() } else { 0 };
-        let terminator = u64::from(!self.tail.unterminated_at(end.byte()));
-        let reported = record.position().map_or(1, |p| p.line());
-        end.line().saturating_sub(inside as u64 + terminator).max(reported)
+    /// True when `record`, just read, may be an unclosed quote swallowing the rest of the input
+    /// (the caller confirms that it is the last record): see [`super::unclosed`].
+    pub fn may_be_unclosed(&self, record: &Record) -> bool {
+        let last_field = record.iter().next_back().unwrap_or_default();
+        self.at_end && self.start == self.end && self.last_text != b'"' && last_field.contains(&b'\n')
+    }
+
+    /// Reads one record, blank or not; false at the end of the input.
+    fn read_record(&mut self, record: &mut Record) -> io::Result<bool> {
+        self.record_line = self.line;
+        if !self.bom_checked {
+            while self.end - self.start < BOM.len() && !self.at_end {
+                self.fill()?;
+            }
+            if self.buf[self.start..self.end].starts_with(BOM) {
+                self.start += BOM.len();
+            }
+            self.bom_checked = true;
+        }
+        // The line's commas and end, reading more until it is all in the buffer (or the input
+        // ends); a quote first means csv-core reads the record.
+        let (mut scanned, mut field) = (0, 0);
+        record.start_split();
+        let len = loop {
+            let rest = &self.buf[self.start + scanned..self.end];
+            let mut line_end = None;
+            for at in scan::structural(rest) {
+                match rest[at] {
+                    b',' => {
+                        record.push_span(field, scanned + at);
+                        field = scanned + at + 1;
+                    }
+                    b'\n' => {
+                        line_end = Some(scanned + at);
+                        break;
+                    }
+                    _ if self.quoting => return self.read_quoted(record),
+                    _ => {}
+                }
+            }
+            if let Some(len) = line_end {
+                break len;
+            }
+            scanned = self.end - self.start;
+            if self.at_end {
+                if scanned == 0 {
+                    return Ok(false);
+                }
+                break scanned;
+            }
+            self.fill()?;
+        };
+        record.set_line(&self.buf[self.start..self.start + len]);
+        self.start = (self.start + len + 1).min(self.end);
+        self.line += 1;
+        Ok(true)
+    }
+
+    /// Reads the record at `start`, a line with a quote, with csv-core.
+    fn read_quoted(&mut self, record: &mut Record) -> io::Result<bool> {
+        let (mut nfields, mut nends) = (0, 0);
+        loop {
+            let input = &self.buf[self.start..self.end];
+            let (result, nin, nout, nend) =
+                self.core.read_record(input, &mut self.fields[nfields..], &mut self.ends[nends..]);
+            self.line += memchr::memchr_iter(b'\n', &input[..nin]).count() as u64;
+            self.start += nin;
+            nfields += nout;
+            nends += nend;
+            match result {
+                ReadRecordResult::InputEmpty if !self.at_end => self.fill()?,
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => self.fields.resize(self.fields.len() * 2, 0),
+                ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                ReadRecordResult::Record => break,
+                ReadRecordResult::End => return Ok(false),
+            }
+        }
+        record.clear();
+        let mut from = 0;
+        for &to in &self.ends[..nends] {
+            record.push_field(&self.fields[from..to]);
+            from = to;
+        }
+        Ok(true)
+    }
+
+    /// Reads more of the source after the bytes not yet handed out, which move to the front
+    /// (and the buffer grows when they fill it: a line longer than the buffer).
+    fn fill(&mut self) -> io::Result<()> {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        if self.end == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let n = loop {
+            match self.source.read(&mut self.buf[self.end..]) {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                result => break result?,
+            }
+        };
+        let read = &self.buf[self.end..self.end + n];
+        if let Some(&last) = read.iter().rev().find(|b| !matches!(b, b'\r' | b'\n')) {
+            self.last_text = last;
+        }
+        self.end += n;
+        self.at_end = n == 0;
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn lines(text: &[u8]) -> Vec<(String, u64)> {
-        let mut builder = csv::ReaderBuilder::new();
-        builder.has_headers(false).flexible(true).terminator(csv::Terminator::Any(b'\n'));
-        let mut records = Records::new(&builder, text);
-        let mut record = ByteRecord::new();
+        let mut records = Records::new(text, true);
+        let mut record = Record::default();
         let mut seen = Vec::new();
         while let Some(line) = records.next(&mut record).unwrap() {
-            seen.push((String::from_utf8_lossy(&record[0]).trim_end().to_string(), line));
+            seen.push((String::from_utf8_lossy(record.get(0).unwrap()).trim_end().to_string(), line));
         }
         seen
     }
@@ -129,5 +224,84 @@ mod tests {
     fn lines_count_line_ends_inside_quoted_values() {
         assert_eq!(lines(b"H\nc1,\"a\n\nb\"\n\nc2\n"), expect(&[("H", 1), ("c1", 2), ("c2", 6)]));
         assert_eq!(lines(b"H\nc1,\"a\r\nb\"\r\nc2\r\n"), expect(&[("H", 1), ("c1", 2), ("c2", 4)]));
+    }
+
+    /// A source that hands out a few bytes at a time, as a pipe may.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// Every record as the csv crate reads it, with its line: one more than the line ends
+    /// before its first byte. (The csv crate's own position of a record is where the blank lines
+    /// or BOM before it began, so they are stepped over.)
+    fn csv_crate_records(text: &[u8], quoting: bool) -> (Vec<Vec<Vec<u8>>>, Vec<u64>) {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .quoting(quoting)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(text);
+        let (mut out, mut lines) = (Vec::new(), Vec::new());
+        let mut record = csv::ByteRecord::default();
+        while reader.read_byte_record(&mut record).unwrap() {
+            if record.len() != 1 || !matches!(&record[0], b"" | b"\r") {
+                out.push(record.iter().map(<[u8]>::to_vec).collect());
+                let mut start = record.position().unwrap().byte() as usize;
+                if start == 0 && text.starts_with(BOM) {
+                    start = BOM.len();
+                }
+                while text.get(start) == Some(&b'\n') {
+                    start += 1;
+                }
+                lines.push(1 + memchr::memchr_iter(b'\n', &text[..start]).count() as u64);
+            }
+        }
+        (out, lines)
+    }
+
+    fn our_records(text: &[u8], quoting: bool, chunk: usize) -> (Vec<Vec<Vec<u8>>>, Vec<u64>) {
+        let mut records = Records::new(Trickle(text, chunk), quoting);
+        let (mut out, mut lines) = (Vec::new(), Vec::new());
+        let mut record = Record::default();
+        while let Some(line) = records.next(&mut record).unwrap() {
+            out.push(record.iter().map(<[u8]>::to_vec).collect());
+            lines.push(line);
+        }
+        (out, lines)
+    }
+
+    proptest! {
+        /// Any mix of plain and quoted fields, blank lines, CRs, a BOM and an unclosed quote reads
+        /// as the csv crate reads it, on the same lines, whatever the size of the source's reads.
+        #[test]
+        fn records_are_the_csv_crates(
+            parts in prop::collection::vec(prop::sample::select(
+                vec!["a", "bc", ",", "\n", "\r", "\"", "\"\"", "x y", "\u{e9}", "\r\n", "\u{feff}"]), 0..40),
+            bom in any::<bool>(),
+            quoting in any::<bool>(),
+            chunk in 1usize..20,
+        ) {
+            let mut text = if bom { BOM.to_vec() } else { Vec::new() };
+            text.extend(parts.concat().into_bytes());
+            prop_assert_eq!(our_records(&text, quoting, chunk), csv_crate_records(&text, quoting));
+        }
+    }
+
+    #[test]
+    fn a_line_longer_than_the_buffer_is_read_whole() {
+        let long = "v".repeat(BUFFER * 2 + 5);
+        let text = format!("H,A\nc1,{long}\nc2,\"{long}\"\nc3,z");
+        let (records, lines) = our_records(text.as_bytes(), true, 100_000);
+        assert_eq!(lines, [1, 2, 3, 4]);
+        assert_eq!(records[1][1].len(), long.len());
+        assert_eq!(records[2][1].len(), long.len());
+        assert_eq!(records[3], [b"c3".to_vec(), b"z".to_vec()]);
     }
 }

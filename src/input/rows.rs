@@ -3,8 +3,8 @@
 
 use super::columns::LongKeys;
 use super::header::Layout;
+use super::record::{Record, TextRecord};
 use super::{BadRow, Item, Location, ReadOptions, Row};
-use csv::{ByteRecord, StringRecord};
 use std::sync::Arc;
 
 /// Turns records into rows, reusing one `Row` for all of them.
@@ -20,18 +20,18 @@ pub struct RowMaker<'a> {
 /// once for the whole record, so its fields can be borrowed as they are), else its bytes, which
 /// are taken field by field to say what is wrong.
 pub enum Parsed {
-    Text(StringRecord),
-    Bytes(ByteRecord),
+    Text(TextRecord),
+    Bytes(Record),
 }
 
 impl Parsed {
-    pub fn of(record: ByteRecord) -> Parsed {
+    pub fn of(record: Record) -> Parsed {
         if !clean(&record) {
             return Parsed::Bytes(record);
         }
-        match StringRecord::from_byte_record(record) {
+        match TextRecord::from_record(record) {
             Ok(text) => Parsed::Text(text),
-            Err(err) => Parsed::Bytes(err.into_byte_record()),
+            Err(record) => Parsed::Bytes(record),
         }
     }
 
@@ -42,9 +42,9 @@ impl Parsed {
         }
     }
 
-    fn into_bytes(self) -> ByteRecord {
+    fn into_bytes(self) -> Record {
         match self {
-            Parsed::Text(text) => text.into_byte_record(),
+            Parsed::Text(text) => text.into_record(),
             Parsed::Bytes(bytes) => bytes,
         }
     }
@@ -61,7 +61,7 @@ impl<'a> RowMaker<'a> {
     }
 
     /// The row of `record`, or why it is bad; and a record to read the next one into.
-    pub fn item(&mut self, record: Parsed, location: Location) -> (Item<'_>, ByteRecord) {
+    pub fn item(&mut self, record: Parsed, location: Location) -> (Item<'_>, Record) {
         let width = match self.layout {
             Layout::Wide { width, .. } | Layout::Long { width, .. } => *width,
             Layout::BareIds => 1,
@@ -71,7 +71,7 @@ impl<'a> RowMaker<'a> {
                 (Err(format!("has {} fields, the header has {width}", record.len())), record.into_bytes())
             }
             Parsed::Text(text) => {
-                let (last, base) = (width - 1, text.as_slice().as_ptr() as usize);
+                let (last, base) = (width - 1, text.as_str().as_ptr() as usize);
                 let get = |i, _: &str| {
                     let field = text.get(i).unwrap_or_default();
                     let field = if i == last { field.strip_suffix('\r').unwrap_or(field) } else { field };
@@ -81,7 +81,7 @@ impl<'a> RowMaker<'a> {
                 // The record becomes the row's (its values are spans of it); the row's old one
                 // goes back for reading.
                 let old = std::mem::replace(&mut self.row.record, text);
-                (result, old.into_byte_record())
+                (result, old.into_record())
             }
             Parsed::Bytes(bytes) => (self.fill(location, |i, column| Ok((field(&bytes, i, column)?, None))), bytes),
         };
@@ -138,8 +138,8 @@ impl<'a> RowMaker<'a> {
 
 /// A record with no NUL byte: the common case (UTF-8 is checked once per record as it is
 /// borrowed as text; a record that fails either check is taken field by field for the message).
-fn clean(record: &ByteRecord) -> bool {
-    memchr::memchr(0, record.as_slice()).is_none()
+fn clean(record: &Record) -> bool {
+    memchr::memchr(0, record.as_bytes()).is_none()
 }
 
 /// Drops the CR of a CRLF line end, left on the last field because records split on LF.
@@ -147,7 +147,7 @@ pub fn without_cr(bytes: &[u8]) -> &[u8] {
     bytes.strip_suffix(b"\r").unwrap_or(bytes)
 }
 
-fn field<'r>(record: &'r ByteRecord, index: usize, column: &str) -> Result<&'r str, String> {
+fn field<'r>(record: &'r Record, index: usize, column: &str) -> Result<&'r str, String> {
     let bytes = record.get(index).unwrap_or_default();
     let bytes = if index + 1 == record.len() { without_cr(bytes) } else { bytes };
     let text = std::str::from_utf8(bytes)

@@ -8,10 +8,10 @@
 //! quote was doubled (a lone one would have closed the field), so the lines are read again with
 //! quotes taken literally.
 
-use csv::ByteRecord;
+use super::record::Record;
 
 /// The line the unclosed quote opened on, and the lines it swallowed (from the next line on).
-pub fn swallowed(record: &ByteRecord, first_line: u64) -> (u64, &[u8]) {
+pub fn swallowed(record: &Record, first_line: u64) -> (u64, &[u8]) {
     let fields = record.len();
     let newlines_before: usize =
         record.iter().take(fields.saturating_sub(1)).map(|f| f.iter().filter(|&&b| b == b'\n').count()).sum();
@@ -28,18 +28,15 @@ pub fn swallowed(record: &ByteRecord, first_line: u64) -> (u64, &[u8]) {
 mod tests {
     use super::*;
 
-    use crate::input::records::{Records, Tail};
-    use std::rc::Rc;
+    use crate::input::records::Records;
 
-    fn last_record(text: &[u8]) -> (ByteRecord, Rc<Tail>) {
-        let mut builder = csv::ReaderBuilder::new();
-        builder.has_headers(false).flexible(true);
-        let mut records = Records::new(&builder, text);
-        let (mut record, mut last) = (ByteRecord::new(), ByteRecord::new());
+    fn last_record(text: &[u8]) -> (Record, Records<&[u8]>) {
+        let mut records = Records::new(text, true);
+        let (mut record, mut last) = (Record::default(), Record::default());
         while records.next(&mut record).unwrap().is_some() {
             last = record.clone();
         }
-        (last, records.tail)
+        (last, records)
     }
 
     #[test]
