@@ -123,7 +123,7 @@ impl Row {
         let mut row =
             Row { location, instance_id: instance_id.into(), contact_id: contact_id.into(), ..Row::default() };
         for (key, value) in attributes {
-            row.push_named(key, value, None);
+            row.push_named(key, Field::Text(value));
         }
         row
     }
@@ -193,27 +193,44 @@ impl Row {
         (start, self.text.len())
     }
 
-    /// The value, as a span of the record when it is one (`at`: its offset there), else copied.
-    fn push_span(&mut self, value: &str, at: Option<usize>) -> Span {
-        match at {
-            Some(at) => Span::Record(at, at + value.len()),
-            None => {
-                let (start, end) = self.push_value(value);
+    /// The value, as a span of the record when it is one, else copied.
+    fn push_span(&mut self, value: Field<'_>) -> Span {
+        match value {
+            Field::Span(start, end) => Span::Record(start, end),
+            Field::Text(text) => {
+                let (start, end) = self.push_value(text);
                 Span::Text(start, end)
             }
         }
     }
 
     /// An attribute from the header's attribute column `column` (an index into `columns`).
-    fn push_column(&mut self, column: usize, value: &str, at: Option<usize>) {
-        let value = self.push_span(value, at);
+    fn push_column(&mut self, column: usize, value: Field<'_>) {
+        let value = self.push_span(value);
         self.attributes.push(Attribute { key: Key::Column(column as u32), value });
     }
 
-    fn push_named(&mut self, key: &str, value: &str, at: Option<usize>) {
+    fn push_named(&mut self, key: &str, value: Field<'_>) {
         let (start, end) = self.push_value(key);
-        let value = self.push_span(value, at);
+        let value = self.push_span(value);
         self.attributes.push(Attribute { key: Key::Text(start, end), value });
+    }
+}
+
+/// A field as rows are filled from it: a span of the record the row keeps, or text from
+/// elsewhere (copied into the row).
+#[derive(Debug, Clone, Copy)]
+enum Field<'a> {
+    Span(usize, usize),
+    Text(&'a str),
+}
+
+impl Field<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Field::Span(start, end) => start == end,
+            Field::Text(text) => text.is_empty(),
+        }
     }
 }
 

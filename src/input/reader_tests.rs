@@ -242,3 +242,29 @@ fn bare_id_list_reads_the_first_line_as_data() {
     let ids: Vec<(u64, String)> = rows(&items).into_iter().map(|r| (r.0, r.2)).collect();
     assert_eq!(ids, [(1, "id-1".to_string()), (2, "id-2".to_string())]);
 }
+
+#[test]
+fn each_row_gets_its_own_instance_and_a_wrong_arn_stays_that_rows_problem() {
+    let arn = |region: &str, id: &str| format!("arn:aws:connect:{region}:123456789012:instance/{id}");
+    let text = format!(
+        "InstanceId,ContactId,A\ni1,c1,x\ni1,c2,x\n{},c3,x\n i2 ,c4,x\n{},c5,x\ni2,c6,x\n,c7,x\n",
+        arn("eu-west-2", "i3"),
+        arn("us-east-1", "i3")
+    );
+    let options =
+        ReadOptions { region: Some("eu-west-2".into()), default_instance: Some("dflt".into()), ..Default::default() };
+    let (_, items) = read(text.as_bytes(), &options);
+    let instances: Vec<(u64, String)> = rows(&items).into_iter().map(|(line, instance, ..)| (line, instance)).collect();
+    let want = [(2, "i1"), (3, "i1"), (4, "i3"), (5, "i2"), (7, "i2"), (8, "dflt")];
+    assert_eq!(instances, want.map(|(line, id)| (line, id.to_string())));
+    assert_eq!(bad(&items).iter().map(|(line, _)| *line).collect::<Vec<_>>(), [6]);
+}
+
+#[test]
+fn quoted_and_plain_lines_give_the_same_rows() {
+    let options = ReadOptions { default_instance: Some("i".into()), ..Default::default() };
+    let plain = read(b"ContactId,A,B\nc1,x y,z\r\nc2,,\xc3\xa9\n", &options).1;
+    let quoted = read(b"ContactId,A,B\n\"c1\",\"x y\",z\r\nc2,\"\",\"\xc3\xa9\"\n", &options).1;
+    assert_eq!(rows(&plain), rows(&quoted));
+    assert_eq!(rows(&plain)[0].3, pairs(&[("A", "x y"), ("B", "z")]));
+}

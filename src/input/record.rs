@@ -95,8 +95,9 @@ impl TextRecord {
         self.fields.len()
     }
 
-    pub fn get(&self, index: usize) -> Option<&str> {
-        self.fields.get(index).map(|&(start, end)| &self.text[start..end])
+    /// Where field `index` is in [`TextRecord::as_str`].
+    pub fn span(&self, index: usize) -> Option<(usize, usize)> {
+        self.fields.get(index).copied()
     }
 
     /// The text the fields are spans of.
@@ -132,7 +133,8 @@ mod tests {
         assert!(split("").iter().eq([b""]));
         assert_eq!(from_line.as_bytes(), "c1,,x y,\u{e9}\r".as_bytes());
         let text = TextRecord::from_record(from_line).unwrap();
-        assert_eq!((text.len(), text.get(3)), (4, Some("\u{e9}\r")));
+        let (start, end) = text.span(3).unwrap();
+        assert_eq!((text.len(), &text.as_str()[start..end]), (4, "\u{e9}\r"));
         assert!(text.into_record().iter().eq(pushed.iter()));
     }
 

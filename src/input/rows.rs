@@ -4,7 +4,7 @@
 use super::columns::LongKeys;
 use super::header::Layout;
 use super::record::{Record, TextRecord};
-use super::{BadRow, Item, Location, ReadOptions, Row};
+use super::{BadRow, Field, Item, Location, ReadOptions, Row};
 use std::sync::Arc;
 
 /// Turns records into rows, reusing one `Row` for all of them.
@@ -14,6 +14,8 @@ pub struct RowMaker<'a> {
     options: &'a ReadOptions,
     keys: LongKeys<'a>,
     row: Box<Row>,
+    /// The last instance field read, and the instance id it names.
+    last_instance: (String, String),
 }
 
 /// A record as the parsing thread hands it over: text when it is UTF-8 with no NUL (checked there,
@@ -57,7 +59,14 @@ impl<'a> RowMaker<'a> {
             Layout::Long { .. } | Layout::BareIds => Arc::from(Vec::new()),
         };
         let row = Box::new(Row { columns, ..Row::default() });
-        RowMaker { name, layout, options, keys: LongKeys::new(&options.columns), row }
+        RowMaker {
+            name,
+            layout,
+            options,
+            keys: LongKeys::new(&options.columns),
+            row,
+            last_instance: Default::default(),
+        }
     }
 
     /// The row of `record`, or why it is bad; and a record to read the next one into.
@@ -71,19 +80,21 @@ impl<'a> RowMaker<'a> {
                 (Err(format!("has {} fields, the header has {width}", record.len())), record.into_bytes())
             }
             Parsed::Text(text) => {
-                let (last, base) = (width - 1, text.as_str().as_ptr() as usize);
+                let (last, bytes) = (width - 1, text.as_str().as_bytes());
                 let get = |i, _: &str| {
-                    let field = text.get(i).unwrap_or_default();
-                    let field = if i == last { field.strip_suffix('\r').unwrap_or(field) } else { field };
-                    Ok((field, Some(field.as_ptr() as usize - base)))
+                    let (start, end) = text.span(i).unwrap_or_default();
+                    let cr = i == last && end > start && bytes[end - 1] == b'\r';
+                    Ok(Field::Span(start, end - usize::from(cr)))
                 };
-                let result = self.fill(location, get);
+                let result = self.fill(location, text.as_str(), get);
                 // The record becomes the row's (its values are spans of it); the row's old one
                 // goes back for reading.
                 let old = std::mem::replace(&mut self.row.record, text);
                 (result, old.into_record())
             }
-            Parsed::Bytes(bytes) => (self.fill(location, |i, column| Ok((field(&bytes, i, column)?, None))), bytes),
+            Parsed::Bytes(bytes) => {
+                (self.fill(location, "", |i, column| Ok(Field::Text(field(&bytes, i, column)?))), bytes)
+            }
         };
         let item = match result {
             Ok(()) => Item::Row(&self.row),
@@ -92,47 +103,71 @@ impl<'a> RowMaker<'a> {
         (item, spare)
     }
 
-    /// Fills the row from the fields `get` gives (by index; the column's name is for messages),
-    /// each with its offset in the row's record when it is borrowed from there.
+    /// Fills the row from the fields `get` gives (by index; the column's name is for messages):
+    /// spans of `record` (the text of the record the row will keep), or text of their own.
     fn fill<'r>(
         &mut self,
         location: Location,
-        get: impl Fn(usize, &str) -> Result<(&'r str, Option<usize>), String>,
+        record: &'r str,
+        get: impl Fn(usize, &str) -> Result<Field<'r>, String>,
     ) -> Result<(), String> {
         let (layout, options, row) = (self.layout, self.options, &mut *self.row);
+        let text = |field: Field<'r>| match field {
+            Field::Span(start, end) => &record[start..end],
+            Field::Text(text) => text,
+        };
         let (contact, instance) = match layout {
             Layout::Wide { contact, instance, .. } | Layout::Long { contact, instance, .. } => (*contact, *instance),
             Layout::BareIds => (0, None),
         };
         row.clear();
         row.location = location;
-        row.contact_id.push_str(get(contact, "contact id")?.0.trim());
-        match instance.map(|i| get(i, "InstanceId")).transpose()?.map(|(id, _)| id.trim()) {
-            Some(id) if !id.is_empty() => row
-                .instance_id
-                .push_str(&crate::arn::instance_id(id, options.region.as_deref()).map_err(|e| e.to_string())?),
+        row.contact_id.push_str(trim(text(get(contact, "contact id")?)));
+        match instance.map(|i| get(i, "InstanceId")).transpose()?.map(|id| trim(text(id))) {
+            Some(id) if !id.is_empty() => {
+                // Rows of an export name a handful of instances: the last one is looked up once.
+                let (raw, resolved) = &mut self.last_instance;
+                if id != raw.as_str() {
+                    let found = crate::arn::instance_id(id, options.region.as_deref()).map_err(|e| e.to_string())?;
+                    resolved.clear();
+                    resolved.push_str(&found);
+                    raw.clear();
+                    raw.push_str(id);
+                }
+                row.instance_id.push_str(resolved);
+            }
             _ => row.instance_id.push_str(options.default_instance.as_deref().unwrap_or_default()),
         }
+        let given = |value: &Field<'_>| options.send_empty || !value.is_empty();
         match layout {
             Layout::Wide { attributes: columns, .. } => {
                 for (column, (i, name)) in columns.iter().enumerate() {
-                    let (value, at) = get(*i, name)?;
-                    if !value.is_empty() || options.send_empty {
-                        row.push_column(column, value, at);
+                    let value = get(*i, name)?;
+                    if given(&value) {
+                        row.push_column(column, value);
                     }
                 }
             }
             Layout::Long { key, value, .. } => {
-                let (value, at) = get(*value, "Value")?;
-                if (!value.is_empty() || options.send_empty)
-                    && let Some(key) = self.keys.key(self.name, get(*key, "Key")?.0)?
+                let value = get(*value, "Value")?;
+                if given(&value)
+                    && let Some(key) = self.keys.key(self.name, text(get(*key, "Key")?))?
                 {
-                    row.push_named(&key, value, at);
+                    row.push_named(&key, value);
                 }
             }
             Layout::BareIds => {}
         }
         Ok(())
+    }
+}
+
+/// `text` without the whitespace around it; at no cost when it starts and ends with a visible
+/// ASCII character (whitespace is ASCII at most up to the space, or not ASCII at all).
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
     }
 }
 
