@@ -117,7 +117,7 @@ impl<R: Read> Records<R> {
                         line_end = Some(scanned + at);
                         break;
                     }
-                    _ if self.quoting => return self.read_quoted(record),
+                    b'"' if self.quoting => return self.read_quoted(record),
                     _ => {}
                 }
             }
