@@ -171,9 +171,13 @@ impl<R: Read> Records<R> {
     /// Reads more of the source after the bytes not yet handed out, which move to the front
     /// (and the buffer grows when they fill it: a line longer than the buffer).
     fn fill(&mut self) -> io::Result<()> {
-        self.buf.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
+        // (Only when there is something to gain: a long line read in small pieces would otherwise
+        // be moved onto itself at every read.)
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
         if self.end == self.buf.len() {
             self.buf.resize(self.buf.len() * 2, 0);
         }
