@@ -296,6 +296,20 @@ mod tests {
             text.extend(parts.concat().into_bytes());
             prop_assert_eq!(our_records(&text, quoting, chunk), csv_crate_records(&text, quoting));
         }
+
+        /// Any bytes at all, with the ones the reader looks for (and their neighbours one bit
+        /// away, which its search may stop at too) frequent.
+        #[test]
+        fn any_bytes_read_as_the_csv_crate_reads_them(
+            bytes in prop::collection::vec(prop_oneof![
+                any::<u8>(),
+                prop::sample::select(b",\n\"\r-#\x0b\x2d\x23\x00".to_vec()),
+            ], 0..200),
+            quoting in any::<bool>(),
+            chunk in 1usize..64,
+        ) {
+            prop_assert_eq!(our_records(&bytes, quoting, chunk), csv_crate_records(&bytes, quoting));
+        }
     }
 
     #[test]
