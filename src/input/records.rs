@@ -27,7 +27,7 @@ pub struct Records<R> {
     /// The source has returned its end.
     at_end: bool,
     /// The line of `buf[start]`, and of the record being read.
-    line: u64,
+    next_line: u64,
     record_line: u64,
     /// Whether the input's start has been looked at for a BOM.
     bom_checked: bool,
@@ -52,7 +52,7 @@ impl<R: Read> Records<R> {
             start: 0,
             end: 0,
             at_end: false,
-            line: 1,
+            next_line: 1,
             record_line: 1,
             bom_checked: false,
             last_text: 0,
@@ -90,7 +90,7 @@ impl<R: Read> Records<R> {
 
     /// Reads one record, blank or not; false at the end of the input.
     fn read_record(&mut self, record: &mut Record) -> io::Result<bool> {
-        self.record_line = self.line;
+        self.record_line = self.next_line;
         if !self.bom_checked {
             while self.end - self.start < BOM.len() && !self.at_end {
                 self.fill()?;
@@ -135,7 +135,7 @@ impl<R: Read> Records<R> {
         };
         record.set_line(&self.buf[self.start..self.start + len]);
         self.start = (self.start + len + 1).min(self.end);
-        self.line += 1;
+        self.next_line += 1;
         Ok(true)
     }
 
@@ -146,7 +146,7 @@ impl<R: Read> Records<R> {
             let input = &self.buf[self.start..self.end];
             let (result, nin, nout, nend) =
                 self.core.read_record(input, &mut self.fields[nfields..], &mut self.ends[nends..]);
-            self.line += memchr::memchr_iter(b'\n', &input[..nin]).count() as u64;
+            self.next_line += memchr::memchr_iter(b'\n', &input[..nin]).count() as u64;
             self.start += nin;
             nfields += nout;
             nends += nend;
