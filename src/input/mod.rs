@@ -87,9 +87,10 @@ struct Attribute {
     value: Span,
 }
 
-/// Where a value is: a span of `text`, or of the record (all its fields back to back).
-#[derive(Debug, Clone, Copy)]
-enum Span {
+/// Where a value is: a span of the row's own text, or of its record (see
+/// [`Row::attribute_spans`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
     Text(usize, usize),
     Record(usize, usize),
 }
@@ -163,6 +164,20 @@ impl Row {
             };
             (key, value)
         })
+    }
+
+    /// [`Row::raw_attributes`] with each value's place rather than its bytes, and the two texts
+    /// the places are in: the record's bytes, and the row's own. What lets a caller copy all of a
+    /// row's values in one go (the record whole) instead of one by one.
+    pub fn attribute_spans(&self) -> (&[u8], &[u8], impl Iterator<Item = (RawKey<'_>, Span)> + '_) {
+        let spans = self.attributes.iter().map(move |attribute| {
+            let key = match attribute.key {
+                Key::Column(column) => RawKey::Column(column),
+                Key::Text(start, end) => RawKey::Name(&self.text[start..end]),
+            };
+            (key, attribute.value)
+        });
+        (self.record.as_str().as_bytes(), self.text.as_bytes(), spans)
     }
 
     /// The key of the header's attribute column `column` (see [`RawKey::Column`]).

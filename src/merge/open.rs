@@ -4,7 +4,7 @@
 
 use super::combine::Places;
 use super::encode::{EncodedKey, Keys, encode_fragment, put_contact, raw_key_of};
-use crate::input::{Location, Row};
+use crate::input::{Location, Row, Span as ValueSpan};
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
@@ -42,8 +42,15 @@ impl OpenContact {
             put_contact(keys, &row.instance_id, &row.contact_id, &mut self.contact);
         }
         self.lines.push(row.location);
-        for (key, value) in row.raw_attributes() {
-            let value = push(&mut self.text, value);
+        // The record is copied whole, once, and its values are spans of the copy.
+        let (record, own, spans) = row.attribute_spans();
+        let base = self.text.len();
+        self.text.extend_from_slice(record);
+        for (key, span) in spans {
+            let value = match span {
+                ValueSpan::Record(start, end) => (base + start, base + end),
+                ValueSpan::Text(start, end) => push(&mut self.text, &own[start..end]),
+            };
             match raw_key_of(keys, row, key) {
                 EncodedKey::Id(id) => match self.by_id.find_or_put(id, self.chosen.len()) {
                     Some(place) => self.chosen[place].1 = value,
