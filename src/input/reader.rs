@@ -62,6 +62,9 @@ enum Event {
     /// between the threads and back without being copied.)
     Record(Parsed, Location),
     Bad(BadRow),
+    /// A record made into a row, on its way back to be read into again. (Batches go back too,
+    /// holding these: neither records nor batches are allocated again once reading is under way.)
+    Spare(Record),
 }
 
 /// [`read_input`] over any reader (plain or gzip bytes); `name` is what messages call it.
@@ -79,7 +82,7 @@ pub fn read_reader(
 ) -> Result<InputInfo, InputError> {
     std::thread::scope(|scope| {
         let (events, received) = mpsc::sync_channel::<Vec<Event>>(IN_FLIGHT);
-        let (give_back, spares) = mpsc::channel::<Vec<Record>>();
+        let (give_back, spares) = mpsc::channel::<Vec<Event>>();
         std::thread::Builder::new()
             .name("parse".into())
             .spawn_scoped(scope, move || parse(index, name, raw, options, &Sender::new(events, spares)))
@@ -91,82 +94,102 @@ pub fn read_reader(
         let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
         let mut rows = RowMaker::new(name, &layout, options);
         for mut batch in received {
-            let mut used = Vec::with_capacity(batch.len());
-            for event in batch.drain(..) {
+            for slot in batch.iter_mut() {
                 info.rows += 1;
-                let flow = match event {
+                let flow = match std::mem::replace(slot, Event::Spare(Record::default())) {
                     Event::Record(record, location) => {
                         let (item, spare) = rows.item(record, location);
                         info.bad_rows += u64::from(matches!(item, Item::Bad(_)));
-                        used.push(spare);
-                        sink(item)
+                        let flow = sink(item);
+                        *slot = Event::Spare(spare);
+                        flow
                     }
                     Event::Bad(bad) => {
                         info.bad_rows += 1;
                         sink(Item::Bad(bad))
                     }
-                    Event::Layout(_) => ControlFlow::Continue(()),
+                    Event::Layout(_) | Event::Spare(_) => ControlFlow::Continue(()),
                 };
                 if flow.is_break() {
                     // Dropping the receiver stops the parsing thread at its next batch.
                     return Ok(info);
                 }
             }
-            let _ = give_back.send(used);
+            let _ = give_back.send(batch);
         }
         Ok(info)
     })
 }
 
-/// The parsing thread's end of the channels: batches events, reuses records given back.
+/// The parsing thread's end of the channels: batches events, reuses the records and batches
+/// given back.
 struct Sender {
     events: mpsc::SyncSender<Vec<Event>>,
-    spares: mpsc::Receiver<Vec<Record>>,
+    given_back: mpsc::Receiver<Vec<Event>>,
     batch: std::cell::RefCell<Vec<Event>>,
-    spare: std::cell::RefCell<Vec<Record>>,
+    spare_records: std::cell::RefCell<Vec<Record>>,
+    spare_batches: std::cell::RefCell<Vec<Vec<Event>>>,
 }
 
 impl Sender {
-    fn new(events: mpsc::SyncSender<Vec<Event>>, spares: mpsc::Receiver<Vec<Record>>) -> Sender {
+    fn new(events: mpsc::SyncSender<Vec<Event>>, given_back: mpsc::Receiver<Vec<Event>>) -> Sender {
         Sender {
             events,
-            spares,
+            given_back,
             batch: std::cell::RefCell::new(Vec::with_capacity(BATCH)),
-            spare: std::cell::RefCell::new(Vec::new()),
+            spare_records: std::cell::RefCell::new(Vec::new()),
+            spare_batches: std::cell::RefCell::new(Vec::new()),
         }
     }
 
-    /// Queues an event; `Break` when the other thread has stopped listening.
     /// Queues an event; a batch goes when full (or before the next read, see [`Flushing`]).
+    /// `Break` when the other thread has stopped listening.
     fn emit(&self, event: Event) -> ControlFlow<()> {
         let mut batch = self.batch.borrow_mut();
         batch.push(event);
         if batch.len() < BATCH {
             return ControlFlow::Continue(());
         }
-        let full = std::mem::replace(&mut *batch, Vec::with_capacity(BATCH));
         drop(batch);
-        self.send(full)
+        self.send_batch()
     }
 
     fn send(&self, batch: Vec<Event>) -> ControlFlow<()> {
         if self.events.send(batch).is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     }
 
+    /// Sorts what came back: records to read into, and empty batches to fill.
+    fn take_given_back(&self) {
+        let (mut records, mut batches) = (self.spare_records.borrow_mut(), self.spare_batches.borrow_mut());
+        for mut batch in self.given_back.try_iter() {
+            records.extend(batch.drain(..).filter_map(|event| match event {
+                Event::Spare(record) => Some(record),
+                _ => None,
+            }));
+            batches.push(batch);
+        }
+    }
+
     /// A record given back for reuse, or a new one.
     fn spare_record(&self) -> Record {
-        let mut spare = self.spare.borrow_mut();
-        if spare.is_empty() {
-            spare.extend(self.spares.try_iter().flatten());
+        if self.spare_records.borrow().is_empty() {
+            self.take_given_back();
         }
-        spare.pop().unwrap_or_default()
+        self.spare_records.borrow_mut().pop().unwrap_or_default()
     }
 
     fn flush(&self) {
-        let rest = std::mem::take(&mut *self.batch.borrow_mut());
-        if !rest.is_empty() {
-            let _ = self.send(rest);
+        if !self.batch.borrow().is_empty() {
+            let _ = self.send_batch();
         }
+    }
+
+    /// Sends the batch, putting a spare one (or a new one) in its place.
+    fn send_batch(&self) -> ControlFlow<()> {
+        self.take_given_back();
+        let next = self.spare_batches.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(BATCH));
+        let full = std::mem::replace(&mut *self.batch.borrow_mut(), next);
+        self.send(full)
     }
 }
 
