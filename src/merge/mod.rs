@@ -336,9 +336,16 @@ fn share(options: &MergeOptions, keys: &Keys) -> usize {
     (options.budget / 4 * 3).saturating_sub(keys.bytes()) / PARTITIONS
 }
 
+/// What a partition's buffer holds once rows have gone to disk: it only gathers rows for the next
+/// write to the file. Small, so the 256 of them stay in the processor's cache; a buffer as large as
+/// the budget allows would only send every row through main memory once more.
+const WRITE_BUFFER: usize = 64 << 10;
+
 impl Partitioned {
-    /// The buffer of partition `index`, with room for `len` more bytes. A buffer holds at most
-    /// `share` bytes; when full it is appended to the partition's file and reused.
+    /// The buffer of partition `index`, with room for `len` more bytes. Until the first spill a
+    /// buffer holds up to `share` bytes (rows merged in memory if they all fit). The first buffer
+    /// to overflow sends them all to their files, and from then on each is appended to its file
+    /// whenever it holds [`WRITE_BUFFER`] bytes.
     fn room<'p>(
         &'p mut self,
         index: usize,
@@ -347,22 +354,27 @@ impl Partitioned {
         spool: &mut Option<Spool>,
         options: &MergeOptions,
     ) -> Result<&'p mut Vec<u8>, MergeError> {
-        let buffer = &mut self.buffers[index];
         self.rows += 1;
-        if buffer.len() + len > buffer.capacity() {
-            if buffer.len() + len > share {
-                if !buffer.is_empty() {
-                    spool_of(spool, options)?.append(&partition_name(index), buffer)?;
-                    self.spilled = true;
-                    buffer.clear();
-                }
+        let limit = |spilled: bool| if spilled { WRITE_BUFFER.min(share) } else { share };
+        let buffer = &self.buffers[index];
+        if buffer.len() + len <= buffer.capacity() {
+            return Ok(&mut self.buffers[index]);
+        }
+        if buffer.len() + len > limit(self.spilled) && !buffer.is_empty() {
+            let spool = spool_of(spool, options)?;
+            if self.spilled {
+                spool.append(&partition_name(index), &self.buffers[index])?;
+                self.buffers[index].clear();
             } else {
-                // The whole share at once (up to a point): pages are only touched as rows fill
-                // them, and a buffer that never moves leaves no freed copies behind for the
-                // allocator to hold.
-                let wanted = (4 << 20).max(2 * buffer.capacity()).min(share);
-                buffer.reserve_exact(wanted.max(buffer.len() + len) - buffer.len());
+                self.spill(spool)?;
             }
+        }
+        // The whole limit at once (up to a point): pages are only touched as rows fill them, and
+        // a buffer that never moves leaves no freed copies behind for the allocator to hold.
+        let buffer = &mut self.buffers[index];
+        if buffer.len() + len > buffer.capacity() {
+            let wanted = (4 << 20).max(2 * buffer.capacity()).min(limit(self.spilled));
+            buffer.reserve_exact(wanted.max(buffer.len() + len) - buffer.len());
         }
         Ok(buffer)
     }

@@ -222,3 +222,37 @@ proptest! {
         prop_assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "temp files left behind");
     }
 }
+
+/// Rows past the budget all go to disk at once, and from then on each partition only gathers a
+/// write's worth: memory falls back to the write buffers, and the contacts are the same.
+#[test]
+fn after_the_first_spill_buffers_only_gather_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each partition's share (96 KiB) is more than a write buffer.
+    let budget = 32 << 20;
+    let mut merger = Merger::new(MergeOptions { budget, temp_dir: Some(dir.path().to_path_buf()) });
+    let value = "v".repeat(1000);
+    let rows: Vec<Row> = (0..40_000)
+        .map(|i| row(0, i + 2, &format!("c{}", (i * 7919) % 20_000), &[("A", &value), ("B", &i.to_string())]))
+        .collect();
+    let mut peak = 0;
+    for row in &rows {
+        merger.add(row).unwrap();
+        if let State::Partitioned(partitioned) = &merger.state {
+            let held: usize = partitioned.buffers.iter().map(Vec::capacity).sum();
+            peak = peak.max(held);
+            if partitioned.spilled {
+                assert!(partitioned.buffers.iter().all(|b| b.capacity() <= WRITE_BUFFER), "a buffer kept its share");
+            }
+        }
+    }
+    assert!(peak <= budget, "buffers held {peak} bytes, over the {budget}-byte budget");
+    let State::Partitioned(partitioned) = &merger.state else { panic!("these rows are not grouped") };
+    assert!(partitioned.spilled, "40 MB of rows under a 32 MB budget must spill");
+    let contacts = merger.finish(&[]).unwrap();
+    let mut contacts: Vec<Contact> = contacts.map(Result::unwrap).collect();
+    contacts.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
+    let mut expected = in_memory(&rows, &[]);
+    expected.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
+    assert_eq!(contacts, expected);
+}
