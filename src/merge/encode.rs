@@ -38,9 +38,17 @@ pub fn encode(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) -> u64 {
 }
 
 /// Appends `row` to `out` as a fragment of one line.
+#[cfg(test)]
 pub fn encode_row(row: &Row, keys: &mut Keys, out: &mut Vec<u8>) {
+    let mut contact = Vec::new();
+    put_contact(keys, &row.instance_id, &row.contact_id, &mut contact);
+    encode_row_of(&contact, row, keys, out);
+}
+
+/// [`encode_row`] with the row's contact already encoded (by [`put_contact`]): `contact`.
+pub fn encode_row_of(contact: &[u8], row: &Row, keys: &mut Keys, out: &mut Vec<u8>) {
     let start = start_fragment(out);
-    put_contact(keys, &row.instance_id, &row.contact_id, out);
+    out.extend_from_slice(contact);
     put_varint(1, out);
     put_varint(u64::from(row.location.input), out);
     put_varint(row.location.line, out);

@@ -226,7 +226,7 @@ impl Merger {
                 let share = share(&self.options, &self.keys);
                 let State::Partitioned(partitioned) = &mut self.state else { unreachable!("matched above") };
                 let buffer = partitioned.room(index, encode::size_hint(row), share, &mut self.spool, &self.options)?;
-                encode::encode_row(row, &mut self.keys, buffer);
+                encode::encode_row_of(&self.scratch, row, &mut self.keys, buffer);
                 Ok(())
             }
         }
