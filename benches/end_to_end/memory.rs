@@ -46,7 +46,6 @@ struct Measure {
     /// The median of the rounds' ratios (`validate` over the floor run just before it).
     paired: f64,
     max_rss: u64,
-    rows: u64,
 }
 
 impl Measure {
@@ -80,12 +79,17 @@ fn measure(name: &str, path: &std::path::Path, smoke: bool) -> Measure {
     floors.sort();
     walls.sort();
     paired.sort_by(f64::total_cmp);
+    let floor = floors[floors.len() / 2];
+    println!(
+        "{name} export: {rows} rows, {}, median parsing floor {} (ratios below: of the medians / median of the rounds)",
+        megabytes(file_len(path)),
+        seconds(floor)
+    );
     Measure {
-        floor: floors[floors.len() / 2],
+        floor,
         wall: walls[walls.len() / 2],
         paired: paired[paired.len() / 2],
         max_rss: runs.iter().map(|m| m.max_rss).max().unwrap_or(0),
-        rows,
     }
 }
 
@@ -96,12 +100,6 @@ pub fn run(chosen: &[String], smoke: bool) -> bool {
     if wants("p1") || wants("unsorted") {
         let path = export(smoke, false).generate();
         let measured = measure("unsorted", &path, smoke);
-        println!(
-            "unsorted export: {} rows, {}, median parsing floor {} (ratios below: of the medians / median of the rounds)",
-            measured.rows,
-            megabytes(file_len(&path)),
-            seconds(measured.floor)
-        );
         if wants("p1") {
             all_met &= print_row(
                 "P1 validate speed vs floor",
@@ -135,12 +133,6 @@ pub fn run(chosen: &[String], smoke: bool) -> bool {
     if wants("sorted") {
         let path = export(smoke, true).generate();
         let measured = measure("sorted", &path, smoke);
-        println!(
-            "sorted export: {} rows, {}, median parsing floor {} (ratios below: of the medians / median of the rounds)",
-            measured.rows,
-            megabytes(file_len(&path)),
-            seconds(measured.floor)
-        );
         all_met &= print_row(
             "sorted: time vs floor",
             &seconds(measured.wall),
