@@ -91,6 +91,12 @@ impl TextRecord {
         Record { bytes: self.text.into_bytes(), fields: self.fields, split: self.split }
     }
 
+    /// Empties the record, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.fields.clear();
+    }
+
     pub fn len(&self) -> usize {
         self.fields.len()
     }

@@ -93,6 +93,8 @@ impl<'a> RowMaker<'a> {
                 (result, old.into_record())
             }
             Parsed::Bytes(bytes) => {
+                // Its values are copied into the row: the row holds no record (not the last one's).
+                self.row.record.clear();
                 (self.fill(location, "", |i, column| Ok(Field::Text(field(&bytes, i, column)?))), bytes)
             }
         };
