@@ -357,14 +357,21 @@ impl Partitioned {
         self.rows += 1;
         let limit = |spilled: bool| if spilled { WRITE_BUFFER.min(share) } else { share };
         let buffer = &self.buffers[index];
-        if buffer.len() + len <= buffer.capacity() {
+        let needed = buffer.len() + len;
+        // (A row larger than the limit is held alone, so a buffer holds at most the limit or one row.)
+        if needed <= buffer.capacity() && (needed <= limit(self.spilled) || buffer.is_empty()) {
             return Ok(&mut self.buffers[index]);
         }
-        if buffer.len() + len > limit(self.spilled) && !buffer.is_empty() {
+        if needed > limit(self.spilled) && !buffer.is_empty() {
             let spool = spool_of(spool, options)?;
             if self.spilled {
                 spool.append(&partition_name(index), &self.buffers[index])?;
-                self.buffers[index].clear();
+                let buffer = &mut self.buffers[index];
+                buffer.clear();
+                if buffer.capacity() > limit(true) {
+                    // It grew for a row larger than the limit: back to a write buffer.
+                    *buffer = Vec::new();
+                }
             } else {
                 self.spill(spool)?;
             }

@@ -256,3 +256,26 @@ fn after_the_first_spill_buffers_only_gather_writes() {
     expected.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
     assert_eq!(contacts, expected);
 }
+
+/// A row larger than a write buffer, after the first spill, is written alone and its buffer goes
+/// back to a write buffer's size.
+#[test]
+fn a_row_larger_than_a_write_buffer_does_not_keep_its_buffer_large() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut merger = Merger::new(MergeOptions { budget: 32 << 20, temp_dir: Some(dir.path().to_path_buf()) });
+    let value = "v".repeat(1000);
+    let mut rows: Vec<Row> =
+        (0..40_000).map(|i| row(0, i + 2, &format!("c{}", (i * 7919) % 20_000), &[("A", &value)])).collect();
+    let huge = "h".repeat(4 * WRITE_BUFFER);
+    rows.push(row(0, 50_000, "c7", &[("A", &huge)]));
+    rows.push(row(0, 50_001, "c7", &[("B", "after")]));
+    for row in &rows {
+        merger.add(row).unwrap();
+    }
+    let State::Partitioned(partitioned) = &merger.state else { panic!("these rows are not grouped") };
+    assert!(partitioned.spilled);
+    assert!(partitioned.buffers.iter().all(|b| b.capacity() <= WRITE_BUFFER), "a buffer stayed large");
+    let contacts: Vec<Contact> = merger.finish(&[]).unwrap().map(Result::unwrap).collect();
+    let c7 = contacts.iter().find(|c| c.contact_id == "c7").unwrap();
+    assert_eq!((c7.attributes["A"].len(), c7.attributes["B"].as_str()), (huge.len(), "after"));
+}
