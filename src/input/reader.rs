@@ -226,10 +226,11 @@ fn parse_records(
         Ok(decoded) => Records::new(Flushing { inner: decoded, out }, true),
         Err(err) => return out.send(vec![Event::Layout(Err(err))]),
     };
-    let header = match records.next(&mut record) {
-        Ok(Some(_)) => header_names(name, &record),
-        Ok(None) => Err(InputError::Empty { name: name.to_string() }),
-        Err(err) => Err(InputError::Unreadable { name: name.to_string(), line: 1, source: err }),
+    // The first line that is not blank: the header (or, for a bare list of ids, the first id).
+    let (first_line, header) = match records.next(&mut record) {
+        Ok(Some(line)) => (line, header_names(name, &record)),
+        Ok(None) => (1, Err(InputError::Empty { name: name.to_string() })),
+        Err(err) => (1, Err(InputError::Unreadable { name: name.to_string(), line: 1, source: err })),
     };
     let layout = match header.and_then(|header| header::layout(name, &header, options)) {
         Ok(layout) => layout,
@@ -245,7 +246,7 @@ fn parse_records(
         };
     }
     if layout == Layout::BareIds {
-        emit_record!(1, record)?;
+        emit_record!(first_line, record)?;
     }
     let mut ahead = Record::default();
     // A row read ahead (below) and not yet handled is in `record`, with its line.

@@ -241,6 +241,10 @@ fn bare_id_list_reads_the_first_line_as_data() {
     let (_, items) = read(b"id-1\nid-2\n", &options);
     let ids: Vec<(u64, String)> = rows(&items).into_iter().map(|r| (r.0, r.2)).collect();
     assert_eq!(ids, [(1, "id-1".to_string()), (2, "id-2".to_string())]);
+    // Blank lines before the first id: it keeps its own line.
+    let (_, items) = read(b"\n\nid-1\nid-2\n", &options);
+    let ids: Vec<(u64, String)> = rows(&items).into_iter().map(|r| (r.0, r.2)).collect();
+    assert_eq!(ids, [(3, "id-1".to_string()), (4, "id-2".to_string())]);
 }
 
 #[test]
