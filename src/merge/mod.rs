@@ -10,7 +10,8 @@
 //!   fits the budget.
 //! - **spilled**: when the map reaches the budget its contacts are written to hash partitions
 //!   ([`spill`]) and the map starts again; at the end each partition is merged on its own (rayon)
-//!   and its contacts are yielded as soon as it is done ([`emit`]).
+//!   and its contacts are yielded as soon as it is done ([`emit`]); a partition too large for
+//!   the budget is first split again by more of the hash ([`split`]).
 //!
 //! Nothing is yielded before all input is read: a contact that looks finished may come back in
 //! the last row, and a contact once sent or reported cannot be taken back.
@@ -23,6 +24,7 @@ mod keys;
 mod open;
 #[cfg(test)]
 mod read_tests;
+mod split;
 mod spool;
 #[cfg(test)]
 mod tests;
@@ -67,6 +69,18 @@ const PARTITIONS: usize = 256;
 /// A merge that fits in memory and holds at most this much comes out in input order; a larger
 /// one comes out partition by partition, so the merged contacts never all exist at once.
 const IN_ORDER_BYTES: usize = 16 << 20;
+
+/// The largest partition file merged as it is: the merge holds a file and about half as much
+/// again while merging it, two or more at a time (one per rayon thread), within the budget. A
+/// larger file is split again first ([`split`]).
+fn piece_limit(options: &MergeOptions) -> u64 {
+    let width = rayon::current_num_threads().max(2);
+    (options.budget / (2 * width)).max(MIN_PIECE) as u64
+}
+
+/// The smallest piece limit, whatever the budget: below it, splitting costs more than it saves.
+/// (Tests use tiny budgets and inputs; they get a tiny floor, so they split.)
+const MIN_PIECE: usize = if cfg!(test) { 1 << 10 } else { 1 << 20 };
 
 /// `--memory-limit` and `--temp-dir`, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,6 +324,7 @@ impl Merger {
                     partitioned.spill(&spool)?;
                     let paths =
                         (0..PARTITIONS).map(|i| spool.path(&partition_name(i))).filter(|p| p.exists()).collect();
+                    let paths = split::split_large(&spool, paths, piece_limit(&self.options))?;
                     Ok(Contacts::partition_files(spool, paths, names, set, strategy))
                 }
                 _ => {

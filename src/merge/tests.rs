@@ -279,3 +279,38 @@ fn a_row_larger_than_a_write_buffer_does_not_keep_its_buffer_large() {
     let c7 = contacts.iter().find(|c| c.contact_id == "c7").unwrap();
     assert_eq!((c7.attributes["A"].len(), c7.attributes["B"].as_str()), (huge.len(), "after"));
 }
+
+/// A partition too large to merge within the budget is split again by more of the hash before
+/// anything is merged, and the contacts come out the same as from an unlimited merge.
+#[test]
+fn partitions_over_the_piece_limit_are_split_and_merge_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    // 12,000 rows of 3,000 contacts, each contact's rows far apart: about 2 KB per partition,
+    // over the 1 KiB piece limit tests have at a zero budget.
+    let rows: Vec<Row> = (0..12_000u64)
+        .map(|i| {
+            let contact = format!("{:08x}-1111-2222-3333-444444444444", i % 3_000);
+            row(0, i + 2, &contact, &[("Round", &(i / 3_000).to_string()), ("Seen", "yes")])
+        })
+        .collect();
+    let mut merger = Merger::new(tiny(&dir));
+    for row in &rows {
+        merger.add(row).unwrap();
+    }
+    let contacts = merger.finish(&[]).unwrap();
+    let files: Vec<(String, u64)> = std::fs::read_dir(contacts.temp_dir().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len()))
+        .collect();
+    let split = files.iter().filter(|(name, _)| name.len() == "part-000-00".len()).count();
+    assert!(split > 256, "{split} files of {} were split from partitions", files.len());
+    let over: Vec<_> = files.iter().filter(|(_, size)| *size > 1024).collect();
+    assert!(over.is_empty(), "files over the piece limit: {over:?}");
+    let mut bounded: Vec<Contact> = contacts.map(Result::unwrap).collect();
+    bounded.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
+    let (unlimited, _) = merge(rows, MergeOptions::unlimited(), &[]);
+    assert_eq!(bounded.len(), 3_000);
+    assert!(bounded.iter().all(|c| c.attributes["Round"] == "3" && c.lines.len() == 4));
+    assert_eq!(bounded, unlimited);
+}

@@ -1,0 +1,257 @@
+//! Partition files too large to merge within the memory budget are split again before anything is
+//! merged: each by the next byte of its contacts' hash into up to 256 files, and those again, until
+//! every file fits or holds a single contact (whose rows no hash can part). The hash spreads the
+//! rows of a 10 GB export over 256 partitions; this is what lets a 100 GB one run in the same
+//! memory.
+//!
+//! A split reads the file front to back and appends each fragment to its new file unchanged, so
+//! every file keeps its rows in input order, which is what lets later rows win.
+
+use super::MergeError;
+use super::encode::{Cursor, contact_hash};
+use super::spool::Spool;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Files one split makes: one per value of a byte of the hash.
+const FAN_OUT: usize = 256;
+/// Bytes gathered per new file before they are appended to it.
+const WRITE_BUFFER: usize = 64 << 10;
+/// The partition files were made by the hash's lowest byte (see `Merger`); a split at level `n`
+/// uses byte `n`, and there are eight.
+const LEVELS: u32 = 8;
+
+/// `files` (made by the hash's lowest byte) with every one larger than `limit` bytes replaced by
+/// the files it splits into. The split files are removed.
+pub fn split_large(spool: &Spool, files: Vec<PathBuf>, limit: u64) -> Result<Vec<PathBuf>, MergeError> {
+    let mut work: Vec<(PathBuf, u32)> = files.into_iter().rev().map(|path| (path, 1)).collect();
+    let mut done = Vec::new();
+    while let Some((path, level)) = work.pop() {
+        let size = std::fs::metadata(&path).map_err(|source| read_error(&path, source))?.len();
+        if size <= limit || level >= LEVELS {
+            done.push(path);
+            continue;
+        }
+        let split = split(spool, &path, level)?;
+        let _ = std::fs::remove_file(&path);
+        if split.one_contact {
+            tracing::debug!(
+                "{}: {size} bytes of one contact's rows, over the {limit}-byte piece limit: merged whole",
+                path.display()
+            );
+            done.extend(split.parts);
+        } else {
+            tracing::debug!(
+                "{}: {size} bytes, over the {limit}-byte piece limit: split in {}",
+                path.display(),
+                split.parts.len()
+            );
+            work.extend(split.parts.into_iter().rev().map(|part| (part, level + 1)));
+        }
+    }
+    Ok(done)
+}
+
+struct Split {
+    /// The files written, in order of the hash byte.
+    parts: Vec<PathBuf>,
+    /// Every row was of one contact (so `parts` is one file, and no split can part them).
+    one_contact: bool,
+}
+
+/// Splits one file by byte `level` of its contacts' hash.
+fn split(spool: &Spool, path: &Path, level: u32) -> Result<Split, MergeError> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part").to_string();
+    let part_name = |index: usize| format!("{name}-{index:02x}");
+    let mut buffers: Vec<Vec<u8>> = (0..FAN_OUT).map(|_| Vec::new()).collect();
+    let mut fragments = Fragments::open(path)?;
+    let mut first: Option<Vec<u8>> = None;
+    let mut one_contact = true;
+    while let Some(fragment) = fragments.next()? {
+        let contact = contact_of(fragment, path)?;
+        match &first {
+            None => first = Some(contact.to_vec()),
+            Some(first) => one_contact &= first.as_slice() == contact,
+        }
+        let index = ((contact_hash(contact) >> (8 * level)) as usize) % FAN_OUT;
+        let buffer = &mut buffers[index];
+        if !buffer.is_empty() && buffer.len() + fragment.len() > WRITE_BUFFER {
+            spool.append(&part_name(index), buffer)?;
+            buffer.clear();
+        }
+        buffer.extend_from_slice(fragment);
+    }
+    let mut parts = Vec::new();
+    for (index, buffer) in buffers.iter().enumerate() {
+        if !buffer.is_empty() {
+            spool.append(&part_name(index), buffer)?;
+        }
+        let part = spool.path(&part_name(index));
+        if part.exists() {
+            parts.push(part);
+        }
+    }
+    Ok(Split { parts, one_contact })
+}
+
+fn contact_of<'f>(fragment: &'f [u8], path: &Path) -> Result<&'f [u8], MergeError> {
+    match Cursor::new(fragment).next_contact() {
+        Ok(Some(contact)) => Ok(contact),
+        Ok(None) => Err(read_error(path, io::Error::new(io::ErrorKind::InvalidData, "an empty fragment"))),
+        Err(source) => Err(read_error(path, source)),
+    }
+}
+
+fn read_error(path: &Path, source: io::Error) -> MergeError {
+    MergeError::ReadBack { path: path.to_path_buf(), source }
+}
+
+/// The fragments of a file, one at a time, each with its length prefix: the bytes to append to
+/// another file as they are.
+struct Fragments<'p> {
+    path: &'p Path,
+    reader: BufReader<std::fs::File>,
+    fragment: Vec<u8>,
+}
+
+impl<'p> Fragments<'p> {
+    fn open(path: &'p Path) -> Result<Fragments<'p>, MergeError> {
+        let file = std::fs::File::open(path).map_err(|source| read_error(path, source))?;
+        Ok(Fragments { path, reader: BufReader::with_capacity(1 << 20, file), fragment: Vec::new() })
+    }
+
+    fn next(&mut self) -> Result<Option<&[u8]>, MergeError> {
+        self.fragment.clear();
+        let read = read_fragment(&mut self.reader, &mut self.fragment);
+        match read {
+            Ok(true) => Ok(Some(&self.fragment)),
+            Ok(false) => Ok(None),
+            Err(source) => Err(read_error(self.path, source)),
+        }
+    }
+}
+
+/// Reads one fragment (its varint length, then that many bytes) into `out`; `false` at the end of
+/// the input. An input that ends inside a fragment is an error.
+fn read_fragment(reader: &mut impl Read, out: &mut Vec<u8>) -> io::Result<bool> {
+    let mut len = 0u64;
+    for i in 0..10 {
+        let mut byte = [0u8];
+        if reader.read(&mut byte)? == 0 {
+            if i == 0 {
+                return Ok(false);
+            }
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "corrupt merge file: it ends in a length"));
+        }
+        out.push(byte[0]);
+        len |= u64::from(byte[0] & 0x7f) << (7 * i);
+        if byte[0] < 0x80 {
+            let start = out.len();
+            let len = usize::try_from(len).map_err(|_| io::Error::other("a fragment too large"))?;
+            out.resize(start + len, 0);
+            reader.read_exact(&mut out[start..])?;
+            return Ok(true);
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::InvalidData, "corrupt merge file: a length too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{Location, Row};
+    use crate::merge::encode::{Keys, encode_row};
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn fragment(keys: &mut Keys, line: u64, contact: &str) -> Vec<u8> {
+        let row = Row::new(Location { input: 0, line }, "i", contact, &[("K", &line.to_string())]);
+        let mut out = Vec::new();
+        encode_row(&row, keys, &mut out);
+        out
+    }
+
+    /// Each contact's fragments, in file order, over all the files.
+    fn by_contact(files: &[PathBuf]) -> HashMap<Vec<u8>, Vec<Vec<u8>>> {
+        let mut seen: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
+        for file in files {
+            let mut fragments = Fragments::open(file).unwrap();
+            while let Some(fragment) = fragments.next().unwrap() {
+                let contact = contact_of(fragment, file).unwrap().to_vec();
+                seen.entry(contact).or_default().push(fragment.to_vec());
+            }
+        }
+        seen
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Whatever the files and the limit: every fragment is kept once, each contact's fragments
+        /// stay in order and in one file, and every file left over the limit is one contact's.
+        #[test]
+        fn splitting_keeps_every_row_in_order_and_each_contact_whole(
+            files in proptest::collection::vec(proptest::collection::vec(0u16..400, 0..300), 1..4),
+            one_big in any::<bool>(),
+            limit in 0u64..3000,
+        ) {
+            let parent = tempfile::tempdir().unwrap();
+            let spool = Spool::create(Some(parent.path())).unwrap();
+            let mut keys = Keys::new(1 << 20);
+            let mut paths = Vec::new();
+            let mut line = 0;
+            for (f, contacts) in files.iter().enumerate() {
+                let name = format!("part-{f:03}");
+                let mut bytes = Vec::new();
+                for &c in contacts {
+                    line += 1;
+                    // Contacts of a file are distinct from other files' (as partitions are).
+                    bytes.extend(fragment(&mut keys, line, &format!("c{f}-{c}")));
+                }
+                if one_big && f == 0 {
+                    for _ in 0..200 {
+                        line += 1;
+                        bytes.extend(fragment(&mut keys, line, "the-big-one"));
+                    }
+                }
+                if !bytes.is_empty() {
+                    spool.append(&name, &bytes).unwrap();
+                    paths.push(spool.path(&name));
+                }
+            }
+            let before = by_contact(&paths);
+            let after = split_large(&spool, paths.clone(), limit).unwrap();
+            prop_assert_eq!(by_contact(&after), before);
+            for file in &after {
+                let size = std::fs::metadata(file).unwrap().len();
+                let contacts = by_contact(std::slice::from_ref(file)).len();
+                prop_assert!(size <= limit || contacts == 1, "{} has {size} bytes of {contacts} contacts", file.display());
+            }
+            let mut contacts_in = HashMap::new();
+            for file in &after {
+                for contact in by_contact(std::slice::from_ref(file)).into_keys() {
+                    prop_assert!(contacts_in.insert(contact, file.clone()).is_none(), "a contact in two files");
+                }
+            }
+            // Split files are gone; only the files listed are left.
+            let mut left: Vec<PathBuf> = std::fs::read_dir(spool.dir()).unwrap().map(|e| e.unwrap().path()).collect();
+            left.sort();
+            let mut listed = after.clone();
+            listed.sort();
+            prop_assert_eq!(left, listed);
+        }
+    }
+
+    #[test]
+    fn a_file_cut_inside_a_fragment_is_an_error_naming_it() {
+        let parent = tempfile::tempdir().unwrap();
+        let spool = Spool::create(Some(parent.path())).unwrap();
+        let mut keys = Keys::new(1 << 20);
+        let mut bytes = fragment(&mut keys, 1, "a");
+        bytes.extend(fragment(&mut keys, 2, "b"));
+        bytes.pop();
+        spool.append("part-000", &bytes).unwrap();
+        let err = split_large(&spool, vec![spool.path("part-000")], 0).err().unwrap();
+        assert!(err.to_string().contains("part-000"), "{err}");
+    }
+}
