@@ -8,7 +8,7 @@
 
 use super::combine::{ContactView, merge_file_each, merge_rows};
 use super::encode::KeyNames;
-use super::spool::{self, Spool};
+use super::spool::Spool;
 use super::{Contact, MergeError};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -146,6 +146,11 @@ impl Contacts {
             merge_file_each(data, keys, set, (path, distinct), |view| fold(&mut acc, view))?;
             Ok(acc)
         };
+        let spool = self.spool.as_ref();
+        let read = |path: &Path, range, rows: &mut Vec<u8>| match spool {
+            Some(spool) => spool.read_into(path, range, rows),
+            None => unreachable!("files are read only while their spool is kept"),
+        };
         let folded: Result<Vec<A>, MergeError> = match &mut self.pending {
             Pending::Nothing => Ok(Vec::new()),
             Pending::Buffers(buffers) => {
@@ -158,7 +163,7 @@ impl Contacts {
                     .par_iter()
                     .map(|path| {
                         with_buffer(|rows| {
-                            spool::read_into(path, None, rows)?;
+                            read(path, None, rows)?;
                             // Give the disk space back as we go; the directory's removal catches failures.
                             let _ = std::fs::remove_file(path);
                             piece(rows, path, false)
@@ -173,7 +178,7 @@ impl Contacts {
                     .par_iter()
                     .map(|&range| {
                         with_buffer(|rows| {
-                            spool::read_into(path, Some(range), rows)?;
+                            read(path, Some(range), rows)?;
                             piece(rows, path, true)
                         })
                     })

@@ -157,7 +157,7 @@ struct Grouped {
     open_contact: Box<OpenContact>,
     /// Contacts finished, each merged into one fragment.
     buffer: Vec<u8>,
-    /// Pieces of the file `grouped`, (offset, length), each whole contacts.
+    /// Pieces of the file `grouped`, (offset, length), each one frame of whole contacts.
     chunks: Vec<(u64, usize)>,
     written: u64,
     contacts: u64,
@@ -215,9 +215,9 @@ impl Merger {
                     grouped.close_open();
                     if !grouped.buffer.is_empty() && grouped.buffer.len() >= self.options.budget.min(GROUPED_CHUNK) {
                         let spool = spool_of(&mut self.spool, &self.options)?;
-                        spool.append(GROUPED_FILE, &grouped.buffer)?;
-                        grouped.chunks.push((grouped.written, grouped.buffer.len()));
-                        grouped.written += grouped.buffer.len() as u64;
+                        let grew = spool.append(GROUPED_FILE, &grouped.buffer)?;
+                        grouped.chunks.push((grouped.written, grew as usize));
+                        grouped.written += grew;
                         grouped.buffer.clear();
                     }
                     if grouped.buffer.capacity() == 0 {
@@ -265,7 +265,7 @@ impl Merger {
         grouped.close_open();
         for &(offset, len) in &grouped.chunks {
             let spool = self.spool.clone().expect("chunks are in the spool");
-            let chunk = spool::read(&spool.path(GROUPED_FILE), Some((offset, len)))?;
+            let chunk = spool.read(&spool.path(GROUPED_FILE), Some((offset, len)))?;
             self.add_rows(&chunk, &spool.path(GROUPED_FILE))?;
         }
         if let Some(spool) = &self.spool {
@@ -313,8 +313,8 @@ impl Merger {
             State::Grouped(mut grouped) => {
                 let spool = self.spool.take().expect("chunks are in the spool");
                 if !grouped.buffer.is_empty() {
-                    spool.append(GROUPED_FILE, &grouped.buffer)?;
-                    grouped.chunks.push((grouped.written, grouped.buffer.len()));
+                    let grew = spool.append(GROUPED_FILE, &grouped.buffer)?;
+                    grouped.chunks.push((grouped.written, grew as usize));
                 }
                 drop(grouped.buffer);
                 Ok(Contacts::grouped_file(spool, GROUPED_FILE, grouped.chunks, names, set, grouped.contacts, strategy))

@@ -1,6 +1,7 @@
 //! Partition files too large to merge within the memory budget are split again before anything is
-//! merged: each by the next byte of its contacts' hash into up to 256 files, and those again, until
-//! every file fits or holds a single contact (whose rows no hash can part). The hash spreads the
+//! merged: each by the next byte of its contacts' hash into as many files as it takes (a power of
+//! two, at most 256), and those again, until every file fits or holds a single contact (whose rows
+//! no hash can part). The hash spreads the
 //! rows of a 10 GB export over 256 partitions; this is what lets a 100 GB one run in the same
 //! memory.
 //!
@@ -9,11 +10,11 @@
 
 use super::MergeError;
 use super::encode::{Cursor, contact_hash};
-use super::spool::Spool;
-use std::io::{self, BufReader, Read};
+use super::spool::{self, Spool};
+use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
-/// Files one split makes: one per value of a byte of the hash.
+/// Files one split makes at most: one per value of a byte of the hash.
 const FAN_OUT: usize = 256;
 /// Bytes gathered per new file before they are appended to it.
 const WRITE_BUFFER: usize = 64 << 10;
@@ -32,7 +33,7 @@ pub fn split_large(spool: &Spool, files: Vec<PathBuf>, limit: u64) -> Result<Vec
             done.push(path);
             continue;
         }
-        let split = split(spool, &path, level)?;
+        let split = split(spool, &path, level, fan_out(size, limit))?;
         let _ = std::fs::remove_file(&path);
         if split.one_contact {
             tracing::debug!(
@@ -59,12 +60,19 @@ struct Split {
     one_contact: bool,
 }
 
-/// Splits one file by byte `level` of its contacts' hash.
-fn split(spool: &Spool, path: &Path, level: u32) -> Result<Split, MergeError> {
+/// Files to split `size` bytes into so that each holds about half the limit: room for an uneven
+/// hash, and few files (each costs a file, and opening it at every write).
+fn fan_out(size: u64, limit: u64) -> usize {
+    let wanted = size.div_ceil((limit / 2).max(1));
+    usize::try_from(wanted).unwrap_or(FAN_OUT).clamp(2, FAN_OUT).next_power_of_two()
+}
+
+/// Splits one file into `fan_out` (a power of two) by byte `level` of its contacts' hash.
+fn split(spool: &Spool, path: &Path, level: u32, fan_out: usize) -> Result<Split, MergeError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part").to_string();
     let part_name = |index: usize| format!("{name}-{index:02x}");
-    let mut buffers: Vec<Vec<u8>> = (0..FAN_OUT).map(|_| Vec::new()).collect();
-    let mut fragments = Fragments::open(path)?;
+    let mut buffers: Vec<Vec<u8>> = (0..fan_out).map(|_| Vec::new()).collect();
+    let mut fragments = Fragments::open(spool, path)?;
     let mut first: Option<Vec<u8>> = None;
     let mut one_contact = true;
     while let Some(fragment) = fragments.next()? {
@@ -73,7 +81,7 @@ fn split(spool: &Spool, path: &Path, level: u32) -> Result<Split, MergeError> {
             None => first = Some(contact.to_vec()),
             Some(first) => one_contact &= first.as_slice() == contact,
         }
-        let index = ((contact_hash(contact) >> (8 * level)) as usize) % FAN_OUT;
+        let index = ((contact_hash(contact) >> (8 * level)) as usize) & (fan_out - 1);
         let buffer = &mut buffers[index];
         if !buffer.is_empty() && buffer.len() + fragment.len() > WRITE_BUFFER {
             spool.append(&part_name(index), buffer)?;
@@ -107,53 +115,46 @@ fn read_error(path: &Path, source: io::Error) -> MergeError {
 }
 
 /// The fragments of a file, one at a time, each with its length prefix: the bytes to append to
-/// another file as they are.
-struct Fragments<'p> {
-    path: &'p Path,
+/// another file as they are. Frames are checked as they are read, and the file's size at the end.
+struct Fragments<'s> {
+    spool: &'s Spool,
+    path: &'s Path,
     reader: BufReader<std::fs::File>,
-    fragment: Vec<u8>,
+    /// The frame being read, and where the next fragment starts in it.
+    frame: Vec<u8>,
+    at: usize,
+    /// Bytes of the file read so far.
+    read: u64,
 }
 
-impl<'p> Fragments<'p> {
-    fn open(path: &'p Path) -> Result<Fragments<'p>, MergeError> {
+impl<'s> Fragments<'s> {
+    fn open(spool: &'s Spool, path: &'s Path) -> Result<Fragments<'s>, MergeError> {
         let file = std::fs::File::open(path).map_err(|source| read_error(path, source))?;
-        Ok(Fragments { path, reader: BufReader::with_capacity(1 << 20, file), fragment: Vec::new() })
+        let reader = BufReader::with_capacity(1 << 20, file);
+        Ok(Fragments { spool, path, reader, frame: Vec::new(), at: 0, read: 0 })
     }
 
     fn next(&mut self) -> Result<Option<&[u8]>, MergeError> {
-        self.fragment.clear();
-        let read = read_fragment(&mut self.reader, &mut self.fragment);
-        match read {
-            Ok(true) => Ok(Some(&self.fragment)),
-            Ok(false) => Ok(None),
-            Err(source) => Err(read_error(self.path, source)),
-        }
-    }
-}
-
-/// Reads one fragment (its varint length, then that many bytes) into `out`; `false` at the end of
-/// the input. An input that ends inside a fragment is an error.
-fn read_fragment(reader: &mut impl Read, out: &mut Vec<u8>) -> io::Result<bool> {
-    let mut len = 0u64;
-    for i in 0..10 {
-        let mut byte = [0u8];
-        if reader.read(&mut byte)? == 0 {
-            if i == 0 {
-                return Ok(false);
+        while self.at >= self.frame.len() {
+            let more = spool::read_frame(&mut self.reader, self.read, &mut self.frame)
+                .map_err(|source| read_error(self.path, source))?;
+            if !more {
+                let written = self.spool.written(self.path);
+                if self.read != written {
+                    let what = format!("it holds {} bytes, {written} were written", self.read);
+                    return Err(read_error(self.path, spool::damaged(what)));
+                }
+                return Ok(None);
             }
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "corrupt merge file: it ends in a length"));
+            self.read += (spool::FRAME_HEADER + self.frame.len()) as u64;
+            self.at = 0;
         }
-        out.push(byte[0]);
-        len |= u64::from(byte[0] & 0x7f) << (7 * i);
-        if byte[0] < 0x80 {
-            let start = out.len();
-            let len = usize::try_from(len).map_err(|_| io::Error::other("a fragment too large"))?;
-            out.resize(start + len, 0);
-            reader.read_exact(&mut out[start..])?;
-            return Ok(true);
-        }
+        let start = self.at;
+        let mut cursor = Cursor::at(&self.frame, start);
+        cursor.next_contact().map_err(|source| read_error(self.path, source))?;
+        self.at = cursor.position();
+        Ok(Some(&self.frame[start..self.at]))
     }
-    Err(io::Error::new(io::ErrorKind::InvalidData, "corrupt merge file: a length too long"))
 }
 
 #[cfg(test)]
@@ -172,10 +173,10 @@ mod tests {
     }
 
     /// Each contact's fragments, in file order, over all the files.
-    fn by_contact(files: &[PathBuf]) -> HashMap<Vec<u8>, Vec<Vec<u8>>> {
+    fn by_contact(spool: &Spool, files: &[PathBuf]) -> HashMap<Vec<u8>, Vec<Vec<u8>>> {
         let mut seen: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
         for file in files {
-            let mut fragments = Fragments::open(file).unwrap();
+            let mut fragments = Fragments::open(spool, file).unwrap();
             while let Some(fragment) = fragments.next().unwrap() {
                 let contact = contact_of(fragment, file).unwrap().to_vec();
                 seen.entry(contact).or_default().push(fragment.to_vec());
@@ -219,17 +220,17 @@ mod tests {
                     paths.push(spool.path(&name));
                 }
             }
-            let before = by_contact(&paths);
+            let before = by_contact(&spool, &paths);
             let after = split_large(&spool, paths.clone(), limit).unwrap();
-            prop_assert_eq!(by_contact(&after), before);
+            prop_assert_eq!(by_contact(&spool, &after), before);
             for file in &after {
                 let size = std::fs::metadata(file).unwrap().len();
-                let contacts = by_contact(std::slice::from_ref(file)).len();
+                let contacts = by_contact(&spool, std::slice::from_ref(file)).len();
                 prop_assert!(size <= limit || contacts == 1, "{} has {size} bytes of {contacts} contacts", file.display());
             }
             let mut contacts_in = HashMap::new();
             for file in &after {
-                for contact in by_contact(std::slice::from_ref(file)).into_keys() {
+                for contact in by_contact(&spool, std::slice::from_ref(file)).into_keys() {
                     prop_assert!(contacts_in.insert(contact, file.clone()).is_none(), "a contact in two files");
                 }
             }
@@ -243,7 +244,16 @@ mod tests {
     }
 
     #[test]
-    fn a_file_cut_inside_a_fragment_is_an_error_naming_it() {
+    fn a_split_makes_files_of_about_half_the_limit() {
+        assert_eq!(fan_out(4_000_000, 1 << 20), 8);
+        assert_eq!(fan_out(1_048_577, 1 << 20), 4);
+        assert_eq!(fan_out(10, 0), 16);
+        assert_eq!(fan_out(u64::MAX, 1), FAN_OUT);
+        assert_eq!(fan_out(1, 1 << 20), 2);
+    }
+
+    #[test]
+    fn rows_cut_short_are_an_error_naming_the_file() {
         let parent = tempfile::tempdir().unwrap();
         let spool = Spool::create(Some(parent.path())).unwrap();
         let mut keys = Keys::new(1 << 20);
@@ -253,5 +263,20 @@ mod tests {
         spool.append("part-000", &bytes).unwrap();
         let err = split_large(&spool, vec![spool.path("part-000")], 0).err().unwrap();
         assert!(err.to_string().contains("part-000"), "{err}");
+    }
+
+    /// A cut where one frame ends leaves every frame whole: the size written finds it.
+    #[test]
+    fn a_file_cut_between_two_frames_is_an_error() {
+        let parent = tempfile::tempdir().unwrap();
+        let spool = Spool::create(Some(parent.path())).unwrap();
+        let mut keys = Keys::new(1 << 20);
+        let first = spool.append("part-000", &fragment(&mut keys, 1, "a")).unwrap();
+        spool.append("part-000", &fragment(&mut keys, 2, "b")).unwrap();
+        let path = spool.path("part-000");
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..first as usize]).unwrap();
+        let err = split_large(&spool, vec![path], 0).err().unwrap();
+        assert!(err.to_string().contains("were written"), "{err}");
     }
 }

@@ -2,16 +2,25 @@
 //! removed when the last handle to it is dropped, holding files of encoded rows that only ever
 //! grow at their end. Each write opens, appends and closes, so no file handle is held between
 //! writes however many partitions there are.
+//!
+//! Each write is one frame: the length of what was written and its CRC-32, then the bytes. A
+//! frame holds whole rows. Reading checks every frame, so rows that the disk or the file system
+//! changed or cut short between writing and reading back stop the run with an error; they never
+//! become other attribute values.
 
 use super::MergeError;
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
 pub struct Spool {
     dir: Arc<tempfile::TempDir>,
+    /// The bytes written to each file: a file found shorter or longer when read back was damaged
+    /// (a cut between two frames leaves every frame whole).
+    written: Arc<Mutex<HashMap<PathBuf, u64>>>,
 }
 
 impl Spool {
@@ -26,7 +35,7 @@ impl Spool {
         }
         .map_err(|source| MergeError::Spill { dir: shown, source })?;
         tracing::debug!("spilling to {}", dir.path().display());
-        Ok(Spool { dir: Arc::new(dir) })
+        Ok(Spool { dir: Arc::new(dir), written: Arc::default() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -37,14 +46,59 @@ impl Spool {
         self.dir.path().join(name)
     }
 
-    /// Appends `bytes` to the file `name`, creating it. A full disk is reported here, before
-    /// anything is sent. (No fsync: the files die with the run.)
-    pub fn append(&self, name: &str, bytes: &[u8]) -> Result<(), MergeError> {
+    /// Appends `bytes` (whole rows) to the file `name` as one frame, creating the file; returns the
+    /// bytes the file grew by. A full disk is reported here, before anything is sent. (No fsync:
+    /// the files die with the run.)
+    pub fn append(&self, name: &str, bytes: &[u8]) -> Result<u64, MergeError> {
         let write = || -> io::Result<()> {
             let mut file = OpenOptions::new().create(true).append(true).open(self.path(name))?;
+            file.write_all(&frame_header(bytes))?;
             file.write_all(bytes)
         };
-        write().map_err(|source| self.error(source))
+        write().map_err(|source| self.error(source))?;
+        let grew = (FRAME_HEADER + bytes.len()) as u64;
+        if let Ok(mut written) = self.written.lock() {
+            *written.entry(self.path(name)).or_default() += grew;
+        }
+        Ok(grew)
+    }
+
+    /// The bytes written to the file at `path` so far.
+    pub fn written(&self, path: &Path) -> u64 {
+        self.written.lock().ok().and_then(|written| written.get(path).copied()).unwrap_or(0)
+    }
+
+    /// Reads the frames in `len` bytes at `offset` of `path`, or in the whole file with `None`,
+    /// into `bytes` (emptied first; its capacity is reused): what they hold, checked.
+    pub fn read_into(&self, path: &Path, range: Option<(u64, usize)>, bytes: &mut Vec<u8>) -> Result<(), MergeError> {
+        bytes.clear();
+        let mut read = || -> io::Result<()> {
+            let mut file = File::open(path)?;
+            match range {
+                None => {
+                    file.read_to_end(bytes)?;
+                    let written = self.written(path);
+                    if bytes.len() as u64 != written {
+                        return Err(damaged(format!("it holds {} bytes, {written} were written", bytes.len())));
+                    }
+                }
+                Some((offset, len)) => {
+                    use std::io::Seek;
+                    file.seek(io::SeekFrom::Start(offset))?;
+                    bytes.resize(len, 0);
+                    file.read_exact(bytes)?;
+                }
+            }
+            unframe(bytes)
+        };
+        read().map_err(|source| MergeError::ReadBack { path: path.to_path_buf(), source })
+    }
+
+    /// [`Spool::read_into`] a new buffer.
+    pub fn read(&self, path: &Path, range: Option<(u64, usize)>) -> Result<Vec<u8>, MergeError> {
+        let mut bytes = Vec::new();
+        self.read_into(path, range, &mut bytes)?;
+        Ok(bytes)
     }
 
     /// Names the directory the user chose (the parent of ours), which is what they can fix.
@@ -54,33 +108,73 @@ impl Spool {
     }
 }
 
-/// Reads `len` bytes at `offset` of `path`, or the whole file with `None`, into `bytes`
-/// (emptied first; its capacity is reused).
-pub fn read_into(path: &Path, range: Option<(u64, usize)>, bytes: &mut Vec<u8>) -> Result<(), MergeError> {
-    bytes.clear();
-    let mut read = || -> io::Result<()> {
-        let mut file = File::open(path)?;
-        match range {
-            None => {
-                file.read_to_end(bytes)?;
-            }
-            Some((offset, len)) => {
-                use std::io::Seek;
-                file.seek(io::SeekFrom::Start(offset))?;
-                bytes.resize(len, 0);
-                file.read_exact(bytes)?;
-            }
-        }
-        Ok(())
-    };
-    read().map_err(|source| MergeError::ReadBack { path: path.to_path_buf(), source })
+/// A frame's header: the length of its bytes (u64) and their CRC-32 (u32), little-endian.
+pub const FRAME_HEADER: usize = 12;
+
+fn frame_header(bytes: &[u8]) -> [u8; FRAME_HEADER] {
+    let mut header = [0u8; FRAME_HEADER];
+    header[..8].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+    header[8..].copy_from_slice(&crc32fast::hash(bytes).to_le_bytes());
+    header
 }
 
-/// [`read_into`] a new buffer.
-pub fn read(path: &Path, range: Option<(u64, usize)>) -> Result<Vec<u8>, MergeError> {
-    let mut bytes = Vec::new();
-    read_into(path, range, &mut bytes)?;
-    Ok(bytes)
+/// The frame that starts at the beginning of `bytes`: (its length, its CRC-32), if a header is there.
+fn parse_header(bytes: &[u8]) -> Option<(u64, u32)> {
+    let header = bytes.get(..FRAME_HEADER)?;
+    let len = u64::from_le_bytes(header[..8].try_into().expect("8 bytes"));
+    let crc = u32::from_le_bytes(header[8..].try_into().expect("4 bytes"));
+    Some((len, crc))
+}
+
+pub fn damaged(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("the temporary file was damaged on disk: {what}"))
+}
+
+/// Checks every frame of `bytes` (whole frames, read from a file) and leaves only what they hold,
+/// in order.
+fn unframe(bytes: &mut Vec<u8>) -> io::Result<()> {
+    let (mut read, mut kept) = (0, 0);
+    while read < bytes.len() {
+        let (len, crc) = parse_header(&bytes[read..]).ok_or_else(|| damaged(format!("cut short at byte {read}")))?;
+        let start = read + FRAME_HEADER;
+        let end = usize::try_from(len).ok().and_then(|len| start.checked_add(len)).filter(|&end| end <= bytes.len());
+        let end = end.ok_or_else(|| damaged(format!("the frame at byte {read} runs past the end")))?;
+        if crc32fast::hash(&bytes[start..end]) != crc {
+            return Err(damaged(format!("the checksum of the frame at byte {read} does not match")));
+        }
+        bytes.copy_within(start..end, kept);
+        kept += end - start;
+        read = end;
+    }
+    bytes.truncate(kept);
+    Ok(())
+}
+
+/// Reads one frame from `reader` into `out` (emptied first) and checks it; `false` at the end of
+/// the input. `at` is where the frame starts, for the error.
+pub fn read_frame(reader: &mut impl Read, at: u64, out: &mut Vec<u8>) -> io::Result<bool> {
+    out.clear();
+    let mut header = [0u8; FRAME_HEADER];
+    let mut filled = 0;
+    while filled < FRAME_HEADER {
+        match reader.read(&mut header[filled..])? {
+            0 if filled == 0 => return Ok(false),
+            0 => return Err(damaged(format!("cut short at byte {at}"))),
+            n => filled += n,
+        }
+    }
+    let (len, crc) = parse_header(&header).expect("a whole header");
+    let len = usize::try_from(len).map_err(|_| damaged(format!("the frame at byte {at} is too long")))?;
+    // Read in steps: a damaged length must not allocate more than the file holds.
+    let mut taken = reader.take(len as u64);
+    let got = taken.read_to_end(out)?;
+    if got != len {
+        return Err(damaged(format!("the frame at byte {at} runs past the end")));
+    }
+    if crc32fast::hash(out) != crc {
+        return Err(damaged(format!("the checksum of the frame at byte {at} does not match")));
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -91,15 +185,67 @@ mod tests {
     fn appends_read_back_and_the_directory_goes_with_the_last_handle() {
         let parent = tempfile::tempdir().unwrap();
         let spool = Spool::create(Some(parent.path())).unwrap();
-        spool.append("part", b"abc").unwrap();
-        spool.append("part", b"def").unwrap();
-        assert_eq!(read(&spool.path("part"), None).unwrap(), b"abcdef");
-        assert_eq!(read(&spool.path("part"), Some((2, 3))).unwrap(), b"cde");
+        assert_eq!(spool.append("part", b"abc").unwrap(), 15);
+        assert_eq!(spool.append("part", b"def").unwrap(), 15);
+        assert_eq!(spool.read(&spool.path("part"), None).unwrap(), b"abcdef");
+        assert_eq!(spool.read(&spool.path("part"), Some((15, 15))).unwrap(), b"def");
+        let mut file = File::open(spool.path("part")).unwrap();
+        let mut frame = Vec::new();
+        assert!(read_frame(&mut file, 0, &mut frame).unwrap());
+        assert_eq!(frame, b"abc");
+        assert!(read_frame(&mut file, 15, &mut frame).unwrap());
+        assert_eq!(frame, b"def");
+        assert!(!read_frame(&mut file, 30, &mut frame).unwrap());
         let copy = spool.clone();
         drop(spool);
         assert!(copy.dir().exists());
         drop(copy);
         assert!(std::fs::read_dir(parent.path()).unwrap().next().is_none());
+    }
+
+    /// Any change to a file of frames, a byte changed or the file cut short anywhere, is an
+    /// error when it is read back, whichever way it is read.
+    #[test]
+    fn every_damaged_byte_and_every_cut_is_found() {
+        let parent = tempfile::tempdir().unwrap();
+        let spool = Spool::create(Some(parent.path())).unwrap();
+        spool.append("part", b"InstanceId,Gold").unwrap();
+        spool.append("part", b"").unwrap();
+        spool.append("part", &[0x80; 300]).unwrap();
+        let path = spool.path("part");
+        let good = std::fs::read(&path).unwrap();
+        let read_both = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).unwrap();
+            let whole = spool.read(&path, None);
+            // Frame by frame, then the size, as a split reads a file.
+            let mut frames = Vec::new();
+            let mut reader = bytes;
+            let mut frame = Vec::new();
+            let by_frame = loop {
+                match read_frame(&mut reader, 0, &mut frame) {
+                    Ok(true) => frames.extend_from_slice(&frame),
+                    Ok(false) if bytes.len() as u64 == spool.written(&path) => break Ok(frames),
+                    Ok(false) => break Err(damaged("short".into())),
+                    Err(err) => break Err(err),
+                }
+            };
+            (whole.map_err(|e| e.to_string()), by_frame.map_err(|e| e.to_string()))
+        };
+        let (whole, by_frame) = read_both(&good);
+        assert_eq!(whole.unwrap(), by_frame.unwrap());
+        for at in 0..good.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[at] ^= flip;
+                let (whole, by_frame) = read_both(&bad);
+                assert!(whole.is_err() && by_frame.is_err(), "byte {at} ^ {flip:#x} went unnoticed");
+                assert!(whole.unwrap_err().contains("damaged"));
+            }
+        }
+        for cut in 1..good.len() {
+            let (whole, by_frame) = read_both(&good[..cut]);
+            assert!(whole.is_err() && by_frame.is_err(), "a cut at {cut} went unnoticed");
+        }
     }
 
     #[test]
