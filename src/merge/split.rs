@@ -136,17 +136,18 @@ impl<'s> Fragments<'s> {
 
     fn next(&mut self) -> Result<Option<&[u8]>, MergeError> {
         while self.at >= self.frame.len() {
-            let more = spool::read_frame(&mut self.reader, self.read, &mut self.frame)
+            self.frame.clear();
+            let frame = spool::read_frame(&mut self.reader, self.read, &mut self.frame)
                 .map_err(|source| read_error(self.path, source))?;
-            if !more {
+            let Some(size) = frame else {
                 let written = self.spool.written(self.path);
                 if self.read != written {
                     let what = format!("it holds {} bytes, {written} were written", self.read);
                     return Err(read_error(self.path, spool::damaged(what)));
                 }
                 return Ok(None);
-            }
-            self.read += (spool::FRAME_HEADER + self.frame.len()) as u64;
+            };
+            self.read += size;
             self.at = 0;
         }
         let start = self.at;

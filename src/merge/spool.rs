@@ -72,26 +72,33 @@ impl Spool {
     /// into `bytes` (emptied first; its capacity is reused): what they hold, checked.
     pub fn read_into(&self, path: &Path, range: Option<(u64, usize)>, bytes: &mut Vec<u8>) -> Result<(), MergeError> {
         bytes.clear();
-        let mut read = || -> io::Result<()> {
+        let read = |bytes: &mut Vec<u8>| -> io::Result<()> {
             let mut file = File::open(path)?;
-            match range {
+            let (start, len) = match range {
                 None => {
-                    file.read_to_end(bytes)?;
-                    let written = self.written(path);
-                    if bytes.len() as u64 != written {
-                        return Err(damaged(format!("it holds {} bytes, {written} were written", bytes.len())));
+                    let (size, written) = (file.metadata()?.len(), self.written(path));
+                    if size != written {
+                        return Err(damaged(format!("it holds {size} bytes, {written} were written")));
                     }
+                    (0, size)
                 }
                 Some((offset, len)) => {
                     use std::io::Seek;
                     file.seek(io::SeekFrom::Start(offset))?;
-                    bytes.resize(len, 0);
-                    file.read_exact(bytes)?;
+                    (offset, len as u64)
                 }
+            };
+            bytes.reserve(len as usize);
+            let (mut reader, mut at) = (file.take(len), start);
+            while let Some(size) = read_frame(&mut reader, at, bytes)? {
+                at += size;
             }
-            unframe(bytes)
+            if at != start + len {
+                return Err(damaged(format!("it ends at byte {at}, before byte {}", start + len)));
+            }
+            Ok(())
         };
-        read().map_err(|source| MergeError::ReadBack { path: path.to_path_buf(), source })
+        read(bytes).map_err(|source| MergeError::ReadBack { path: path.to_path_buf(), source })
     }
 
     /// [`Spool::read_into`] a new buffer.
@@ -130,51 +137,30 @@ pub fn damaged(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("the temporary file was damaged on disk: {what}"))
 }
 
-/// Checks every frame of `bytes` (whole frames, read from a file) and leaves only what they hold,
-/// in order.
-fn unframe(bytes: &mut Vec<u8>) -> io::Result<()> {
-    let (mut read, mut kept) = (0, 0);
-    while read < bytes.len() {
-        let (len, crc) = parse_header(&bytes[read..]).ok_or_else(|| damaged(format!("cut short at byte {read}")))?;
-        let start = read + FRAME_HEADER;
-        let end = usize::try_from(len).ok().and_then(|len| start.checked_add(len)).filter(|&end| end <= bytes.len());
-        let end = end.ok_or_else(|| damaged(format!("the frame at byte {read} runs past the end")))?;
-        if crc32fast::hash(&bytes[start..end]) != crc {
-            return Err(damaged(format!("the checksum of the frame at byte {read} does not match")));
-        }
-        bytes.copy_within(start..end, kept);
-        kept += end - start;
-        read = end;
-    }
-    bytes.truncate(kept);
-    Ok(())
-}
-
-/// Reads one frame from `reader` into `out` (emptied first) and checks it; `false` at the end of
-/// the input. `at` is where the frame starts, for the error.
-pub fn read_frame(reader: &mut impl Read, at: u64, out: &mut Vec<u8>) -> io::Result<bool> {
-    out.clear();
+/// Reads one frame from `reader`, appends what it holds to `out` and checks it; returns the
+/// frame's size in the file, `None` at the end of the input. `at` is where the frame starts, for
+/// the error.
+pub fn read_frame(reader: &mut impl Read, at: u64, out: &mut Vec<u8>) -> io::Result<Option<u64>> {
     let mut header = [0u8; FRAME_HEADER];
     let mut filled = 0;
     while filled < FRAME_HEADER {
         match reader.read(&mut header[filled..])? {
-            0 if filled == 0 => return Ok(false),
+            0 if filled == 0 => return Ok(None),
             0 => return Err(damaged(format!("cut short at byte {at}"))),
             n => filled += n,
         }
     }
     let (len, crc) = parse_header(&header).expect("a whole header");
-    let len = usize::try_from(len).map_err(|_| damaged(format!("the frame at byte {at} is too long")))?;
-    // Read in steps: a damaged length must not allocate more than the file holds.
-    let mut taken = reader.take(len as u64);
-    let got = taken.read_to_end(out)?;
-    if got != len {
+    // Read as it comes (no zeroing first): a damaged length must not allocate more than the file holds.
+    let start = out.len();
+    let got = reader.take(len).read_to_end(out)?;
+    if got as u64 != len {
         return Err(damaged(format!("the frame at byte {at} runs past the end")));
     }
-    if crc32fast::hash(out) != crc {
+    if crc32fast::hash(&out[start..]) != crc {
         return Err(damaged(format!("the checksum of the frame at byte {at} does not match")));
     }
-    Ok(true)
+    Ok(Some(FRAME_HEADER as u64 + len))
 }
 
 #[cfg(test)]
@@ -190,12 +176,12 @@ mod tests {
         assert_eq!(spool.read(&spool.path("part"), None).unwrap(), b"abcdef");
         assert_eq!(spool.read(&spool.path("part"), Some((15, 15))).unwrap(), b"def");
         let mut file = File::open(spool.path("part")).unwrap();
-        let mut frame = Vec::new();
-        assert!(read_frame(&mut file, 0, &mut frame).unwrap());
-        assert_eq!(frame, b"abc");
-        assert!(read_frame(&mut file, 15, &mut frame).unwrap());
-        assert_eq!(frame, b"def");
-        assert!(!read_frame(&mut file, 30, &mut frame).unwrap());
+        let mut frames = Vec::new();
+        assert_eq!(read_frame(&mut file, 0, &mut frames).unwrap(), Some(15));
+        assert_eq!(frames, b"abc");
+        assert_eq!(read_frame(&mut file, 15, &mut frames).unwrap(), Some(15));
+        assert_eq!(frames, b"abcdef");
+        assert_eq!(read_frame(&mut file, 30, &mut frames).unwrap(), None);
         let copy = spool.clone();
         drop(spool);
         assert!(copy.dir().exists());
@@ -220,12 +206,11 @@ mod tests {
             // Frame by frame, then the size, as a split reads a file.
             let mut frames = Vec::new();
             let mut reader = bytes;
-            let mut frame = Vec::new();
             let by_frame = loop {
-                match read_frame(&mut reader, 0, &mut frame) {
-                    Ok(true) => frames.extend_from_slice(&frame),
-                    Ok(false) if bytes.len() as u64 == spool.written(&path) => break Ok(frames),
-                    Ok(false) => break Err(damaged("short".into())),
+                match read_frame(&mut reader, 0, &mut frames) {
+                    Ok(Some(_)) => {}
+                    Ok(None) if bytes.len() as u64 == spool.written(&path) => break Ok(frames),
+                    Ok(None) => break Err(damaged("short".into())),
                     Err(err) => break Err(err),
                 }
             };
