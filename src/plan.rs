@@ -70,6 +70,7 @@ pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error>
             allow_bare_ids: !args.set.is_empty(),
             columns,
             region: None,
+            cancel: Default::default(),
         },
         set: args.set.clone(),
         run_dir,

@@ -85,7 +85,7 @@ fn prepare(plan: &InputPlan, mut report: Report, abort: Option<&Stop>) -> Result
     let mut failure: Option<Error> = None;
     let stopped = || abort.is_some_and(|stop| stop.is_stopped());
     for (index, spec) in plan.inputs.iter().enumerate() {
-        let info = input::read_input(index as u32, spec, &plan.read, |item| {
+        let read = input::read_input(index as u32, spec, &plan.read, |item| {
             let result = match item {
                 Item::Row(row) => merger.add(row).map_err(Error::from),
                 Item::Bad(bad) => report.bad_row(&bad).map_err(Error::from),
@@ -94,7 +94,14 @@ fn prepare(plan: &InputPlan, mut report: Report, abort: Option<&Stop>) -> Result
                 failure.get_or_insert(err);
             }
             if failure.is_some() || stopped() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-        })?;
+        });
+        let info = match read {
+            // A read that waited (stdin) was ended by the stop.
+            Err(_) if plan.read.cancel.is_cancelled() => {
+                return Err(Error::Interrupted("stopped while reading the inputs: nothing was sent".into()));
+            }
+            read => read?,
+        };
         tracing::info!("{}: {} rows ({:?}), {} malformed", spec.name, info.rows, info.format, info.bad_rows);
         rows += info.rows;
         bad_rows += info.bad_rows;
@@ -160,6 +167,11 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     let signals = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let stop = Arc::new(Stop::default());
     signals.spawn(shutdown::watch(stop.clone(), None, Duration::ZERO));
+    let (cancel, stopping) = (plan.read.cancel.clone(), stop.clone());
+    signals.spawn(async move {
+        stopping.stopped().await;
+        cancel.cancel();
+    });
     let started = Instant::now();
     let Prepared { mut report, mut contacts, rows, bad_rows, format } = prepare(&plan, report, Some(&stop))?;
     tracing::debug!("read and partitioned in {:.2?}", started.elapsed());
@@ -221,6 +233,13 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     // Watch for signals and the deadline from now on: a stop while reading sends nothing.
     let stop = Arc::new(Stop::default());
     runtime.spawn(shutdown::watch(stop.clone(), stop_after, Duration::from_secs(args.grace)));
+    // A stop reads on (every contact then goes to the retry file); a second signal ends reading,
+    // even a read of stdin that waits.
+    let (cancel, aborting) = (input_plan.read.cancel.clone(), stop.clone());
+    runtime.spawn(async move {
+        aborting.aborted().await;
+        cancel.cancel();
+    });
     let Prepared { mut report, contacts, rows, bad_rows, format } = prepare(&input_plan, report, None)?;
     if stop.is_stopped() {
         // The feeder reports every contact as stopped: they all go to the retry file.

@@ -12,11 +12,13 @@ mod record;
 mod records;
 mod rows;
 mod scan;
+mod stdin;
 mod unclosed;
 
 pub use columns::ColumnRules;
 pub use header::{Format, FormatChoice, Layout};
 pub use reader::{read_input, read_reader};
+pub use stdin::Cancel;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,6 +58,8 @@ pub struct ReadOptions {
     pub columns: ColumnRules,
     /// The run's region, when known: an instance ARN in another region is refused.
     pub region: Option<String>,
+    /// Ends reading early, stdin included: set when the command is stopped.
+    pub cancel: Cancel,
 }
 
 /// Where a row came from: the index of its input among all inputs, and its 1-based line.

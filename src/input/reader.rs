@@ -6,6 +6,7 @@ use super::header::{self, Layout};
 use super::record::Record;
 use super::records::Records;
 use super::rows::{Parsed, RowMaker, without_cr};
+use super::stdin::{Cancel, CancellableReader};
 use super::unclosed;
 use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions};
 use flate2::read::MultiGzDecoder;
@@ -21,10 +22,13 @@ const BATCH: usize = 512;
 /// Messages in flight between them: enough to ride out a slow row, little memory.
 const IN_FLIGHT: usize = 8;
 
-/// Opens an input: the file, or stdin for `-`.
-pub fn open(spec: &InputSpec) -> Result<Box<dyn Read + Send>, InputError> {
+/// Opens an input: the file, or stdin for `-` (read so that `cancel` can end a read that waits).
+pub fn open(spec: &InputSpec, cancel: &Cancel) -> Result<Box<dyn Read + Send>, InputError> {
     match &spec.path {
-        None => Ok(Box::new(io::stdin())),
+        None => match CancellableReader::new(io::stdin(), cancel.clone()) {
+            Ok(reader) => Ok(Box::new(reader)),
+            Err(source) => Err(InputError::Open { name: spec.name.clone(), source }),
+        },
         Some(path) => {
             Ok(Box::new(File::open(path).map_err(|source| InputError::Open { name: spec.name.clone(), source })?))
         }
@@ -51,7 +55,7 @@ pub fn read_input(
     options: &ReadOptions,
     sink: impl FnMut(Item<'_>) -> ControlFlow<()>,
 ) -> Result<InputInfo, InputError> {
-    read_reader(index, &spec.name, open(spec)?, options, sink)
+    read_reader(index, &spec.name, open(spec, &options.cancel)?, options, sink)
 }
 
 /// What the parsing thread tells the row-making one, in input order.

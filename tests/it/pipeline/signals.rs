@@ -65,3 +65,97 @@ fn sigterm_while_sending_saves_the_rest_in_the_retry_file_and_exits_3() {
         assert!(!delivered.contains_key(id), "{id:?} is both updated and in the retry file");
     }
 }
+
+/// Starts `args` reading stdin that gives a header and a few rows and then nothing more (a
+/// stalled pipe); returns once reading is under way, with the pipe still open, and what stderr
+/// said so far.
+#[cfg(unix)]
+fn spawn_on_a_stalled_pipe(
+    scratch: &Scratch,
+    args: &[&str],
+) -> (std::process::Child, std::process::ChildStdin, Stderr) {
+    use std::io::Write;
+    let mut child = spawn_connect_attrs(scratch.path(), args, true, &[]);
+    let mut stdin = child.stdin.take().expect("stdin pipe");
+    stdin.write_all(simple_wide("inst", "p-", 5).as_bytes()).expect("write stdin");
+    stdin.flush().expect("flush stdin");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr pipe"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let read = stderr.read_line(&mut line).expect("read stderr");
+        seen.push_str(&line);
+        assert!(read > 0, "connect-attrs ended before reading stdin:\n{seen}");
+        if line.contains("reading stdin") {
+            break;
+        }
+    }
+    // The signal handler is installed before reading starts; this leaves its task time to run.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+    (child, stdin, Stderr { seen, rest })
+}
+
+/// What a child's stderr said before and after a point.
+#[cfg(unix)]
+struct Stderr {
+    seen: String,
+    rest: std::thread::JoinHandle<String>,
+}
+
+#[cfg(unix)]
+impl Stderr {
+    /// `output` with everything its stderr said.
+    fn into(self, output: Output) -> Output {
+        Output { stderr: self.seen + &self.rest.join().unwrap_or_default(), ..output }
+    }
+}
+
+#[cfg(unix)]
+fn signal(child: &std::process::Child, name: &str) {
+    let sent = std::process::Command::new("kill").args([name, &child.id().to_string()]).status();
+    assert!(sent.is_ok_and(|s| s.success()));
+}
+
+/// `validate -` on a pipe that has gone quiet: SIGINT ends it at once (exit 3), temp dir gone.
+/// (The read of stdin used to wait for more input before the signal was looked at.)
+#[cfg(unix)]
+#[test]
+fn sigint_ends_validate_reading_a_stalled_stdin() {
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.path().join("tmp")).unwrap();
+    let args = ["-v", "validate", "--run-dir", "run", "--memory-limit", "1", "--temp-dir", "tmp", "-"];
+    let (child, stdin, stderr) = spawn_on_a_stalled_pipe(&scratch, &args);
+    signal(&child, "-INT");
+    let started = std::time::Instant::now();
+    let output = stderr.into(finish(child, &args, String::new()));
+    drop(stdin);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    output.assert_code(3);
+    assert!(output.stderr.contains("stopped while reading"), "{}", output.stderr);
+    assert!(std::fs::read_dir(scratch.path().join("tmp")).unwrap().next().is_none(), "temporary files left");
+}
+
+/// `run -` on a pipe that has gone quiet: a first SIGINT lets reading go on (so every contact
+/// could reach the retry file), a second ends it: exit 3, nothing sent.
+#[cfg(unix)]
+#[test]
+fn a_second_sigint_ends_run_reading_a_stalled_stdin() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    let args = run_args(&handle, &["--instance-id", "inst"], &["-"]);
+    let args: Vec<&str> = std::iter::once("-v").chain(args.iter().map(String::as_str)).collect();
+    let (child, stdin, stderr) = spawn_on_a_stalled_pipe(&scratch, &args);
+    signal(&child, "-INT");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&child, "-INT");
+    let output = stderr.into(finish(child, &args, String::new()));
+    drop(stdin);
+    output.assert_code(3);
+    assert!(output.stderr.contains("nothing was sent"), "{}", output.stderr);
+    assert_eq!(handle.stats().requests, 0, "nothing is sent");
+}
