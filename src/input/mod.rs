@@ -310,6 +310,8 @@ pub enum InputError {
     Open { name: String, source: std::io::Error },
     #[error("{name}:{line}: cannot read: {source}")]
     Unreadable { name: String, line: u64, source: std::io::Error },
+    #[error("{name}: reading was stopped")]
+    Stopped { name: String },
     #[error("{name}:1: the file is empty: expected a header row naming the contact id column")]
     Empty { name: String },
     #[error(

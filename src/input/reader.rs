@@ -55,7 +55,10 @@ pub fn read_input(
     options: &ReadOptions,
     sink: impl FnMut(Item<'_>) -> ControlFlow<()>,
 ) -> Result<InputInfo, InputError> {
-    read_reader(index, &spec.name, open(spec, &options.cancel)?, options, sink)
+    // Reading this input has a cancel of its own: `read_reader` ends it when the sink stops, so
+    // a parsing thread waiting on stdin lets go.
+    let options = ReadOptions { cancel: options.cancel.child(), ..options.clone() };
+    read_reader(index, &spec.name, open(spec, &options.cancel)?, &options, sink)
 }
 
 /// What the parsing thread tells the row-making one, in input order.
@@ -115,11 +118,16 @@ pub fn read_reader(
                     Event::Layout(_) | Event::Spare(_) => ControlFlow::Continue(()),
                 };
                 if flow.is_break() {
-                    // Dropping the receiver stops the parsing thread at its next batch.
+                    // Dropping the receiver stops the parsing thread at its next batch; the cancel,
+                    // a read of stdin that waits.
+                    options.cancel.cancel();
                     return Ok(info);
                 }
             }
             let _ = give_back.send(batch);
+        }
+        if options.cancel.is_cancelled() {
+            return Err(InputError::Stopped { name: name.to_string() });
         }
         Ok(info)
     })
@@ -261,6 +269,8 @@ fn parse_records(
             None => match records.next(&mut record) {
                 Ok(Some(line)) => line,
                 Ok(None) => break,
+                // A stop ended the read: no row is malformed, reading just ends (and says so).
+                Err(_) if options.cancel.is_cancelled() => break,
                 Err(err) => {
                     out.emit(Event::Bad(read_error(&err, records.line(), index)))?;
                     break;
@@ -280,6 +290,7 @@ fn parse_records(
                     break;
                 }
                 Ok(Some(next)) => pending = Some(next),
+                Err(_) if options.cancel.is_cancelled() => break,
                 Err(err) => {
                     emit_record!(line, record)?;
                     out.emit(Event::Bad(read_error(&err, records.line(), index)))?;

@@ -9,17 +9,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-/// Set (by a signal's handler) to end reading early: reads then fail with [`stopped`].
+/// Set (by a signal's handler) to end reading early: reads then fail with [`stopped`]. A
+/// [`Cancel::child`] is also cancelled by its parent, not the other way round: one input's reading
+/// can end (its rows are no longer wanted) without ending the others'.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    own: Arc<AtomicBool>,
+    parent: Option<Arc<AtomicBool>>,
+}
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.own.store(true, Ordering::Relaxed);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.own.load(Ordering::Relaxed) || self.parent.as_ref().is_some_and(|p| p.load(Ordering::Relaxed))
+    }
+
+    /// A cancel of its own that this one's also ends. (One level: a child's child follows the
+    /// child only.)
+    pub fn child(&self) -> Cancel {
+        Cancel { own: Arc::default(), parent: Some(self.own.clone()) }
     }
 }
 
@@ -79,7 +90,10 @@ impl Read for CancellableReader {
                 Ok(Ok(chunk)) => (self.chunk, self.at) = (chunk, 0),
                 Ok(Err(err)) => return Err(err),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                // The reading thread ends only after sending the end or an error: it died.
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the thread reading stdin ended early"));
+                }
             }
         }
         let n = out.len().min(self.chunk.len() - self.at);
@@ -115,6 +129,35 @@ mod tests {
         let mut read = Vec::new();
         reader.read_to_end(&mut read).unwrap();
         assert_eq!(read, bytes);
+    }
+
+    /// A source slower than the cancel flag is looked at: reads wait for it, they do not end early.
+    #[test]
+    fn a_slow_source_is_read_to_its_end() {
+        struct Slow(Vec<u8>);
+        impl Read for Slow {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                std::thread::sleep(POLL * 3);
+                let n = out.len().min(self.0.len()).min(3);
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0.drain(..n);
+                Ok(n)
+            }
+        }
+        let mut reader = CancellableReader::new(Slow(b"a,b\n1,2\n".to_vec()), Cancel::default()).unwrap();
+        let mut read = Vec::new();
+        reader.read_to_end(&mut read).unwrap();
+        assert_eq!(read, b"a,b\n1,2\n");
+    }
+
+    #[test]
+    fn a_child_follows_its_parent_and_not_the_other_way() {
+        let parent = Cancel::default();
+        let (one, two) = (parent.child(), parent.child());
+        one.cancel();
+        assert!(one.is_cancelled() && !two.is_cancelled() && !parent.is_cancelled());
+        parent.cancel();
+        assert!(two.is_cancelled());
     }
 
     #[test]

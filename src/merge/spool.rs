@@ -3,7 +3,8 @@
 //! grow at their end. Each write opens, appends and closes, so no file handle is held between
 //! writes however many partitions there are.
 //!
-//! Each write is one frame: the length of what was written and its CRC-32, then the bytes. A
+//! Each write is one frame: the length of what was written and the CRC-32 of the length and the
+//! bytes, then the bytes. A
 //! frame holds whole rows. Reading checks every frame, so rows that the disk or the file system
 //! changed or cut short between writing and reading back stop the run with an error; they never
 //! become other attribute values.
@@ -119,10 +120,20 @@ impl Spool {
 pub const FRAME_HEADER: usize = 12;
 
 fn frame_header(bytes: &[u8]) -> [u8; FRAME_HEADER] {
+    let len = bytes.len() as u64;
     let mut header = [0u8; FRAME_HEADER];
-    header[..8].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
-    header[8..].copy_from_slice(&crc32fast::hash(bytes).to_le_bytes());
+    header[..8].copy_from_slice(&len.to_le_bytes());
+    header[8..].copy_from_slice(&checksum(len, bytes).to_le_bytes());
     header
+}
+
+/// A frame's CRC-32: of its length, then its bytes. (The length counts: an empty frame's CRC of
+/// its bytes alone would be 0, so zeroed blocks on disk would read as empty frames.)
+fn checksum(len: u64, bytes: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&len.to_le_bytes());
+    hasher.update(bytes);
+    hasher.finalize()
 }
 
 /// The frame that starts at the beginning of `bytes`: (its length, its CRC-32), if a header is there.
@@ -157,7 +168,7 @@ pub fn read_frame(reader: &mut impl Read, at: u64, out: &mut Vec<u8>) -> io::Res
     if got as u64 != len {
         return Err(damaged(format!("the frame at byte {at} runs past the end")));
     }
-    if crc32fast::hash(&out[start..]) != crc {
+    if checksum(len, &out[start..]) != crc {
         return Err(damaged(format!("the checksum of the frame at byte {at} does not match")));
     }
     Ok(Some(FRAME_HEADER as u64 + len))
@@ -231,6 +242,21 @@ mod tests {
             let (whole, by_frame) = read_both(&good[..cut]);
             assert!(whole.is_err() && by_frame.is_err(), "a cut at {cut} went unnoticed");
         }
+    }
+
+    /// Zeroed blocks (a common way for a disk to lose data) are not empty frames.
+    #[test]
+    fn zeroed_frames_are_found() {
+        let parent = tempfile::tempdir().unwrap();
+        let spool = Spool::create(Some(parent.path())).unwrap();
+        let first = spool.append("part", b"first").unwrap();
+        let second = spool.append("part", &[7u8; 24]).unwrap();
+        let path = spool.path("part");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[first as usize..].fill(0);
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(spool.read(&path, None).is_err());
+        assert!(spool.read(&path, Some((first, second as usize))).is_err());
     }
 
     #[test]

@@ -138,6 +138,32 @@ fn sigint_ends_validate_reading_a_stalled_stdin() {
     output.assert_code(3);
     assert!(output.stderr.contains("stopped while reading"), "{}", output.stderr);
     assert!(std::fs::read_dir(scratch.path().join("tmp")).unwrap().next().is_none(), "temporary files left");
+    assert_no_row_reported_malformed(&scratch, &output);
+}
+
+/// A stop ends reading; it does not make the row it interrupted malformed.
+#[cfg(unix)]
+fn assert_no_row_reported_malformed(scratch: &Scratch, output: &Output) {
+    assert!(!output.stderr.contains("cannot read past this line"), "{}", output.stderr);
+    let errors = std::fs::read_to_string(scratch.path().join("run/errors.csv")).unwrap_or_default();
+    assert!(!errors.contains("MalformedRow"), "{errors}");
+}
+
+/// An error while a stalled stdin is read (here the temp dir cannot be created) is reported at
+/// once, exit 2, without waiting for more input or a signal.
+#[cfg(unix)]
+#[test]
+fn an_error_while_reading_a_stalled_stdin_is_reported_at_once() {
+    let scratch = Scratch::new();
+    scratch.write("not-a-dir", "");
+    let args = ["-v", "validate", "--run-dir", "run", "--memory-limit", "1", "--temp-dir", "not-a-dir/tmp", "-"];
+    let (child, stdin, stderr) = spawn_on_a_stalled_pipe(&scratch, &args);
+    let started = std::time::Instant::now();
+    let output = stderr.into(finish(child, &args, String::new()));
+    drop(stdin);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    output.assert_code(2);
+    assert!(output.stderr.contains("not-a-dir/tmp"), "{}", output.stderr);
 }
 
 /// `run -` on a pipe that has gone quiet: a first SIGINT lets reading go on (so every contact
@@ -156,6 +182,10 @@ fn a_second_sigint_ends_run_reading_a_stalled_stdin() {
     let output = stderr.into(finish(child, &args, String::new()));
     drop(stdin);
     output.assert_code(3);
-    assert!(output.stderr.contains("nothing was sent"), "{}", output.stderr);
+    assert!(output.stderr.contains("stopped while reading the inputs: nothing was sent"), "{}", output.stderr);
     assert_eq!(handle.stats().requests, 0, "nothing is sent");
+    assert_no_row_reported_malformed(&scratch, &output);
+    // The run did not go on to the sending phase: no retry file claims to hold what is left.
+    let retry = std::fs::read_to_string(scratch.path().join("run/retry.csv")).unwrap_or_default();
+    assert!(retry.lines().count() <= 1, "{retry}");
 }
