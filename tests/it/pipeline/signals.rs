@@ -18,16 +18,7 @@ fn sigterm_while_sending_saves_the_rest_in_the_retry_file_and_exits_3() {
     let mut child = spawn_connect_attrs(scratch.path(), &args, false, &[]);
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr pipe"));
     // Wait for the event, not for time: the log line that says sending has begun.
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let read = stderr.read_line(&mut line).expect("read stderr");
-        seen.push_str(&line);
-        assert!(read > 0, "connect-attrs ended before sending:\n{seen}");
-        if line.contains("sending 300 contacts") {
-            break;
-        }
-    }
+    let seen = read_until(&mut stderr, "sending 300 contacts");
     // The signal handler is installed as sending starts, just after that line; the first answer
     // the service gives proves sending is under way. (The watchdog in `finish` bounds this loop.)
     while handle.stats().accepted == 0 {
@@ -80,16 +71,7 @@ fn spawn_on_a_stalled_pipe(
     stdin.write_all(simple_wide("inst", "p-", 5).as_bytes()).expect("write stdin");
     stdin.flush().expect("flush stdin");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr pipe"));
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let read = stderr.read_line(&mut line).expect("read stderr");
-        seen.push_str(&line);
-        assert!(read > 0, "connect-attrs ended before reading stdin:\n{seen}");
-        if line.contains("reading stdin") {
-            break;
-        }
-    }
+    let seen = read_until(&mut stderr, "reading stdin");
     // The signal handler is installed before reading starts; this leaves its task time to run.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let rest = std::thread::spawn(move || {
@@ -188,4 +170,18 @@ fn a_second_sigint_ends_run_reading_a_stalled_stdin() {
     // The run did not go on to the sending phase: no retry file claims to hold what is left.
     let retry = std::fs::read_to_string(scratch.path().join("run/retry.csv")).unwrap_or_default();
     assert!(retry.lines().count() <= 1, "{retry}");
+}
+
+/// Reads `stderr` up to the first line holding `needle`; returns what it read.
+fn read_until(stderr: &mut impl BufRead, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let read = stderr.read_line(&mut line).expect("read stderr");
+        seen.push_str(&line);
+        assert!(read > 0, "connect-attrs ended before saying {needle:?}:\n{seen}");
+        if line.contains(needle) {
+            return seen;
+        }
+    }
 }
