@@ -167,11 +167,7 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     let signals = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let stop = Arc::new(Stop::default());
     signals.spawn(shutdown::watch(stop.clone(), None, Duration::ZERO));
-    let (cancel, stopping) = (plan.read.cancel.clone(), stop.clone());
-    signals.spawn(async move {
-        stopping.stopped().await;
-        cancel.cancel();
-    });
+    signals.spawn(shutdown::cancel_reading(stop.clone(), false, plan.read.cancel.clone()));
     let started = Instant::now();
     let Prepared { mut report, mut contacts, rows, bad_rows, format } = prepare(&plan, report, Some(&stop))?;
     tracing::debug!("read and partitioned in {:.2?}", started.elapsed());
@@ -235,11 +231,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     runtime.spawn(shutdown::watch(stop.clone(), stop_after, Duration::from_secs(args.grace)));
     // A stop reads on (every contact then goes to the retry file); a second signal ends reading,
     // even a read of stdin that waits.
-    let (cancel, aborting) = (input_plan.read.cancel.clone(), stop.clone());
-    runtime.spawn(async move {
-        aborting.aborted().await;
-        cancel.cancel();
-    });
+    runtime.spawn(shutdown::cancel_reading(stop.clone(), true, input_plan.read.cancel.clone()));
     let Prepared { mut report, contacts, rows, bad_rows, format } = prepare(&input_plan, report, None)?;
     if stop.is_stopped() {
         // The feeder reports every contact as stopped: they all go to the retry file.

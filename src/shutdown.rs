@@ -102,6 +102,17 @@ pub async fn watch(stop: Arc<Stop>, deadline: Option<Duration>, grace: Duration)
     stop.abort();
 }
 
+/// Ends the reading of the inputs (`cancel`) once the run is stopped, or with `abort` only once
+/// it is aborted (a second signal).
+pub async fn cancel_reading(stop: Arc<Stop>, abort: bool, cancel: crate::input::Cancel) {
+    if abort {
+        stop.aborted().await;
+    } else {
+        stop.stopped().await;
+    }
+    cancel.cancel();
+}
+
 async fn sleep_opt(duration: Option<Duration>) {
     match duration {
         Some(duration) => tokio::time::sleep(duration).await,
