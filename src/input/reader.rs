@@ -118,8 +118,8 @@ pub fn read_reader(
                     Event::Layout(_) | Event::Spare(_) => ControlFlow::Continue(()),
                 };
                 if flow.is_break() {
-                    // Dropping the receiver stops the parsing thread at its next batch; the cancel,
-                    // a read of stdin that waits.
+                    // Dropping the receiver stops the parsing thread at its next batch; the cancel
+                    // stops it in a read of stdin that waits.
                     options.cancel.cancel();
                     return Ok(info);
                 }

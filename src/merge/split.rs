@@ -1,9 +1,8 @@
 //! Partition files too large to merge within the memory budget are split again before anything is
 //! merged: each by the next byte of its contacts' hash into as many files as it takes (a power of
 //! two, at most 256), and those again, until every file fits or holds a single contact (whose rows
-//! no hash can part). The hash spreads the
-//! rows of a 10 GB export over 256 partitions; this is what lets a 100 GB one run in the same
-//! memory.
+//! no hash can part). The hash spreads the rows of a 10 GB export over 256 partitions; this is
+//! what lets a 100 GB one run in the same memory.
 //!
 //! A split reads the file front to back and appends each fragment to its new file unchanged, so
 //! every file keeps its rows in input order, which is what lets later rows win.
@@ -75,8 +74,7 @@ fn split(spool: &Spool, path: &Path, level: u32, fan_out: usize) -> Result<Split
     let mut fragments = Fragments::open(spool, path)?;
     let mut first: Option<Vec<u8>> = None;
     let mut one_contact = true;
-    while let Some(fragment) = fragments.next()? {
-        let contact = contact_of(fragment, path)?;
+    while let Some((fragment, contact)) = fragments.next()? {
         match &first {
             None => first = Some(contact.to_vec()),
             Some(first) => one_contact &= first.as_slice() == contact,
@@ -102,20 +100,16 @@ fn split(spool: &Spool, path: &Path, level: u32, fan_out: usize) -> Result<Split
     Ok(Split { parts, one_contact })
 }
 
-fn contact_of<'f>(fragment: &'f [u8], path: &Path) -> Result<&'f [u8], MergeError> {
-    match Cursor::new(fragment).next_contact() {
-        Ok(Some(contact)) => Ok(contact),
-        Ok(None) => Err(read_error(path, io::Error::new(io::ErrorKind::InvalidData, "an empty fragment"))),
-        Err(source) => Err(read_error(path, source)),
-    }
-}
-
 fn read_error(path: &Path, source: io::Error) -> MergeError {
     MergeError::ReadBack { path: path.to_path_buf(), source }
 }
 
-/// The fragments of a file, one at a time, each with its length prefix: the bytes to append to
-/// another file as they are. Frames are checked as they are read, and the file's size at the end.
+/// A fragment's bytes, with its length prefix, and its contact's bytes.
+type Fragment<'f> = (&'f [u8], &'f [u8]);
+
+/// The fragments of a file, one at a time, each with its length prefix (the bytes to append to
+/// another file as they are) and its contact. Frames are checked as they are read, and the file's
+/// size at the end.
 struct Fragments<'s> {
     spool: &'s Spool,
     path: &'s Path,
@@ -134,7 +128,7 @@ impl<'s> Fragments<'s> {
         Ok(Fragments { spool, path, reader, frame: Vec::new(), at: 0, read: 0 })
     }
 
-    fn next(&mut self) -> Result<Option<&[u8]>, MergeError> {
+    fn next(&mut self) -> Result<Option<Fragment<'_>>, MergeError> {
         while self.at >= self.frame.len() {
             self.frame.clear();
             let frame = spool::read_frame(&mut self.reader, self.read, &mut self.frame)
@@ -152,9 +146,11 @@ impl<'s> Fragments<'s> {
         }
         let start = self.at;
         let mut cursor = Cursor::at(&self.frame, start);
-        cursor.next_contact().map_err(|source| read_error(self.path, source))?;
+        let contact = cursor.next_contact().map_err(|source| read_error(self.path, source))?;
         self.at = cursor.position();
-        Ok(Some(&self.frame[start..self.at]))
+        // The loop above left a fragment to read, so there is a contact.
+        let contact = contact.unwrap_or_default();
+        Ok(Some((&self.frame[start..self.at], contact)))
     }
 }
 
@@ -178,9 +174,8 @@ mod tests {
         let mut seen: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
         for file in files {
             let mut fragments = Fragments::open(spool, file).unwrap();
-            while let Some(fragment) = fragments.next().unwrap() {
-                let contact = contact_of(fragment, file).unwrap().to_vec();
-                seen.entry(contact).or_default().push(fragment.to_vec());
+            while let Some((fragment, contact)) = fragments.next().unwrap() {
+                seen.entry(contact.to_vec()).or_default().push(fragment.to_vec());
             }
         }
         seen

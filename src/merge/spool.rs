@@ -4,8 +4,7 @@
 //! writes however many partitions there are.
 //!
 //! Each write is one frame: the length of what was written and the CRC-32 of the length and the
-//! bytes, then the bytes. A
-//! frame holds whole rows. Reading checks every frame, so rows that the disk or the file system
+//! bytes, then the bytes. A frame holds whole rows. Reading checks every frame, so rows that the disk or the file system
 //! changed or cut short between writing and reading back stop the run with an error; they never
 //! become other attribute values.
 
@@ -116,8 +115,9 @@ impl Spool {
     }
 }
 
-/// A frame's header: the length of its bytes (u64) and their CRC-32 (u32), little-endian.
-pub const FRAME_HEADER: usize = 12;
+/// A frame's header: the length of its bytes (u64) and the CRC-32 (u32) of [`checksum`],
+/// little-endian.
+const FRAME_HEADER: usize = 12;
 
 fn frame_header(bytes: &[u8]) -> [u8; FRAME_HEADER] {
     let len = bytes.len() as u64;
