@@ -21,6 +21,8 @@ const BUFFER: usize = 256 * 1024;
 const BATCH: usize = 512;
 /// Messages in flight between them: enough to ride out a slow row, little memory.
 const IN_FLIGHT: usize = 8;
+/// How many records ahead of the one made into a row the next is prefetched.
+const PREFETCH_AHEAD: usize = 2;
 
 /// Opens an input: the file, or stdin for `-` (read so that `cancel` can end a read that waits).
 pub fn open(spec: &InputSpec, cancel: &Cancel) -> Result<Box<dyn Read + Send>, InputError> {
@@ -101,7 +103,11 @@ pub fn read_reader(
         let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
         let mut rows = RowMaker::new(name, &layout, options);
         for mut batch in received {
-            for slot in batch.iter_mut() {
+            for at in 0..batch.len() {
+                if let Some(Event::Record(Parsed::Text(ahead), _)) = batch.get(at + PREFETCH_AHEAD) {
+                    ahead.prefetch();
+                }
+                let slot = &mut batch[at];
                 info.rows += 1;
                 let flow = match std::mem::replace(slot, Event::Spare(Record::default())) {
                     Event::Record(record, location) => {
