@@ -15,7 +15,9 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::sync::mpsc;
 
-const BUFFER: usize = 256 * 1024;
+/// What is read of an input to tell gzip from text. (A `BufReader` reads past its buffer without
+/// copying once it is empty and a read asks for at least this much.)
+const PEEK: usize = 16 * 1024;
 
 /// Records handed from the parsing thread to the one that makes rows, per message.
 const BATCH: usize = 512;
@@ -38,14 +40,13 @@ pub fn open(spec: &InputSpec, cancel: &Cancel) -> Result<Box<dyn Read + Send>, I
 }
 
 /// Decompresses `raw` when it starts with the gzip magic bytes (whatever the input's name).
+///
+/// No buffer of its own past the first bytes: the records reader reads in large blocks, and a
+/// `BufReader` as large as its reads would copy every byte once more on the way.
 fn decode(name: &str, raw: impl Read + Send + 'static) -> Result<Box<dyn Read>, InputError> {
-    let mut buffered = BufReader::with_capacity(BUFFER, raw);
+    let mut buffered = BufReader::with_capacity(PEEK, raw);
     let head = buffered.fill_buf().map_err(|source| InputError::Open { name: name.to_string(), source })?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(BUFFER, MultiGzDecoder::new(buffered))))
-    } else {
-        Ok(Box::new(buffered))
-    }
+    if head.starts_with(&[0x1f, 0x8b]) { Ok(Box::new(MultiGzDecoder::new(buffered))) } else { Ok(Box::new(buffered)) }
 }
 
 /// Reads one input to its end, handing every row (good or bad) to `sink` in input order. The sink
