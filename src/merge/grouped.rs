@@ -13,14 +13,8 @@
 //!   bounded: past its share of the budget it is dropped while the input is sorted (the order
 //!   check suffices), and otherwise the merge falls back.
 
-use super::encode::{Hasher, hasher};
+use super::encode::Hasher;
 use std::collections::HashSet;
-use std::hash::BuildHasher;
-
-/// A 64-bit hash of a contact's key.
-fn key_hash(instance_id: &str, contact_id: &str) -> u64 {
-    hasher().hash_one((instance_id, contact_id))
-}
 
 /// Bytes per slot of the hash set, with its control byte and load factor, rounded up.
 const SLOT_BYTES: usize = 12;
@@ -29,8 +23,11 @@ const SLOT_BYTES: usize = 12;
 pub struct Grouping {
     /// Every key so far strictly greater than the one before.
     sorted: bool,
-    /// Hashes of finished contacts; `None` once dropped for its size.
-    seen: Option<HashSet<u64, Hasher>>,
+    /// Hashes of finished contacts (of their encoded bytes, see `encode::contact_hash`), kept
+    /// only once the input is found not sorted: while it is, order alone proves a contact new.
+    seen: HashSet<u64, Hasher>,
+    /// The set holds every finished contact (it was filled when the order first broke).
+    tracking: bool,
     seen_limit: usize,
 }
 
@@ -45,37 +42,49 @@ pub enum Verdict {
 
 impl Grouping {
     pub fn new(seen_limit: usize) -> Grouping {
-        Grouping { sorted: true, seen: Some(HashSet::with_hasher(hasher())), seen_limit }
+        Grouping { sorted: true, seen: HashSet::with_hasher(super::keys::hasher()), tracking: false, seen_limit }
     }
 
-    /// The contact `previous` is finished and a row of `next` arrived.
-    pub fn next_contact(&mut self, previous: (&str, &str), next: (&str, &str)) -> Verdict {
-        if !self.remember(key_hash(previous.0, previous.1)) {
+    /// The contact `previous` is finished and a row of `next` arrived: `true` when the order
+    /// alone proves `next` new (every key so far larger than the one before, and `next` too).
+    /// Once `false`, always `false`.
+    pub fn in_order(&mut self, previous: (&str, &str), next: (&str, &str)) -> bool {
+        self.sorted = self.sorted && next > previous;
+        self.sorted
+    }
+
+    /// Whether the set holds every finished contact. Until the order first breaks it holds none:
+    /// each contact finished so far must then be given to [`Grouping::remember`], once
+    /// [`Grouping::start_tracking`] was called.
+    pub fn tracking(&self) -> bool {
+        self.tracking
+    }
+
+    pub fn start_tracking(&mut self) {
+        self.tracking = true;
+    }
+
+    /// Out of order, with the set tracking: the contact hashed `previous` is finished, and a row of
+    /// the one hashed `next` arrived.
+    pub fn next_unsorted(&mut self, previous: u64, next: u64) -> Verdict {
+        if !self.remember(previous) || self.seen.contains(&next) {
             return Verdict::Fallback;
         }
-        if self.sorted && next > previous {
-            return Verdict::New;
-        }
-        self.sorted = false;
-        match &self.seen {
-            Some(seen) if !seen.contains(&key_hash(next.0, next.1)) => Verdict::New,
-            _ => Verdict::Fallback,
-        }
+        Verdict::New
     }
 
-    /// Records a finished contact; `false` when it can no longer be tracked and the input is not
-    /// sorted, so a later return could go unnoticed.
-    fn remember(&mut self, hash: u64) -> bool {
-        let Some(seen) = &mut self.seen else { return self.sorted };
-        if seen.len() == seen.capacity() {
+    /// Records a finished contact; `false` when the set would outgrow its share of the budget (a
+    /// contact's return could then go unnoticed).
+    pub fn remember(&mut self, hash: u64) -> bool {
+        if self.seen.len() == self.seen.capacity() {
             // Growing allocates the doubled table while the old one still exists.
-            let after = (seen.capacity().max(8) * 3) * SLOT_BYTES;
+            let after = (self.seen.capacity().max(8) * 3) * SLOT_BYTES;
             if after > self.seen_limit {
-                self.seen = None;
-                return self.sorted;
+                self.seen = HashSet::default();
+                return false;
             }
         }
-        seen.insert(hash);
+        self.seen.insert(hash);
         true
     }
 }
@@ -87,24 +96,36 @@ mod tests {
     #[test]
     fn sorted_keys_need_no_set() {
         let mut grouping = Grouping::new(0);
-        assert_eq!(grouping.next_contact(("i", "a"), ("i", "b")), Verdict::New);
-        assert_eq!(grouping.next_contact(("i", "b"), ("i", "c")), Verdict::New);
-        assert!(grouping.seen.is_none(), "the set did not fit and is not needed");
-        // Out of order with no set to prove the contact is new: fall back.
-        assert_eq!(grouping.next_contact(("i", "c"), ("i", "bb")), Verdict::Fallback);
+        assert!(grouping.in_order(("i", "a"), ("i", "b")));
+        assert!(grouping.in_order(("i", "b"), ("i", "c")));
+        assert!(grouping.seen.is_empty() && !grouping.tracking());
+        // Out of order: for good, and the finished contacts must be tracked from then on.
+        assert!(!grouping.in_order(("i", "c"), ("i", "bb")));
+        assert!(!grouping.in_order(("i", "bb"), ("i", "d")));
+        assert!(!grouping.tracking());
     }
 
     #[test]
-    fn grouped_but_unsorted_streams_until_a_contact_comes_back() {
+    fn unsorted_input_streams_until_a_contact_comes_back() {
         let mut grouping = Grouping::new(1 << 20);
-        assert_eq!(grouping.next_contact(("i", "c"), ("i", "a")), Verdict::New);
-        assert_eq!(grouping.next_contact(("i", "a"), ("i", "b")), Verdict::New);
-        assert_eq!(grouping.next_contact(("i", "b"), ("i", "c")), Verdict::Fallback);
+        grouping.start_tracking();
+        assert!(grouping.tracking());
+        assert!(grouping.remember(1) && grouping.remember(2));
+        assert_eq!(grouping.next_unsorted(3, 4), Verdict::New);
+        assert_eq!(grouping.next_unsorted(4, 5), Verdict::New);
+        assert_eq!(grouping.next_unsorted(5, 2), Verdict::Fallback, "2 was finished before tracking began");
+        let mut grouping = Grouping::new(1 << 20);
+        grouping.start_tracking();
+        assert_eq!(grouping.next_unsorted(7, 7), Verdict::Fallback, "the contact just finished");
     }
 
     #[test]
-    fn a_full_set_on_unsorted_input_falls_back() {
+    fn a_set_over_its_share_falls_back() {
+        assert!(!Grouping::new(0).remember(1));
         let mut grouping = Grouping::new(0);
-        assert_eq!(grouping.next_contact(("i", "b"), ("i", "a")), Verdict::Fallback);
+        grouping.start_tracking();
+        assert_eq!(grouping.next_unsorted(1, 2), Verdict::Fallback);
+        let mut grouping = Grouping::new(1 << 20);
+        assert!(!(0..100_000).all(|hash| grouping.remember(hash)));
     }
 }

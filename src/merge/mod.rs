@@ -198,17 +198,15 @@ impl Merger {
             State::Grouped(grouped) => {
                 let same = grouped.open.as_ref().is_some_and(|(i, c)| *i == row.instance_id && *c == row.contact_id);
                 if !same {
-                    if let Some((instance, contact)) = &grouped.open {
-                        let next = (row.instance_id.as_str(), row.contact_id.as_str());
-                        if grouped.grouping.next_contact((instance, contact), next) == Verdict::Fallback {
-                            tracing::debug!(
-                                "line {}: contact {:?} is not grouped: merging by partition",
-                                row.location.line,
-                                row.contact_id
-                            );
-                            self.fall_back()?;
-                            return self.add(row);
-                        }
+                    let verdict = grouped.verdict(row, &mut self.keys, self.spool.as_ref(), &mut self.scratch)?;
+                    if verdict == Verdict::Fallback {
+                        tracing::debug!(
+                            "line {}: contact {:?} is not grouped: merging by partition",
+                            row.location.line,
+                            row.contact_id
+                        );
+                        self.fall_back()?;
+                        return self.add(row);
                     }
                     // The previous contact's rows, merged, join the whole contacts before it,
                     // which may go to disk.
@@ -338,6 +336,56 @@ impl Merger {
 }
 
 impl Grouped {
+    /// Whether the input is still grouped now that a row of another contact than the open one
+    /// arrived. Sorted input is proved so by order alone; the first time the order breaks, every
+    /// contact finished so far is read back (from the buffer and the file) to be tracked.
+    fn verdict(
+        &mut self,
+        row: &Row,
+        keys: &mut Keys,
+        spool: Option<&Spool>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Verdict, MergeError> {
+        let Some((instance, contact)) = &self.open else { return Ok(Verdict::New) };
+        if self.grouping.in_order((instance, contact), (&row.instance_id, &row.contact_id)) {
+            return Ok(Verdict::New);
+        }
+        if !self.grouping.tracking() {
+            self.grouping.start_tracking();
+            if !self.track_finished(spool)? {
+                return Ok(Verdict::Fallback);
+            }
+        }
+        scratch.clear();
+        encode::put_contact(keys, &row.instance_id, &row.contact_id, scratch);
+        Ok(self.grouping.next_unsorted(contact_hash(self.open_contact.contact()), contact_hash(scratch)))
+    }
+
+    /// Gives every contact written out so far (the open one is not) to the grouping to remember,
+    /// from the file and then the buffer; `false` when they are too many to remember.
+    fn track_finished(&mut self, spool: Option<&Spool>) -> Result<bool, MergeError> {
+        let grouping = &mut self.grouping;
+        let mut remember = |fragments: &[u8]| -> std::io::Result<bool> {
+            let mut cursor = Cursor::new(fragments);
+            while let Some(contact) = cursor.next_contact()? {
+                if !grouping.remember(contact_hash(contact)) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        if let Some(spool) = spool {
+            let path = spool.path(GROUPED_FILE);
+            for &chunk in &self.chunks {
+                let fragments = spool.read(&path, Some(chunk))?;
+                if !remember(&fragments).map_err(|source| MergeError::ReadBack { path: path.clone(), source })? {
+                    return Ok(false);
+                }
+            }
+        }
+        remember(&self.buffer).map_err(MergeError::in_memory)
+    }
+
     /// Writes the open contact, its rows merged into one fragment, after the finished ones: less
     /// to write, read back and merge later than its rows.
     fn close_open(&mut self) {

@@ -36,6 +36,11 @@ enum Slot {
 }
 
 impl OpenContact {
+    /// The open contact's bytes, as [`put_contact`] writes them; empty when none is open.
+    pub fn contact(&self) -> &[u8] {
+        &self.contact
+    }
+
     /// Adds a row of the open contact (or opens one with it): later values win per key.
     pub fn add(&mut self, row: &Row, keys: &mut Keys) {
         if self.lines.is_empty() {

@@ -79,6 +79,36 @@ fn grouped_input_streams_and_a_returning_contact_falls_back() {
     assert_eq!(contacts[0].lines.len(), 3);
 }
 
+/// Sorted rows prove each contact new by order alone, with nothing remembered. When the order
+/// breaks, the contacts finished before (some already in the temporary file) are read back and
+/// remembered: one of them coming back is caught, at any budget.
+#[test]
+fn a_contact_from_before_the_order_broke_is_caught_coming_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // Room to remember a few contacts (a 64th of the budget), and values large enough that the
+    // finished contacts go to the temporary file every second contact.
+    let small = MergeOptions { budget: 20_000, temp_dir: Some(dir.path().to_path_buf()) };
+    let large = "v".repeat(12_000);
+    let still_grouped: Vec<Row> = ["a", "b", "d", "c", "e"]
+        .iter()
+        .enumerate()
+        .map(|(i, contact)| row(0, i as u64 + 2, contact, &[("K", contact), ("L", &large)]))
+        .collect();
+    let mut back = still_grouped.clone();
+    back.push(row(0, 7, "b", &[("K", "again")]));
+    for (options, grouped, fell_back) in [
+        (MergeOptions::unlimited(), Strategy::Grouped, Strategy::InMemory),
+        (small, Strategy::Spilled { grouped: true, rows: 5 }, Strategy::Spilled { grouped: false, rows: 6 }),
+    ] {
+        let (contacts, strategy) = merge(still_grouped.clone(), options.clone(), &[]);
+        assert_eq!((contacts, strategy), (model(&still_grouped, &[]), grouped));
+        let (contacts, strategy) = merge(back.clone(), options, &[]);
+        assert_eq!(strategy, fell_back);
+        assert_eq!(contacts, model(&back, &[]));
+        assert_eq!(contacts[1].attributes["K"], "again");
+    }
+}
+
 #[test]
 fn a_tiny_budget_spills_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
