@@ -8,10 +8,10 @@
 //! Two cheap tests decide whether a new contact might be coming back:
 //! - while the keys have been strictly increasing (input sorted by contact) a larger key is new,
 //!   whatever came before: constant memory, no set needed;
-//! - otherwise a set of the 64-bit hashes of finished contacts answers. A hash collision only ever
-//!   says "seen" for a new contact, which causes a needless (but correct) fallback. The set is
-//!   bounded: past its share of the budget it is dropped while the input is sorted (the order
-//!   check suffices), and otherwise the merge falls back.
+//! - otherwise a set of the 64-bit hashes of finished contacts answers. It is filled only when
+//!   the order first breaks, with every contact finished until then (read back by the merge).
+//!   A hash collision only ever says "seen" for a new contact, which causes a needless (but
+//!   correct) fallback. The set is bounded: past its share of the budget the merge falls back.
 
 use super::encode::Hasher;
 use std::collections::HashSet;
