@@ -15,6 +15,7 @@ pub mod input;
 pub mod logging;
 pub mod merge;
 pub mod plan;
+pub mod prefetch;
 pub mod report;
 pub mod resume;
 pub mod run;

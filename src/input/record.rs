@@ -116,23 +116,9 @@ impl TextRecord {
     /// waited on it for about a third of its time.
     #[inline]
     pub fn prefetch(&self) {
-        prefetch_bytes(self.text.as_ptr(), self.text.len());
-        prefetch_bytes(self.fields.as_ptr().cast(), self.fields.len() * size_of::<(usize, usize)>());
+        crate::prefetch::slice(self.text.as_bytes());
+        crate::prefetch::items(&self.fields);
     }
-}
-
-/// Prefetches up to four cache lines from `start` (`len` bytes).
-#[inline]
-fn prefetch_bytes(start: *const u8, len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    for line in (0..len.min(256)).step_by(64) {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: a prefetch is a hint to the CPU. It never faults, whatever the address, and
-        // reads nothing into the program; `wrapping_add` keeps the address arithmetic defined.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(line).cast()) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (start, len);
 }
 
 #[cfg(test)]

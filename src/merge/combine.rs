@@ -140,12 +140,24 @@ fn merge_with(
         Cursor::at(data, start as usize).next_row()?.ok_or_else(|| invalid("a row past the end"))
     };
     let mut contact = OneContact::new(keys, set);
+    // The rows are read in `order`, jumping around a piece too large for the cache: each is
+    // prefetched some rows ahead, or reading its first byte is a wait for memory.
+    let mut ahead = order.iter();
+    for &start in ahead.by_ref().take(ROWS_AHEAD) {
+        crate::prefetch::slice(&data[start as usize..]);
+    }
     for slot in 0..contacts {
         let of_contact = &order[starts[slot] as usize..starts[slot + 1] as usize];
+        for &start in ahead.by_ref().take(of_contact.len()) {
+            crate::prefetch::slice(&data[start as usize..]);
+        }
         contact.emit(of_contact.iter().map(|&start| row_at(start)), each)?;
     }
     Ok(())
 }
+
+/// How many rows ahead of the one merged the next is prefetched.
+const ROWS_AHEAD: usize = 8;
 
 /// [`merge_each`] for a piece in which each fragment is a whole contact and no two are the same
 /// one (the grouped file: a contact that came back would have ended the streaming): each fragment
