@@ -62,6 +62,7 @@ pub fn encode_row_of(contact: &[u8], row: &Row, keys: &mut Keys, out: &mut Vec<u
 
 /// [`key_of`] for a key as [`Row::raw_attributes`] gives it: a header column already numbered is
 /// looked up without its name.
+#[inline]
 pub fn raw_key_of<'r>(keys: &mut Keys, row: &'r Row, key: RawKey<'r>) -> EncodedKey<'r> {
     let input = row.location.input;
     match key {

@@ -98,6 +98,7 @@ impl Keys {
     }
 
     /// The number of a header column of input `input` once it has one.
+    #[inline]
     pub fn known_column(&self, input: u32, column: u32) -> Option<u32> {
         *self.columns.get(input as usize)?.get(column as usize)?
     }
