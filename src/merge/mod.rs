@@ -28,6 +28,7 @@ mod split;
 mod spool;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use combine::ContactView;
 pub use emit::{Contacts, Strategy};
@@ -39,6 +40,7 @@ use open::OpenContact;
 use spool::Spool;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use writer::Writer;
 
 /// One contact with everything the inputs say about it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -168,6 +170,8 @@ struct Partitioned {
     buffers: Vec<Vec<u8>>,
     spilled: bool,
     rows: u64,
+    /// Appends full buffers to their files, once something is spilled.
+    writer: Option<Writer>,
 }
 
 const GROUPED_FILE: &str = "grouped";
@@ -255,8 +259,8 @@ impl Merger {
 
     /// The input is not grouped after all: every row so far goes to its partition, in order.
     fn fall_back(&mut self) -> Result<(), MergeError> {
-        let partitioned =
-            Partitioned { buffers: (0..PARTITIONS).map(|_| Vec::new()).collect(), spilled: false, rows: 0 };
+        let buffers = (0..PARTITIONS).map(|_| Vec::new()).collect();
+        let partitioned = Partitioned { buffers, spilled: false, rows: 0, writer: None };
         let State::Grouped(mut grouped) = std::mem::replace(&mut self.state, State::Partitioned(partitioned)) else {
             unreachable!("falls back from grouped only")
         };
@@ -320,6 +324,9 @@ impl Merger {
             State::Partitioned(mut partitioned) => match self.spool.take() {
                 Some(spool) if partitioned.spilled => {
                     partitioned.spill(&spool)?;
+                    if let Some(writer) = partitioned.writer.take() {
+                        writer.finish()?;
+                    }
                     let paths =
                         (0..PARTITIONS).map(|i| spool.path(&partition_name(i))).filter(|p| p.exists()).collect();
                     let paths = split::split_large(&spool, paths, piece_limit(&self.options))?;
@@ -428,13 +435,9 @@ impl Partitioned {
         if needed > limit(self.spilled) && !buffer.is_empty() {
             let spool = spool_of(spool, options)?;
             if self.spilled {
-                spool.append(&partition_name(index), &self.buffers[index])?;
-                let buffer = &mut self.buffers[index];
-                buffer.clear();
-                if buffer.capacity() > limit(true) {
-                    // It grew for a row larger than the limit: back to a write buffer.
-                    *buffer = Vec::new();
-                }
+                // (A buffer that grew for a row larger than the limit is freed once written.)
+                let full = std::mem::take(&mut self.buffers[index]);
+                self.buffers[index] = writer_of(&mut self.writer, spool)?.write(partition_name(index), full)?;
             } else {
                 self.spill(spool)?;
             }
@@ -449,17 +452,26 @@ impl Partitioned {
         Ok(buffer)
     }
 
-    /// Appends every buffer to its partition's file and frees it.
+    /// Appends every buffer to its partition's file (queued to the writer) and frees it.
     fn spill(&mut self, spool: &Spool) -> Result<(), MergeError> {
+        let writer = writer_of(&mut self.writer, spool)?;
         for (index, buffer) in self.buffers.iter_mut().enumerate() {
             if !buffer.is_empty() {
-                spool.append(&partition_name(index), buffer)?;
+                writer.write(partition_name(index), std::mem::take(buffer))?;
             }
             *buffer = Vec::new();
         }
         self.spilled = true;
         Ok(())
     }
+}
+
+/// The writer of the partition files, started on first use.
+fn writer_of<'w>(writer: &'w mut Option<Writer>, spool: &Spool) -> Result<&'w mut Writer, MergeError> {
+    if writer.is_none() {
+        *writer = Some(Writer::start(spool.clone(), WRITE_BUFFER)?);
+    }
+    Ok(writer.as_mut().expect("started above"))
 }
 
 /// The temporary directory, created on first use.
