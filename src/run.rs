@@ -81,6 +81,9 @@ struct Prepared {
 /// spill failure (exit 2) comes before anything is sent. `abort`: a stop that ends reading early.
 fn prepare(plan: &InputPlan, mut report: Report, abort: Option<&Stop>) -> Result<Prepared, Error> {
     let mut merger = Merger::new(plan.merge.clone());
+    // (stdin counts for nothing, and a file that cannot be read is reported when it is opened.)
+    let sizes = plan.inputs.iter().filter_map(|spec| std::fs::metadata(spec.path.as_ref()?).ok());
+    merger.expect_input_bytes(sizes.map(|meta| meta.len()).sum());
     let (mut rows, mut bad_rows, mut format) = (0, 0, None);
     let mut failure: Option<Error> = None;
     let stopped = || abort.is_some_and(|stop| stop.is_stopped());

@@ -66,6 +66,9 @@ pub type SetAttributes = Vec<(String, String)>;
 /// touches the disk, small enough that a sorted export runs in a few tens of MB. Also the size of
 /// the pieces the grouped file is read back in.
 const GROUPED_CHUNK: usize = 2 << 20;
+/// Inputs this many times larger than the budget are written to disk from the start (see
+/// [`Merger::expect_input_bytes`]). (Encoded rows can be several times smaller than their CSV.)
+const TOO_LARGE: u64 = 4;
 /// Hash partitions of a spilled merge: one partition of a 10 GB export fits a 256 MiB budget.
 const PARTITIONS: usize = 256;
 /// A merge that fits in memory and holds at most this much comes out in input order; a larger
@@ -138,6 +141,9 @@ fn spill_hint(source: &std::io::Error) -> &'static str {
 
 pub struct Merger {
     options: MergeOptions,
+    /// The inputs are known to be far larger than the budget: rows that are not grouped go to
+    /// disk from the start, not into memory they could never all fit in first.
+    too_large: bool,
     keys: Keys,
     /// The temporary directory, once something was written.
     spool: Option<Spool>,
@@ -193,7 +199,16 @@ impl Merger {
             contacts: 0,
         };
         let keys = Keys::new(options.budget / 16);
-        Merger { options, keys, spool: None, state: State::Grouped(grouped), scratch: Vec::new() }
+        let too_large = false;
+        Merger { options, too_large, keys, spool: None, state: State::Grouped(grouped), scratch: Vec::new() }
+    }
+
+    /// The inputs hold at least `bytes` (their files' sizes: a compressed file only grows). Past
+    /// [`TOO_LARGE`] times the budget, rows that are not grouped skip the in-memory stage: filling
+    /// that much memory first only to write it all out costs time (every page is new) for nothing.
+    /// The merge is the same either way.
+    pub fn expect_input_bytes(&mut self, bytes: u64) {
+        self.too_large = bytes > (self.options.budget as u64).saturating_mul(TOO_LARGE);
     }
 
     /// Adds one row; rows must arrive in input order (inputs in the order given, lines ascending).
@@ -260,7 +275,7 @@ impl Merger {
     /// The input is not grouped after all: every row so far goes to its partition, in order.
     fn fall_back(&mut self) -> Result<(), MergeError> {
         let buffers = (0..PARTITIONS).map(|_| Vec::new()).collect();
-        let partitioned = Partitioned { buffers, spilled: false, rows: 0, writer: None };
+        let partitioned = Partitioned { buffers, spilled: self.too_large, rows: 0, writer: None };
         let State::Grouped(mut grouped) = std::mem::replace(&mut self.state, State::Partitioned(partitioned)) else {
             unreachable!("falls back from grouped only")
         };

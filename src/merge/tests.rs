@@ -109,6 +109,36 @@ fn a_contact_from_before_the_order_broke_is_caught_coming_back() {
     }
 }
 
+/// Inputs known to be far larger than the budget go to disk from the first buffer that fills,
+/// not after filling the budget in memory; the contacts are the same.
+#[test]
+fn inputs_far_larger_than_the_budget_go_to_disk_from_the_start() {
+    let value = "v".repeat(10_000);
+    let rows: Vec<Row> = (0..24u64)
+        .map(|i| row(0, i + 2, if i % 2 == 0 { "a" } else { "b" }, &[("K", &format!("{value}{i}"))]))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let options = MergeOptions { budget: 64 << 20, temp_dir: Some(dir.path().to_path_buf()) };
+    let (contacts, strategy) = merge(rows.clone(), options.clone(), &[]);
+    assert_eq!((contacts, strategy), (model(&rows, &[]), Strategy::InMemory), "about 240 KB fit in 64 MiB");
+
+    let mut merger = Merger::new(options.clone());
+    merger.expect_input_bytes(4 * options.budget as u64 + 1);
+    for row in &rows {
+        merger.add(row).unwrap();
+    }
+    let contacts = merger.finish(&[]).unwrap();
+    assert_eq!(contacts.strategy(), Strategy::Spilled { grouped: false, rows: 24 });
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_some(), "the partitions are on disk");
+    let mut contacts: Vec<Contact> = contacts.map(Result::unwrap).collect();
+    contacts.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
+    assert_eq!(contacts, model(&rows, &[]));
+    let mut merger = Merger::new(options.clone());
+    merger.expect_input_bytes(4 * options.budget as u64);
+    rows.iter().for_each(|row| merger.add(row).unwrap());
+    assert_eq!(merger.finish(&[]).unwrap().strategy(), Strategy::InMemory, "not four times the budget");
+}
+
 #[test]
 fn a_tiny_budget_spills_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
