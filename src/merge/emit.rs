@@ -1,7 +1,8 @@
 //! The merge's output: final contacts, from memory or from the temporary files.
 //!
-//! Pieces (partitions, or chunks of the grouped file) are merged a few at a time, one per rayon
-//! thread, when the consumer asks for more: memory holds at most that many pieces' contacts, and
+//! Pieces (partitions, or chunks of the grouped file) are merged a few at a time, one at a time on
+//! each rayon thread, when the consumer asks for more: memory holds at most one piece's contacts
+//! per thread when they are built (folded, only the accumulators of a few pieces each), and
 //! sending can start as soon as the first few are merged. A partition file is deleted once
 //! merged; the temporary directory goes when the iterator is dropped, whether it ran to its end
 //! or not.
@@ -40,6 +41,11 @@ enum Pending {
     },
 }
 
+/// Pieces merged per rayon thread in one call of [`Contacts::next_folded`]: a call ends with its
+/// slowest piece, and more pieces per call leave the threads less time waiting for it. (Each
+/// thread merges one piece at a time, into a buffer of its own: more pieces per call hold no more
+/// memory, only more accumulators.)
+const FOLDED_PER_THREAD: usize = 4;
 /// Contacts already built handed out per call of [`Contacts::next_folded`].
 const BUILT_BATCH: usize = 4096;
 
@@ -121,12 +127,22 @@ impl Contacts {
         self.spool.as_ref().map(Spool::dir)
     }
 
-    /// The next contacts, folded without building them: the next few pieces are merged in
-    /// parallel (one per rayon thread), each piece's contacts folded into an accumulator from
-    /// `init`, in input order within a piece. One accumulator per piece, in order; `None` when
-    /// every contact has been handed out.
+    /// The next contacts, folded without building them: the next pieces are merged in parallel
+    /// ([`FOLDED_PER_THREAD`] per rayon thread, one at a time on each), each piece's contacts
+    /// folded into an accumulator from `init`, in input order within a piece. One accumulator per
+    /// piece, in order; `None` when every contact has been handed out.
     pub fn next_folded<A: Send>(
         &mut self,
+        init: impl Fn() -> A + Sync,
+        fold: impl Fn(&mut A, &ContactView<'_>) + Sync,
+    ) -> Result<Option<Vec<A>>, MergeError> {
+        self.fold_pieces(FOLDED_PER_THREAD, init, fold)
+    }
+
+    /// [`Contacts::next_folded`] over `per_thread` pieces per rayon thread.
+    fn fold_pieces<A: Send>(
+        &mut self,
+        per_thread: usize,
         init: impl Fn() -> A + Sync,
         fold: impl Fn(&mut A, &ContactView<'_>) + Sync,
     ) -> Result<Option<Vec<A>>, MergeError> {
@@ -138,7 +154,7 @@ impl Contacts {
             }
             return Ok(Some(vec![acc]));
         }
-        let width = rayon::current_num_threads().max(2);
+        let pieces = rayon::current_num_threads().max(2) * per_thread;
         let (keys, set) = (&*self.keys, &self.set);
         // `distinct`: each fragment is a whole contact of its own (the grouped file).
         let piece = |data: &[u8], path: &Path, distinct: bool| -> Result<A, MergeError> {
@@ -154,11 +170,11 @@ impl Contacts {
         let folded: Result<Vec<A>, MergeError> = match &mut self.pending {
             Pending::Nothing => Ok(Vec::new()),
             Pending::Buffers(buffers) => {
-                let batch: Vec<Vec<u8>> = buffers.take(width).collect();
+                let batch: Vec<Vec<u8>> = buffers.take(pieces).collect();
                 batch.par_iter().map(|b| piece(b, Path::new(super::IN_MEMORY), false)).collect()
             }
             Pending::Files(paths) => {
-                let batch: Vec<PathBuf> = paths.take(width).collect();
+                let batch: Vec<PathBuf> = paths.take(pieces).collect();
                 batch
                     .par_iter()
                     .map(|path| {
@@ -172,7 +188,7 @@ impl Contacts {
                     .collect()
             }
             Pending::Chunks { path, chunks } => {
-                let batch: Vec<(u64, usize)> = chunks.take(width).collect();
+                let batch: Vec<(u64, usize)> = chunks.take(pieces).collect();
                 let path = &*path;
                 batch
                     .par_iter()
@@ -222,7 +238,8 @@ impl Iterator for Contacts {
             if let Some(contact) = self.built.next() {
                 return Some(Ok(contact));
             }
-            match self.next_folded(Vec::new, |built, view| built.push(view.to_contact())) {
+            // One piece per thread: the contacts of every piece in the call are built at once.
+            match self.fold_pieces(1, Vec::new, |built, view| built.push(view.to_contact())) {
                 Ok(Some(batch)) => self.built = batch.into_iter().flatten().collect::<Vec<_>>().into_iter(),
                 Ok(None) => return None,
                 Err(err) => return Some(Err(err)),
