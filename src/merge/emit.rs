@@ -41,10 +41,10 @@ enum Pending {
     },
 }
 
-/// Pieces merged per rayon thread in one call of [`Contacts::next_folded`]: a call ends with its
-/// slowest piece, and more pieces per call leave the threads less time waiting for it. (Each
-/// thread merges one piece at a time, into a buffer of its own: more pieces per call hold no more
-/// memory, only more accumulators.)
+/// Pieces merged per rayon thread in one call of [`Contacts::next_folded`], at most: a call ends
+/// with its slowest piece, and more pieces per call leave the threads less time waiting for it.
+/// (Each thread merges one piece at a time, into a buffer of its own; what a call holds past that
+/// is its accumulators, bounded by `call_bytes` of pieces.)
 const FOLDED_PER_THREAD: usize = 4;
 /// Contacts already built handed out per call of [`Contacts::next_folded`].
 const BUILT_BATCH: usize = 4096;
@@ -58,11 +58,15 @@ pub struct Contacts {
     pending: Pending,
     spool: Option<Spool>,
     known: Option<u64>,
+    /// Bytes of pieces one call of [`Contacts::next_folded`] may take past one per thread (the
+    /// contacts a fold builds, the rejected ones, live until the call returns).
+    call_bytes: u64,
 }
 
 impl Contacts {
     fn new(strategy: Strategy, keys: Arc<KeyNames>, set: &[(String, String)], pending: Pending) -> Contacts {
-        Contacts { strategy, keys, set: set.to_vec(), built: Vec::new().into_iter(), pending, spool: None, known: None }
+        let built = Vec::new().into_iter();
+        Contacts { strategy, keys, set: set.to_vec(), built, pending, spool: None, known: None, call_bytes: 0 }
     }
 
     /// Contacts already merged (with `--set` applied).
@@ -113,6 +117,12 @@ impl Contacts {
         Contacts { spool: Some(spool), known: Some(contacts), ..Contacts::new(strategy, keys, set, pending) }
     }
 
+    /// Lets one call of [`Contacts::next_folded`] take pieces of up to `bytes` in all (it takes
+    /// one per thread whatever their size).
+    pub(super) fn folding_at_most(self, bytes: u64) -> Contacts {
+        Contacts { call_bytes: bytes, ..self }
+    }
+
     pub fn strategy(&self) -> Strategy {
         self.strategy
     }
@@ -154,7 +164,17 @@ impl Contacts {
             }
             return Ok(Some(vec![acc]));
         }
-        let pieces = rayon::current_num_threads().max(2) * per_thread;
+        let threads = rayon::current_num_threads().max(2);
+        // One piece per thread, and more while the call's pieces stay within `call_bytes`.
+        let call_bytes = self.call_bytes;
+        let count = |sizes: &mut dyn Iterator<Item = u64>| -> usize {
+            let mut total = 0u64;
+            let fits = |(i, size): &(usize, u64)| {
+                total = total.saturating_add(*size);
+                *i < threads || total <= call_bytes
+            };
+            sizes.take(threads * per_thread).enumerate().take_while(fits).count()
+        };
         let (keys, set) = (&*self.keys, &self.set);
         // `distinct`: each fragment is a whole contact of its own (the grouped file).
         let piece = |data: &[u8], path: &Path, distinct: bool| -> Result<A, MergeError> {
@@ -170,10 +190,13 @@ impl Contacts {
         let folded: Result<Vec<A>, MergeError> = match &mut self.pending {
             Pending::Nothing => Ok(Vec::new()),
             Pending::Buffers(buffers) => {
+                let pieces = count(&mut buffers.as_slice().iter().map(|b| b.len() as u64));
                 let batch: Vec<Vec<u8>> = buffers.take(pieces).collect();
                 batch.par_iter().map(|b| piece(b, Path::new(super::IN_MEMORY), false)).collect()
             }
             Pending::Files(paths) => {
+                let written = |path: &PathBuf| spool.map_or(0, |spool| spool.written(path));
+                let pieces = count(&mut paths.as_slice().iter().map(written));
                 let batch: Vec<PathBuf> = paths.take(pieces).collect();
                 batch
                     .par_iter()
@@ -188,6 +211,7 @@ impl Contacts {
                     .collect()
             }
             Pending::Chunks { path, chunks } => {
+                let pieces = count(&mut chunks.as_slice().iter().map(|&(_, len)| len as u64));
                 let batch: Vec<(u64, usize)> = chunks.take(pieces).collect();
                 let path = &*path;
                 batch

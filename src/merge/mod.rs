@@ -307,7 +307,8 @@ impl Merger {
         match &self.state {
             State::Grouped(grouped) if grouped.chunks.is_empty() => Strategy::Grouped,
             State::Grouped(grouped) => Strategy::Spilled { grouped: true, rows: grouped.contacts },
-            State::Partitioned(partitioned) if partitioned.spilled => {
+            // (Spilled from the start, see `expect_input_bytes`, yet nothing written: in memory.)
+            State::Partitioned(partitioned) if partitioned.spilled && self.spool.is_some() => {
                 Strategy::Spilled { grouped: false, rows: partitioned.rows }
             }
             State::Partitioned(_) => Strategy::InMemory,
@@ -322,7 +323,9 @@ impl Merger {
         }
         let strategy = self.strategy();
         let names = self.keys.names();
-        match self.state {
+        // A fold holds at most what one piece per thread could (see `piece_limit`).
+        let call_bytes = self.options.budget as u64 / 2;
+        let contacts = match self.state {
             State::Grouped(grouped) if grouped.chunks.is_empty() => {
                 let contacts = combine::merge_rows(&grouped.buffer, &names, set).map_err(MergeError::in_memory)?;
                 Ok(Contacts::ready(contacts, names, strategy))
@@ -353,7 +356,8 @@ impl Merger {
                     Contacts::partition_buffers(buffers, names, set, in_order, strategy)
                 }
             },
-        }
+        };
+        Ok(contacts?.folding_at_most(call_bytes))
     }
 }
 

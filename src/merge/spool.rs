@@ -109,7 +109,7 @@ impl Spool {
     }
 
     /// Names the directory the user chose (the parent of ours), which is what they can fix.
-    fn error(&self, source: io::Error) -> MergeError {
+    pub fn error(&self, source: io::Error) -> MergeError {
         let ours = self.dir.path();
         MergeError::Spill { dir: ours.parent().unwrap_or(ours).to_path_buf(), source }
     }

@@ -137,6 +137,37 @@ fn inputs_far_larger_than_the_budget_go_to_disk_from_the_start() {
     merger.expect_input_bytes(4 * options.budget as u64);
     rows.iter().for_each(|row| merger.add(row).unwrap());
     assert_eq!(merger.finish(&[]).unwrap().strategy(), Strategy::InMemory, "not four times the budget");
+    // Too large, yet so few rows that no buffer filled: nothing went to disk, and it says so.
+    let mut merger = Merger::new(options.clone());
+    merger.expect_input_bytes(u64::MAX);
+    rows[..3].iter().for_each(|row| merger.add(row).unwrap());
+    let contacts = merger.finish(&[]).unwrap();
+    assert_eq!((contacts.strategy(), contacts.temp_dir()), (Strategy::InMemory, None));
+}
+
+/// `next_folded` merges up to four pieces per thread in one call, but only while their bytes stay
+/// within half the budget: at a tiny budget, one per thread, as when contacts are built.
+#[test]
+fn a_fold_call_takes_more_pieces_only_within_the_budget() {
+    let threads = rayon::current_num_threads().max(2);
+    // About 80 KB of rows per partition: more than a write buffer, so every partition is a file.
+    let value = "v".repeat(2_000);
+    let rows: Vec<Row> = (0..10_000u64).map(|i| row(0, i + 2, &format!("c{}", i % 1_000), &[("K", &value)])).collect();
+    for (budget, per_call) in [(64 << 20, 4 * threads), (0, threads)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut merger = Merger::new(MergeOptions { budget, temp_dir: Some(dir.path().to_path_buf()) });
+        merger.expect_input_bytes(u64::MAX);
+        rows.iter().for_each(|row| merger.add(row).unwrap());
+        let mut contacts = merger.finish(&[]).unwrap();
+        assert!(matches!(contacts.strategy(), Strategy::Spilled { grouped: false, .. }));
+        let (mut calls, mut total) = (Vec::new(), 0);
+        while let Some(pieces) = contacts.next_folded(|| 0u64, |count, _| *count += 1).unwrap() {
+            calls.push(pieces.len());
+            total += pieces.iter().sum::<u64>();
+        }
+        assert_eq!(total, 1_000, "budget {budget}: every contact once");
+        assert_eq!(calls[0], per_call, "budget {budget}: pieces per call {calls:?}");
+    }
 }
 
 #[test]

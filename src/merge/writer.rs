@@ -15,6 +15,8 @@ use std::thread::JoinHandle;
 const QUEUED: usize = 16;
 
 pub struct Writer {
+    /// What errors of the thread itself (not of a write) name: the spool's directory.
+    spool: Spool,
     queue: Option<mpsc::SyncSender<(String, Vec<u8>)>>,
     /// Written buffers, emptied, for the next rows.
     spare: mpsc::Receiver<Vec<u8>>,
@@ -27,6 +29,7 @@ impl Writer {
     pub fn start(spool: Spool, spare_capacity: usize) -> Result<Writer, MergeError> {
         let (queue, queued) = mpsc::sync_channel::<(String, Vec<u8>)>(QUEUED);
         let (give_back, spare) = mpsc::channel();
+        let ours = spool.clone();
         let thread = std::thread::Builder::new()
             .name("spill".into())
             .spawn(move || {
@@ -39,8 +42,8 @@ impl Writer {
                 }
                 Ok(())
             })
-            .map_err(|source| MergeError::Spill { dir: std::env::temp_dir(), source })?;
-        Ok(Writer { queue: Some(queue), spare, thread: Some(thread) })
+            .map_err(|source| ours.error(source))?;
+        Ok(Writer { spool: ours, queue: Some(queue), spare, thread: Some(thread) })
     }
 
     /// Queues `buffer` to be appended to the file `name`; returns an empty buffer to fill next.
@@ -50,7 +53,7 @@ impl Writer {
             // The thread stopped, which it does only on an error: that is the one to report.
             self.stop()?;
             let source = std::io::Error::other("the thread writing the temporary files stopped");
-            return Err(MergeError::Spill { dir: std::env::temp_dir(), source });
+            return Err(self.spool.error(source));
         }
         Ok(self.spare.try_recv().unwrap_or_default())
     }
