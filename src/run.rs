@@ -5,7 +5,7 @@ use crate::cli::{Cli, Command, RunArgs, ValidateArgs};
 use crate::connect::http::HttpSender;
 use crate::connect::request_body;
 use crate::error::{Error, exit};
-use crate::input::{self, Format, Item};
+use crate::input::{self, Format, InputSpec, Item};
 use crate::merge::{Contact, ContactView, Contacts, Merger};
 use crate::plan::{self, InputPlan};
 use crate::report::journal;
@@ -81,9 +81,7 @@ struct Prepared {
 /// spill failure (exit 2) comes before anything is sent. `abort`: a stop that ends reading early.
 fn prepare(plan: &InputPlan, mut report: Report, abort: Option<&Stop>) -> Result<Prepared, Error> {
     let mut merger = Merger::new(plan.merge.clone());
-    // (stdin counts for nothing, and a file that cannot be read is reported when it is opened.)
-    let sizes = plan.inputs.iter().filter_map(|spec| std::fs::metadata(spec.path.as_ref()?).ok());
-    merger.expect_input_bytes(sizes.map(|meta| meta.len()).sum());
+    merger.expect_input_bytes(InputSpec::known_bytes(&plan.inputs));
     let (mut rows, mut bad_rows, mut format) = (0, 0, None);
     let mut failure: Option<Error> = None;
     let stopped = || abort.is_some_and(|stop| stop.is_stopped());

@@ -33,6 +33,13 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
+    /// The bytes `inputs` hold at least: their files' sizes (a compressed file only grows; stdin,
+    /// and a file that cannot be read, count for nothing here).
+    pub fn known_bytes(inputs: &[InputSpec]) -> u64 {
+        let sizes = inputs.iter().filter_map(|spec| std::fs::metadata(spec.path.as_ref()?).ok());
+        sizes.map(|meta| meta.len()).sum()
+    }
+
     pub fn parse(arg: &str) -> InputSpec {
         if arg == "-" {
             InputSpec { name: "stdin".to_string(), path: None }

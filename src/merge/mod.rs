@@ -22,6 +22,7 @@ mod encode;
 mod grouped;
 mod keys;
 mod open;
+mod partitioned;
 #[cfg(test)]
 mod read_tests;
 mod split;
@@ -37,10 +38,10 @@ use crate::input::{Location, Row};
 use encode::{Cursor, Keys, contact_hash};
 use grouped::{Grouping, Verdict};
 use open::OpenContact;
+use partitioned::{Partitioned, share};
 use spool::Spool;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use writer::Writer;
 
 /// One contact with everything the inputs say about it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -171,15 +172,6 @@ struct Grouped {
     contacts: u64,
 }
 
-/// Rows hash-partitioned by contact: in memory, and in one file per partition once spilled.
-struct Partitioned {
-    buffers: Vec<Vec<u8>>,
-    spilled: bool,
-    rows: u64,
-    /// Appends full buffers to their files, once something is spilled.
-    writer: Option<Writer>,
-}
-
 const GROUPED_FILE: &str = "grouped";
 
 fn partition_name(index: usize) -> String {
@@ -274,8 +266,7 @@ impl Merger {
 
     /// The input is not grouped after all: every row so far goes to its partition, in order.
     fn fall_back(&mut self) -> Result<(), MergeError> {
-        let buffers = (0..PARTITIONS).map(|_| Vec::new()).collect();
-        let partitioned = Partitioned { buffers, spilled: self.too_large, rows: 0, writer: None };
+        let partitioned = Partitioned::new(self.too_large);
         let State::Grouped(mut grouped) = std::mem::replace(&mut self.state, State::Partitioned(partitioned)) else {
             unreachable!("falls back from grouped only")
         };
@@ -417,80 +408,6 @@ impl Grouped {
     fn close_open(&mut self) {
         self.open_contact.close(&mut self.buffer);
     }
-}
-
-/// What one partition's buffer may hold: its part of three quarters of the budget (the rest is
-/// for everything else), less what the key table holds.
-fn share(options: &MergeOptions, keys: &Keys) -> usize {
-    (options.budget / 4 * 3).saturating_sub(keys.bytes()) / PARTITIONS
-}
-
-/// What a partition's buffer holds once rows have gone to disk: it only gathers rows for the next
-/// write to the file. Small, so the 256 of them stay in the processor's cache; a buffer as large as
-/// the budget allows would only send every row through main memory once more.
-const WRITE_BUFFER: usize = 64 << 10;
-
-impl Partitioned {
-    /// The buffer of partition `index`, with room for `len` more bytes. Until the first spill a
-    /// buffer holds up to `share` bytes (rows merged in memory if they all fit). The first buffer
-    /// to overflow sends them all to their files, and from then on each is appended to its file
-    /// whenever it holds [`WRITE_BUFFER`] bytes.
-    fn room<'p>(
-        &'p mut self,
-        index: usize,
-        len: usize,
-        share: usize,
-        spool: &mut Option<Spool>,
-        options: &MergeOptions,
-    ) -> Result<&'p mut Vec<u8>, MergeError> {
-        self.rows += 1;
-        let limit = |spilled: bool| if spilled { WRITE_BUFFER.min(share) } else { share };
-        let buffer = &self.buffers[index];
-        let needed = buffer.len() + len;
-        // (A row larger than the limit is held alone, so a buffer holds at most the limit or one row.)
-        if needed <= buffer.capacity() && (needed <= limit(self.spilled) || buffer.is_empty()) {
-            return Ok(&mut self.buffers[index]);
-        }
-        if needed > limit(self.spilled) && !buffer.is_empty() {
-            let spool = spool_of(spool, options)?;
-            if self.spilled {
-                // (A buffer that grew for a row larger than the limit is freed once written.)
-                let full = std::mem::take(&mut self.buffers[index]);
-                self.buffers[index] = writer_of(&mut self.writer, spool)?.write(partition_name(index), full)?;
-            } else {
-                self.spill(spool)?;
-            }
-        }
-        // The whole limit at once (up to a point): pages are only touched as rows fill them, and
-        // a buffer that never moves leaves no freed copies behind for the allocator to hold.
-        let buffer = &mut self.buffers[index];
-        if buffer.len() + len > buffer.capacity() {
-            let wanted = (4 << 20).max(2 * buffer.capacity()).min(limit(self.spilled));
-            buffer.reserve_exact(wanted.max(buffer.len() + len) - buffer.len());
-        }
-        Ok(buffer)
-    }
-
-    /// Appends every buffer to its partition's file (queued to the writer) and frees it.
-    fn spill(&mut self, spool: &Spool) -> Result<(), MergeError> {
-        let writer = writer_of(&mut self.writer, spool)?;
-        for (index, buffer) in self.buffers.iter_mut().enumerate() {
-            if !buffer.is_empty() {
-                writer.write(partition_name(index), std::mem::take(buffer))?;
-            }
-            *buffer = Vec::new();
-        }
-        self.spilled = true;
-        Ok(())
-    }
-}
-
-/// The writer of the partition files, started on first use.
-fn writer_of<'w>(writer: &'w mut Option<Writer>, spool: &Spool) -> Result<&'w mut Writer, MergeError> {
-    if writer.is_none() {
-        *writer = Some(Writer::start(spool.clone(), WRITE_BUFFER)?);
-    }
-    Ok(writer.as_mut().expect("started above"))
 }
 
 /// The temporary directory, created on first use.

@@ -1,6 +1,7 @@
 //! The merge's promises: later rows win per key, lines stay exact, and any budget gives the same
 //! contacts as an unlimited one (a property test over random inputs).
 
+use super::partitioned::WRITE_BUFFER;
 use super::*;
 use proptest::prelude::{ProptestConfig, any, prop_assert, prop_assert_eq, proptest};
 
