@@ -332,10 +332,7 @@ impl Merger {
             }
             State::Partitioned(mut partitioned) => match self.spool.take() {
                 Some(spool) if partitioned.spilled => {
-                    partitioned.spill(&spool)?;
-                    if let Some(writer) = partitioned.writer.take() {
-                        writer.finish()?;
-                    }
+                    partitioned.write_out(&spool)?;
                     let paths =
                         (0..PARTITIONS).map(|i| spool.path(&partition_name(i))).filter(|p| p.exists()).collect();
                     let paths = split::split_large(&spool, paths, piece_limit(&self.options))?;

@@ -12,7 +12,7 @@ pub struct Partitioned {
     pub spilled: bool,
     pub rows: u64,
     /// Appends full buffers to their files, once something is spilled.
-    pub writer: Option<Writer>,
+    writer: Option<Writer>,
 }
 
 /// What one partition's buffer may hold: its part of three quarters of the budget (the rest is
@@ -73,8 +73,14 @@ impl Partitioned {
         Ok(buffer)
     }
 
+    /// Every row read is in its partition's file: the buffers are written, and the writer done.
+    pub fn write_out(&mut self, spool: &Spool) -> Result<(), MergeError> {
+        self.spill(spool)?;
+        self.writer.take().map_or(Ok(()), Writer::finish)
+    }
+
     /// Appends every buffer to its partition's file (queued to the writer) and frees it.
-    pub fn spill(&mut self, spool: &Spool) -> Result<(), MergeError> {
+    fn spill(&mut self, spool: &Spool) -> Result<(), MergeError> {
         let writer = writer_of(&mut self.writer, spool)?;
         for (index, buffer) in self.buffers.iter_mut().enumerate() {
             if !buffer.is_empty() {
