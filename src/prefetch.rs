@@ -11,12 +11,6 @@ pub fn slice(bytes: &[u8]) {
     lines(bytes.as_ptr(), bytes.len());
 }
 
-/// [`slice`] for the memory of a slice of anything.
-#[inline]
-pub fn items<T>(items: &[T]) {
-    lines(items.as_ptr().cast(), std::mem::size_of_val(items));
-}
-
 #[inline]
 fn lines(start: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]

@@ -5,6 +5,7 @@
 //! what to keep. A malformed row becomes a [`BadRow`] and reading goes on; only problems that make
 //! a whole input unusable (unreadable file, no contact column) are errors.
 
+mod chunk;
 pub mod columns;
 mod header;
 mod reader;
@@ -78,7 +79,7 @@ pub struct Location {
 
 /// One good row: the contact it belongs to and the attributes it gives. The reader fills one
 /// `Row` again for every record, so a row costs no allocation once its buffers have grown.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Row {
     pub location: Location,
     pub instance_id: String,
@@ -87,9 +88,32 @@ pub struct Row {
     columns: Arc<[Arc<str>]>,
     /// Values (and long-format keys) copied out of their record, back to back.
     text: String,
-    /// The record the row was read from: most values are spans of it, not copies.
-    record: record::TextRecord,
+    /// The text of the records the row's record was read with (see [`chunk`]): most values are
+    /// spans of it, not copies. The row's own record is `record[record_span.0..record_span.1]`.
+    record: String,
+    record_span: (usize, usize),
     attributes: Vec<Attribute>,
+}
+
+/// A copy holds its own record's text alone, not the text of the records read with it.
+impl Clone for Row {
+    fn clone(&self) -> Row {
+        let (start, end) = self.record_span;
+        let rebase = |attribute: &Attribute| match attribute.value {
+            Span::Record(s, e) => Attribute { value: Span::Record(s - start, e - start), ..*attribute },
+            Span::Text(..) => *attribute,
+        };
+        Row {
+            location: self.location,
+            instance_id: self.instance_id.clone(),
+            contact_id: self.contact_id.clone(),
+            columns: self.columns.clone(),
+            text: self.text.clone(),
+            record: self.record[start..end].to_string(),
+            record_span: (0, end - start),
+            attributes: self.attributes.iter().map(rebase).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -154,7 +178,7 @@ impl Row {
             };
             let value = match attribute.value {
                 Span::Text(start, end) => &self.text[start..end],
-                Span::Record(start, end) => &self.record.as_str()[start..end],
+                Span::Record(start, end) => &self.record[start..end],
             };
             (key, value)
         })
@@ -163,7 +187,7 @@ impl Row {
     /// The attributes in the row's order with their keys as header columns (wide) or names
     /// (long), values as bytes: what the merge needs, without looking up each column's name.
     pub fn raw_attributes(&self) -> impl Iterator<Item = (RawKey<'_>, &[u8])> + '_ {
-        let (record, text) = (self.record.as_str().as_bytes(), self.text.as_bytes());
+        let (record, text) = (self.record.as_bytes(), self.text.as_bytes());
         self.attributes.iter().map(move |attribute| {
             let key = match attribute.key {
                 Key::Column(column) => RawKey::Column(column),
@@ -181,14 +205,19 @@ impl Row {
     /// the places are in: the record's bytes, and the row's own. What lets a caller copy all of a
     /// row's values in one go (the record whole) instead of one by one.
     pub fn attribute_spans(&self) -> (&[u8], &[u8], impl Iterator<Item = (RawKey<'_>, Span)> + '_) {
+        let (start, end) = self.record_span;
         let spans = self.attributes.iter().map(move |attribute| {
             let key = match attribute.key {
                 Key::Column(column) => RawKey::Column(column),
                 Key::Text(start, end) => RawKey::Name(&self.text[start..end]),
             };
-            (key, attribute.value)
+            let value = match attribute.value {
+                Span::Record(s, e) => Span::Record(s - start, e - start),
+                text => text,
+            };
+            (key, value)
         });
-        (self.record.as_str().as_bytes(), self.text.as_bytes(), spans)
+        (&self.record.as_bytes()[start..end], self.text.as_bytes(), spans)
     }
 
     /// The key of the header's attribute column `column` (see [`RawKey::Column`]).
@@ -198,7 +227,7 @@ impl Row {
 
     /// Bytes of text the row's values and spelled-out keys are taken from (their sum at most).
     pub fn text_len(&self) -> usize {
-        self.text.len() + self.record.as_str().len()
+        self.text.len() + self.record_span.1 - self.record_span.0
     }
 
     pub fn attribute_count(&self) -> usize {
@@ -211,6 +240,7 @@ impl Row {
         self.contact_id.clear();
         self.text.clear();
         self.attributes.clear();
+        self.record_span = (0, 0);
     }
 
     fn push_value(&mut self, value: &str) -> (usize, usize) {

@@ -1,11 +1,12 @@
 //! The hot loop over one input: open (plain, gzip by its magic bytes, or stdin), read the header,
-//! then every record on a parsing thread that hands them in batches to the caller's thread, which
+//! then every record on a parsing thread that hands them in chunks to the caller's thread, which
 //! makes the rows ([`super::rows`]) and runs the sink.
 
+use super::chunk::{self, Chunk};
 use super::header::{self, Layout};
 use super::record::Record;
 use super::records::Records;
-use super::rows::{Parsed, RowMaker, without_cr};
+use super::rows::{RowMaker, without_cr};
 use super::stdin::{Cancel, CancellableReader};
 use super::unclosed;
 use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions};
@@ -19,12 +20,9 @@ use std::sync::mpsc;
 /// copying once it is empty and a read asks for at least this much.)
 const PEEK: usize = 16 * 1024;
 
-/// Records handed from the parsing thread to the one that makes rows, per message.
-const BATCH: usize = 512;
-/// Messages in flight between them: enough to ride out a slow row, little memory.
+/// Chunks in flight between the parsing thread and the row-making one: enough to ride out a
+/// slow row, little memory.
 const IN_FLIGHT: usize = 8;
-/// How many records ahead of the one made into a row the next is prefetched.
-const PREFETCH_AHEAD: usize = 2;
 
 /// Opens an input: the file, or stdin for `-` (read so that `cancel` can end a read that waits).
 pub fn open(spec: &InputSpec, cancel: &Cancel) -> Result<Box<dyn Read + Send>, InputError> {
@@ -65,22 +63,18 @@ pub fn read_input(
 }
 
 /// What the parsing thread tells the row-making one, in input order.
-enum Event {
+enum Message {
     /// The header was read: how rows are laid out, or why the input cannot be used.
     Layout(Result<Layout, InputError>),
-    /// A record as parsed and checked, with its line. (A record is a pointer: records travel
-    /// between the threads and back without being copied.)
-    Record(Parsed, Location),
-    Bad(BadRow),
-    /// A record made into a row, on its way back to be read into again. (Batches go back too,
-    /// holding these: neither records nor batches are allocated again once reading is under way.)
-    Spare(Record),
+    /// Records as parsed, and rows that could not be read. (Chunks go back to be filled again:
+    /// once reading is under way, nothing is allocated for a record.)
+    Chunk(Chunk),
 }
 
 /// [`read_input`] over any reader (plain or gzip bytes); `name` is what messages call it.
 ///
 /// Two threads share the work: one parses CSV (decompressing first if need be) and hands records
-/// over in batches; this one turns them into rows and runs the sink. Records go back for reuse.
+/// over in chunks; this one turns them into rows and runs the sink. Chunks go back for reuse.
 /// Rows are made here, not on the parsing thread: that one has the CSV to parse, and a row made
 /// where the sink reads it stays in this core's cache.
 pub fn read_reader(
@@ -91,47 +85,39 @@ pub fn read_reader(
     mut sink: impl FnMut(Item<'_>) -> ControlFlow<()>,
 ) -> Result<InputInfo, InputError> {
     std::thread::scope(|scope| {
-        let (events, received) = mpsc::sync_channel::<Vec<Event>>(IN_FLIGHT);
-        let (give_back, spares) = mpsc::channel::<Vec<Event>>();
+        let (messages, received) = mpsc::sync_channel::<Message>(IN_FLIGHT);
+        let (give_back, spares) = mpsc::channel::<Chunk>();
         std::thread::Builder::new()
             .name("parse".into())
-            .spawn_scoped(scope, move || parse(index, name, raw, options, &Sender::new(events, spares)))
+            .spawn_scoped(scope, move || parse(index, name, raw, options, &Sender::new(messages, spares)))
             .map_err(|source| InputError::Open { name: name.to_string(), source })?;
-        let layout = match received.recv().ok().and_then(|first| first.into_iter().next()) {
-            Some(Event::Layout(layout)) => layout?,
+        let layout = match received.recv() {
+            Ok(Message::Layout(layout)) => layout?,
             _ => return Err(InputError::Empty { name: name.to_string() }),
         };
         let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
-        let mut rows = RowMaker::new(name, &layout, options);
-        for mut batch in received {
-            for at in 0..batch.len() {
-                if let Some(Event::Record(Parsed::Text(ahead), _)) = batch.get(at + PREFETCH_AHEAD) {
-                    ahead.prefetch();
-                }
-                let slot = &mut batch[at];
+        let mut rows = RowMaker::new(index, name, &layout, options);
+        for message in received {
+            let Message::Chunk(mut chunk) = message else { continue };
+            rows.start_chunk(&mut chunk);
+            let mut flow = ControlFlow::Continue(());
+            for at in 0..chunk.len() {
                 info.rows += 1;
-                let flow = match std::mem::replace(slot, Event::Spare(Record::default())) {
-                    Event::Record(record, location) => {
-                        let (item, spare) = rows.item(record, location);
-                        info.bad_rows += u64::from(matches!(item, Item::Bad(_)));
-                        let flow = sink(item);
-                        *slot = Event::Spare(spare);
-                        flow
-                    }
-                    Event::Bad(bad) => {
-                        info.bad_rows += 1;
-                        sink(Item::Bad(bad))
-                    }
-                    Event::Layout(_) | Event::Spare(_) => ControlFlow::Continue(()),
-                };
+                let item = rows.item(&chunk, at);
+                info.bad_rows += u64::from(matches!(item, Item::Bad(_)));
+                flow = sink(item);
                 if flow.is_break() {
-                    // Dropping the receiver stops the parsing thread at its next batch; the cancel
-                    // stops it in a read of stdin that waits.
-                    options.cancel.cancel();
-                    return Ok(info);
+                    break;
                 }
             }
-            let _ = give_back.send(batch);
+            rows.end_chunk(&mut chunk);
+            if flow.is_break() {
+                // Dropping the receiver stops the parsing thread at its next chunk; the cancel
+                // stops it in a read of stdin that waits.
+                options.cancel.cancel();
+                return Ok(info);
+            }
+            let _ = give_back.send(chunk);
         }
         if options.cancel.is_cancelled() {
             return Err(InputError::Stopped { name: name.to_string() });
@@ -140,80 +126,63 @@ pub fn read_reader(
     })
 }
 
-/// The parsing thread's end of the channels: batches events, reuses the records and batches
-/// given back.
+/// The parsing thread's end of the channels: fills a chunk, and reuses the chunks given back.
 struct Sender {
-    events: mpsc::SyncSender<Vec<Event>>,
-    given_back: mpsc::Receiver<Vec<Event>>,
-    batch: std::cell::RefCell<Vec<Event>>,
-    spare_records: std::cell::RefCell<Vec<Record>>,
-    spare_batches: std::cell::RefCell<Vec<Vec<Event>>>,
+    messages: mpsc::SyncSender<Message>,
+    given_back: mpsc::Receiver<Chunk>,
+    chunk: std::cell::RefCell<Chunk>,
 }
 
 impl Sender {
-    fn new(events: mpsc::SyncSender<Vec<Event>>, given_back: mpsc::Receiver<Vec<Event>>) -> Sender {
-        Sender {
-            events,
-            given_back,
-            batch: std::cell::RefCell::new(Vec::with_capacity(BATCH)),
-            spare_records: std::cell::RefCell::new(Vec::new()),
-            spare_batches: std::cell::RefCell::new(Vec::new()),
-        }
+    fn new(messages: mpsc::SyncSender<Message>, given_back: mpsc::Receiver<Chunk>) -> Sender {
+        Sender { messages, given_back, chunk: Default::default() }
     }
 
-    /// Queues an event; a batch goes when full (or before the next read, see [`Flushing`]).
+    /// Adds a record; the chunk goes when full (or before the next read, see [`Flushing`]).
     /// `Break` when the other thread has stopped listening.
-    fn emit(&self, event: Event) -> ControlFlow<()> {
-        let mut batch = self.batch.borrow_mut();
-        batch.push(event);
-        if batch.len() < BATCH {
-            return ControlFlow::Continue(());
+    fn record(&self, record: &Record, location: Location) -> ControlFlow<()> {
+        if record.as_bytes().len() > chunk::LONGEST_RECORD {
+            let reason = format!("the record is longer than {} bytes, the most a row can be", chunk::LONGEST_RECORD);
+            return self.bad(BadRow { location, reason });
         }
-        drop(batch);
-        self.send_batch()
+        let mut chunk = self.chunk.borrow_mut();
+        chunk.push_record(record, location.line);
+        let full = chunk.is_full();
+        drop(chunk);
+        if full { self.send_chunk() } else { ControlFlow::Continue(()) }
     }
 
-    fn send(&self, batch: Vec<Event>) -> ControlFlow<()> {
-        if self.events.send(batch).is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    /// Adds a row that could not be read.
+    fn bad(&self, bad: BadRow) -> ControlFlow<()> {
+        let mut chunk = self.chunk.borrow_mut();
+        chunk.push_bad(bad);
+        let full = chunk.is_full();
+        drop(chunk);
+        if full { self.send_chunk() } else { ControlFlow::Continue(()) }
     }
 
-    /// Sorts what came back: records to read into, and empty batches to fill.
-    fn take_given_back(&self) {
-        let (mut records, mut batches) = (self.spare_records.borrow_mut(), self.spare_batches.borrow_mut());
-        for mut batch in self.given_back.try_iter() {
-            records.extend(batch.drain(..).filter_map(|event| match event {
-                Event::Spare(record) => Some(record),
-                _ => None,
-            }));
-            batches.push(batch);
-        }
-    }
-
-    /// A record given back for reuse, or a new one.
-    fn spare_record(&self) -> Record {
-        if self.spare_records.borrow().is_empty() {
-            self.take_given_back();
-        }
-        self.spare_records.borrow_mut().pop().unwrap_or_default()
+    fn send(&self, message: Message) -> ControlFlow<()> {
+        if self.messages.send(message).is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     }
 
     fn flush(&self) {
-        if !self.batch.borrow().is_empty() {
-            let _ = self.send_batch();
+        if !self.chunk.borrow().is_empty() {
+            let _ = self.send_chunk();
         }
     }
 
-    /// Sends the batch, putting a spare one (or a new one) in its place.
-    fn send_batch(&self) -> ControlFlow<()> {
-        self.take_given_back();
-        let next = self.spare_batches.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(BATCH));
-        let full = std::mem::replace(&mut *self.batch.borrow_mut(), next);
-        self.send(full)
+    /// Seals and sends the chunk, putting one given back (or a new one) in its place.
+    fn send_chunk(&self) -> ControlFlow<()> {
+        let mut next = self.given_back.try_recv().unwrap_or_default();
+        next.clear();
+        let mut full = std::mem::replace(&mut *self.chunk.borrow_mut(), next);
+        full.seal();
+        self.send(Message::Chunk(full))
     }
 }
 
 /// Hands the rows parsed so far over before each read of the input, which may wait (a slow
-/// pipe): rows already read never wait for a full batch.
+/// pipe): rows already read never wait for a full chunk.
 struct Flushing<'s, R> {
     inner: R,
     out: &'s Sender,
@@ -243,7 +212,7 @@ fn parse_records(
     let mut record = Record::default();
     let mut records = match decode(name, raw) {
         Ok(decoded) => Records::new(Flushing { inner: decoded, out }, true),
-        Err(err) => return out.send(vec![Event::Layout(Err(err))]),
+        Err(err) => return out.send(Message::Layout(Err(err))),
     };
     // The first line that is not blank: the header (or, for a bare list of ids, the first id).
     let (first_line, header) = match records.next(&mut record) {
@@ -253,19 +222,13 @@ fn parse_records(
     };
     let layout = match header.and_then(|header| header::layout(name, &header, options)) {
         Ok(layout) => layout,
-        Err(err) => return out.send(vec![Event::Layout(Err(err))]),
+        Err(err) => return out.send(Message::Layout(Err(err))),
     };
-    // On its own, so the other thread knows the format before the first batch.
-    out.send(vec![Event::Layout(Ok(layout.clone()))])?;
+    // On its own, so the other thread knows the format before the first chunk.
+    out.send(Message::Layout(Ok(layout.clone())))?;
     let at = |line: u64| Location { input: index, line };
-    // Hands a record over; a spare takes its place for the next read.
-    macro_rules! emit_record {
-        ($line:expr, $record:expr) => {
-            out.emit(Event::Record(Parsed::of(std::mem::replace(&mut $record, out.spare_record())), at($line)))
-        };
-    }
     if layout == Layout::BareIds {
-        emit_record!(first_line, record)?;
+        out.record(&record, at(first_line))?;
     }
     let mut ahead = Record::default();
     // A row read ahead (below) and not yet handled is in `record`, with its line.
@@ -279,7 +242,7 @@ fn parse_records(
                 // A stop ended the read: no row is malformed, reading just ends (and says so).
                 Err(_) if options.cancel.is_cancelled() => break,
                 Err(err) => {
-                    out.emit(Event::Bad(read_error(&err, records.line(), index)))?;
+                    out.bad(read_error(&err, records.line(), index))?;
                     break;
                 }
             },
@@ -289,23 +252,23 @@ fn parse_records(
                 Ok(None) => {
                     let (opened, rest) = unclosed::swallowed(&record, line);
                     let reason = "a quote opened on this line is never closed: this row is skipped, and the lines after it are read again with quotes taken literally";
-                    out.emit(Event::Bad(BadRow { location: at(opened), reason: reason.to_string() }))?;
+                    out.bad(BadRow { location: at(opened), reason: reason.to_string() })?;
                     let mut again = Records::new(rest, false);
                     while let Ok(Some(line)) = again.next(&mut ahead) {
-                        emit_record!(opened + line, ahead)?;
+                        out.record(&ahead, at(opened + line))?;
                     }
                     break;
                 }
                 Ok(Some(next)) => pending = Some(next),
                 Err(_) if options.cancel.is_cancelled() => break,
                 Err(err) => {
-                    emit_record!(line, record)?;
-                    out.emit(Event::Bad(read_error(&err, records.line(), index)))?;
+                    out.record(&record, at(line))?;
+                    out.bad(read_error(&err, records.line(), index))?;
                     break;
                 }
             }
         }
-        emit_record!(line, record)?;
+        out.record(&record, at(line))?;
         if pending.is_some() {
             std::mem::swap(&mut record, &mut ahead);
         }

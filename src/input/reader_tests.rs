@@ -181,12 +181,12 @@ fn a_header_that_cannot_be_read_names_line_1() {
     assert!(read(b"", &ReadOptions::default()).0.unwrap_err().to_string().starts_with("in.csv:1: the file is empty"));
 }
 
-/// More rows than the batches in flight hold, so the parsing thread is blocked on a full
+/// More rows than the chunks in flight hold, so the parsing thread is blocked on a full
 /// channel when the sink stops: it must be let go, not waited for.
 #[test]
 fn a_sink_that_stops_early_does_not_wait_for_the_rest_of_the_input() {
     let mut text = String::from("ContactId,A\n");
-    for i in 0..BATCH * (IN_FLIGHT + 4) {
+    for i in 0..chunk::RECORDS * (IN_FLIGHT + 4) {
         text.push_str(&format!("c{i},x\n"));
     }
     let (done, finished) = mpsc::channel();
@@ -204,7 +204,7 @@ fn a_sink_that_stops_early_does_not_wait_for_the_rest_of_the_input() {
 }
 
 /// A source that gives a few rows, then nothing for a long while (a slow pipe): the rows
-/// already read reach the sink without waiting for a full batch or the end of the input.
+/// already read reach the sink without waiting for a full chunk or the end of the input.
 #[test]
 fn rows_from_a_stalled_source_reach_the_sink_before_it_resumes() {
     struct Stalling {
@@ -230,7 +230,7 @@ fn rows_from_a_stalled_source_reach_the_sink_before_it_resumes() {
             ControlFlow::Continue(())
         });
     });
-    // A safety net, not a timing assertion: only a batch held back for the stall fails.
+    // A safety net, not a timing assertion: only a chunk held back for the stall fails.
     let first = rows.recv_timeout(std::time::Duration::from_secs(10));
     assert_eq!(first, Ok(true), "the first row waited for the stalled source");
 }
@@ -291,4 +291,36 @@ fn a_row_read_field_by_field_keeps_no_other_rows_record() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1].attributes().collect::<Vec<_>>(), [("A", "y")]);
     assert!(rows[1].text_len() < 100, "line 3 carries {} bytes of text", rows[1].text_len());
+}
+
+/// Rows are made from chunks of many records, and borrow their values from the chunk's text: a
+/// row (and a copy of it) still gives its own record alone, and counts only its own bytes.
+#[test]
+fn a_row_gives_its_own_record_alone_not_the_chunk_it_was_read_with() {
+    let junk = "z".repeat(5_000);
+    let text = format!("ContactId,A\nc1,{junk}\nc2,y\r\nc3,\"q\"\"{junk}\"\n");
+    let options = ReadOptions { default_instance: Some("i".into()), ..Default::default() };
+    let mut seen = Vec::new();
+    read_reader(0, "in.csv", io::Cursor::new(text.into_bytes()), &options, |item| {
+        let crate::input::Item::Row(row) = item else { panic!("{item:?}") };
+        let copy = row.clone();
+        for row in [row, &copy] {
+            let (record, _, spans) = row.attribute_spans();
+            let values: Vec<String> = spans
+                .map(|(_, span)| match span {
+                    crate::input::Span::Record(s, e) => String::from_utf8_lossy(&record[s..e]).into_owned(),
+                    crate::input::Span::Text(..) => panic!("a value copied out of a plain record"),
+                })
+                .collect();
+            seen.push((String::from_utf8_lossy(record).into_owned(), row.text_len(), values));
+        }
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    let c1 = (format!("c1,{junk}"), junk.len() + 3, vec![junk.clone()]);
+    // A quoted record is its fields back to back, quotes undone.
+    let quoted = format!("c3q\"{junk}");
+    let c3 = (quoted.clone(), quoted.len(), vec![format!("q\"{junk}")]);
+    let c2 = ("c2,y\r".to_string(), 5, vec!["y".to_string()]);
+    assert_eq!(seen, [c1.clone(), c1, c2.clone(), c2, c3.clone(), c3]);
 }

@@ -31,6 +31,17 @@ impl Record {
         &self.bytes
     }
 
+    /// Where each field is in [`Record::as_bytes`].
+    pub fn spans(&self) -> &[(usize, usize)] {
+        &self.fields
+    }
+
+    /// The fields are spans between the commas of a line (else fields pushed back to back, so
+    /// one may end inside a character).
+    pub fn is_split(&self) -> bool {
+        self.split
+    }
+
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.fields.clear();
@@ -65,62 +76,6 @@ impl Record {
     }
 }
 
-/// A [`Record`] whose every field is UTF-8 text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TextRecord {
-    text: String,
-    fields: Vec<(usize, usize)>,
-    split: bool,
-}
-
-impl TextRecord {
-    /// The record as text, or the record back when one of its fields is not UTF-8. (The whole
-    /// is checked in one go; a field is then text when it starts and ends on a character.)
-    pub fn from_record(record: Record) -> Result<TextRecord, Record> {
-        let Record { bytes, fields, split } = record;
-        let on_characters =
-            |text: &str| fields.iter().all(|&(s, e)| text.is_char_boundary(s) && text.is_char_boundary(e));
-        match String::from_utf8(bytes) {
-            Ok(text) if split || on_characters(&text) => Ok(TextRecord { text, fields, split }),
-            Ok(text) => Err(Record { bytes: text.into_bytes(), fields, split }),
-            Err(err) => Err(Record { bytes: err.into_bytes(), fields, split }),
-        }
-    }
-
-    pub fn into_record(self) -> Record {
-        Record { bytes: self.text.into_bytes(), fields: self.fields, split: self.split }
-    }
-
-    /// Empties the record, keeping its buffers.
-    pub fn clear(&mut self) {
-        self.text.clear();
-        self.fields.clear();
-    }
-
-    pub fn len(&self) -> usize {
-        self.fields.len()
-    }
-
-    /// Where field `index` is in [`TextRecord::as_str`].
-    pub fn span(&self, index: usize) -> Option<(usize, usize)> {
-        self.fields.get(index).copied()
-    }
-
-    /// The text the fields are spans of.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// Starts loading the record's text and field spans into this core's cache. A record comes
-    /// from the parsing thread, so its memory is in the other core's cache: read cold, row making
-    /// waited on it for about a third of its time.
-    #[inline]
-    pub fn prefetch(&self) {
-        crate::prefetch::slice(self.text.as_bytes());
-        crate::prefetch::items(&self.fields);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,22 +102,7 @@ mod tests {
         assert!(from_line.iter().eq(pushed.iter()));
         assert!(split("").iter().eq([b""]));
         assert_eq!(from_line.as_bytes(), "c1,,x y,\u{e9}\r".as_bytes());
-        let text = TextRecord::from_record(from_line).unwrap();
-        let (start, end) = text.span(3).unwrap();
-        assert_eq!((text.len(), &text.as_str()[start..end]), (4, "\u{e9}\r"));
-        assert!(text.into_record().iter().eq(pushed.iter()));
-    }
-
-    #[test]
-    fn a_field_that_is_not_text_gives_the_record_back() {
-        let mut bad = Record::default();
-        bad.push_field(b"ok");
-        bad.push_field(b"\xff");
-        assert_eq!(TextRecord::from_record(bad.clone()), Err(bad));
-        // Text as a whole, but a character cut in two between fields.
-        let mut cut = Record::default();
-        cut.push_field(&"\u{e9}".as_bytes()[..1]);
-        cut.push_field(&"\u{e9}".as_bytes()[1..]);
-        assert_eq!(TextRecord::from_record(cut.clone()), Err(cut));
+        assert_eq!(from_line.spans()[3], (8, 11));
+        assert!(from_line.is_split() && !pushed.is_split());
     }
 }

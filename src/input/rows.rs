@@ -1,14 +1,16 @@
 //! Records to rows: the fields a layout names, checked (UTF-8, no NUL, the right number of
 //! fields) and put in one reused [`Row`], whose values are spans of the record rather than copies.
 
+use super::chunk::{Chunk, Kind};
 use super::columns::LongKeys;
 use super::header::Layout;
-use super::record::{Record, TextRecord};
 use super::{BadRow, Field, Item, Location, ReadOptions, Row};
 use std::sync::Arc;
 
 /// Turns records into rows, reusing one `Row` for all of them.
 pub struct RowMaker<'a> {
+    /// The input's index among all inputs, and its name.
+    input: u32,
     name: &'a str,
     layout: &'a Layout,
     options: &'a ReadOptions,
@@ -18,48 +20,15 @@ pub struct RowMaker<'a> {
     last_instance: (String, String),
 }
 
-/// A record as the parsing thread hands it over: text when it is UTF-8 with no NUL (checked there,
-/// once for the whole record, so its fields can be borrowed as they are), else its bytes, which
-/// are taken field by field to say what is wrong.
-pub enum Parsed {
-    Text(TextRecord),
-    Bytes(Record),
-}
-
-impl Parsed {
-    pub fn of(record: Record) -> Parsed {
-        if !clean(&record) {
-            return Parsed::Bytes(record);
-        }
-        match TextRecord::from_record(record) {
-            Ok(text) => Parsed::Text(text),
-            Err(record) => Parsed::Bytes(record),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Parsed::Text(text) => text.len(),
-            Parsed::Bytes(bytes) => bytes.len(),
-        }
-    }
-
-    fn into_bytes(self) -> Record {
-        match self {
-            Parsed::Text(text) => text.into_record(),
-            Parsed::Bytes(bytes) => bytes,
-        }
-    }
-}
-
 impl<'a> RowMaker<'a> {
-    pub fn new(name: &'a str, layout: &'a Layout, options: &'a ReadOptions) -> RowMaker<'a> {
+    pub fn new(input: u32, name: &'a str, layout: &'a Layout, options: &'a ReadOptions) -> RowMaker<'a> {
         let columns: Arc<[Arc<str>]> = match layout {
             Layout::Wide { attributes, .. } => attributes.iter().map(|(_, key)| key.clone()).collect(),
             Layout::Long { .. } | Layout::BareIds => Arc::from(Vec::new()),
         };
         let row = Box::new(Row { columns, ..Row::default() });
         RowMaker {
+            input,
             name,
             layout,
             options,
@@ -69,40 +38,56 @@ impl<'a> RowMaker<'a> {
         }
     }
 
-    /// The row of `record`, or why it is bad; and a record to read the next one into.
-    pub fn item(&mut self, record: Parsed, location: Location) -> (Item<'_>, Record) {
+    /// Takes the text of `chunk`'s records, for the rows made of them to borrow their values from;
+    /// [`RowMaker::end_chunk`] gives it back.
+    pub fn start_chunk(&mut self, chunk: &mut Chunk) {
+        chunk.swap_text(&mut self.row.record);
+    }
+
+    pub fn end_chunk(&mut self, chunk: &mut Chunk) {
+        chunk.swap_text(&mut self.row.record);
+        self.row.record_span = (0, 0);
+    }
+
+    /// The row of record `at` of the chunk (between [`RowMaker::start_chunk`] and
+    /// [`RowMaker::end_chunk`]), or why it is bad.
+    pub fn item(&mut self, chunk: &Chunk, at: usize) -> Item<'_> {
+        let entry = chunk.entry(at);
+        let location = Location { input: self.input, line: entry.line };
         let width = match self.layout {
             Layout::Wide { width, .. } | Layout::Long { width, .. } => *width,
             Layout::BareIds => 1,
         };
-        let (result, spare) = match record {
-            record if record.len() != width => {
-                (Err(format!("has {} fields, the header has {width}", record.len())), record.into_bytes())
-            }
-            Parsed::Text(text) => {
-                let (last, bytes) = (width - 1, text.as_str().as_bytes());
-                let get = |i, _: &str| {
-                    let (start, end) = text.span(i).unwrap_or_default();
+        let fields = chunk.fields(entry);
+        let result = match entry.kind {
+            Kind::Bad => return Item::Bad(chunk.bad(entry).clone()),
+            _ if fields.len() != width => Err(format!("has {} fields, the header has {width}", fields.len())),
+            Kind::Text => {
+                // The text is the row's while the chunk's rows are made; it is taken out for the
+                // row to be filled, and put back.
+                let text = std::mem::take(&mut self.row.record);
+                let (last, bytes) = (width - 1, text.as_bytes());
+                let get = |i: usize, _: &str| {
+                    let (start, end) = fields[i];
+                    let (start, end) = (start as usize, end as usize);
                     let cr = i == last && end > start && bytes[end - 1] == b'\r';
                     Ok(Field::Span(start, end - usize::from(cr)))
                 };
-                let result = self.fill(location, text.as_str(), get);
-                // The record becomes the row's (its values are spans of it); the row's old one
-                // goes back for reading.
-                let old = std::mem::replace(&mut self.row.record, text);
-                (result, old.into_record())
+                let result = self.fill(location, &text, get);
+                self.row.record = text;
+                self.row.record_span = record_span(fields);
+                result
             }
-            Parsed::Bytes(bytes) => {
-                // Its values are copied into the row: the row holds no record (not the last one's).
-                self.row.record.clear();
-                (self.fill(location, "", |i, column| Ok(Field::Text(field(&bytes, i, column)?))), bytes)
+            Kind::Raw => {
+                // Its values are copied into the row, which borrows none of the chunk's text.
+                let raw = RawRecord { bytes: chunk.raw(), fields };
+                self.fill(location, "", |i, column| Ok(Field::Text(raw.field(i, column)?)))
             }
         };
-        let item = match result {
+        match result {
             Ok(()) => Item::Row(&self.row),
             Err(reason) => Item::Bad(BadRow { location, reason }),
-        };
-        (item, spare)
+        }
     }
 
     /// Fills the row from the fields `get` gives (by index; the column's name is for messages):
@@ -173,25 +158,36 @@ fn trim(text: &str) -> &str {
     }
 }
 
-/// A record with no NUL byte: the common case (UTF-8 is checked once per record as it is
-/// borrowed as text; a record that fails either check is taken field by field for the message).
-fn clean(record: &Record) -> bool {
-    memchr::memchr(0, record.as_bytes()).is_none()
-}
-
 /// Drops the CR of a CRLF line end, left on the last field because records split on LF.
 pub fn without_cr(bytes: &[u8]) -> &[u8] {
     bytes.strip_suffix(b"\r").unwrap_or(bytes)
 }
 
-fn field<'r>(record: &'r Record, index: usize, column: &str) -> Result<&'r str, String> {
-    let bytes = record.get(index).unwrap_or_default();
-    let bytes = if index + 1 == record.len() { without_cr(bytes) } else { bytes };
-    let text = std::str::from_utf8(bytes)
-        .map_err(|err| format!("invalid UTF-8 in column {column:?} after {} bytes", err.valid_up_to()))?;
-    match text.find('\0') {
-        // A NUL is never data in an export: a UTF-16 or damaged file. Not passed on to Connect.
-        Some(at) => Err(format!("a NUL byte in column {column:?} after {at} bytes")),
-        None => Ok(text),
+/// Where a record is in the text: from its first field's start to its last one's end.
+fn record_span(fields: &[(u32, u32)]) -> (usize, usize) {
+    match (fields.first(), fields.last()) {
+        (Some(&(start, _)), Some(&(_, end))) => (start as usize, end as usize),
+        _ => (0, 0),
+    }
+}
+
+/// A record that is not text: its bytes, taken field by field to say what is wrong.
+struct RawRecord<'c> {
+    bytes: &'c [u8],
+    fields: &'c [(u32, u32)],
+}
+
+impl<'c> RawRecord<'c> {
+    fn field(&self, index: usize, column: &str) -> Result<&'c str, String> {
+        let (start, end) = self.fields.get(index).copied().unwrap_or_default();
+        let bytes = &self.bytes[start as usize..end as usize];
+        let bytes = if index + 1 == self.fields.len() { without_cr(bytes) } else { bytes };
+        let text = std::str::from_utf8(bytes)
+            .map_err(|err| format!("invalid UTF-8 in column {column:?} after {} bytes", err.valid_up_to()))?;
+        match text.find('\0') {
+            // A NUL is never data in an export: a UTF-16 or damaged file. Not passed on to Connect.
+            Some(at) => Err(format!("a NUL byte in column {column:?} after {at} bytes")),
+            None => Ok(text),
+        }
     }
 }
