@@ -42,6 +42,7 @@ use partitioned::{Partitioned, share};
 use spool::Spool;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use writer::Writer;
 
 /// One contact with everything the inputs say about it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -67,6 +68,8 @@ pub type SetAttributes = Vec<(String, String)>;
 /// touches the disk, small enough that a sorted export runs in a few tens of MB. Also the size of
 /// the pieces the grouped file is read back in.
 const GROUPED_CHUNK: usize = 2 << 20;
+/// Room past a chunk in a grouped buffer: the contact that fills it is added whole.
+const GROUPED_SLACK: usize = 64 << 10;
 /// Inputs this many times larger than the budget are written to disk from the start (see
 /// [`Merger::expect_input_bytes`]). (Encoded rows can be several times smaller than their CSV.)
 const TOO_LARGE: u64 = 4;
@@ -170,6 +173,10 @@ struct Grouped {
     chunks: Vec<(u64, usize)>,
     written: u64,
     contacts: u64,
+    /// Appends the full buffers to the file on a thread of its own (the copy into the page cache
+    /// was the largest part of the reading thread's time not spent on rows); `None` until the first
+    /// write, and again after each wait for it to finish.
+    writer: Option<Writer>,
 }
 
 const GROUPED_FILE: &str = "grouped";
@@ -189,6 +196,7 @@ impl Merger {
             chunks: Vec::new(),
             written: 0,
             contacts: 0,
+            writer: None,
         };
         let keys = Keys::new(options.budget / 16);
         let too_large = false;
@@ -222,16 +230,13 @@ impl Merger {
                     // The previous contact's rows, merged, join the whole contacts before it,
                     // which may go to disk.
                     grouped.close_open();
-                    if !grouped.buffer.is_empty() && grouped.buffer.len() >= self.options.budget.min(GROUPED_CHUNK) {
-                        let spool = spool_of(&mut self.spool, &self.options)?;
-                        let grew = spool.append(GROUPED_FILE, &grouped.buffer)?;
-                        grouped.chunks.push((grouped.written, grew as usize));
-                        grouped.written += grew;
-                        grouped.buffer.clear();
+                    let chunk = self.options.budget.min(GROUPED_CHUNK);
+                    if !grouped.buffer.is_empty() && grouped.buffer.len() >= chunk {
+                        grouped.write_buffer(spool_of(&mut self.spool, &self.options)?, chunk)?;
                     }
                     if grouped.buffer.capacity() == 0 {
                         // Room for a chunk and then some, so the buffer never moves (see above).
-                        grouped.buffer.reserve_exact(self.options.budget.min(GROUPED_CHUNK) + (64 << 10));
+                        grouped.buffer.reserve_exact(chunk + GROUPED_SLACK);
                     }
                     let (instance, contact) = grouped.open.get_or_insert_with(Default::default);
                     instance.clone_from(&row.instance_id);
@@ -271,6 +276,7 @@ impl Merger {
             unreachable!("falls back from grouped only")
         };
         grouped.close_open();
+        grouped.written_out()?;
         for &(offset, len) in &grouped.chunks {
             let spool = self.spool.clone().expect("chunks are in the spool");
             let chunk = spool.read(&spool.path(GROUPED_FILE), Some((offset, len)))?;
@@ -323,6 +329,7 @@ impl Merger {
             }
             State::Grouped(mut grouped) => {
                 let spool = self.spool.take().expect("chunks are in the spool");
+                grouped.written_out()?;
                 if !grouped.buffer.is_empty() {
                     let grew = spool.append(GROUPED_FILE, &grouped.buffer)?;
                     grouped.chunks.push((grouped.written, grew as usize));
@@ -378,6 +385,7 @@ impl Grouped {
     /// Gives every contact written out so far (the open one is not) to the grouping to remember,
     /// from the file and then the buffer; `false` when they are too many to remember.
     fn track_finished(&mut self, spool: Option<&Spool>) -> Result<bool, MergeError> {
+        self.written_out()?;
         let grouping = &mut self.grouping;
         let mut remember = |fragments: &[u8]| -> std::io::Result<bool> {
             let mut cursor = Cursor::new(fragments);
@@ -398,6 +406,26 @@ impl Grouped {
             }
         }
         remember(&self.buffer).map_err(MergeError::in_memory)
+    }
+
+    /// Queues the buffer (a chunk of whole contacts) to be appended to the grouped file, and takes
+    /// an empty one (of a chunk's size and then some) in its place.
+    fn write_buffer(&mut self, spool: &Spool, chunk: usize) -> Result<(), MergeError> {
+        let grew = spool::frame_len(self.buffer.len());
+        self.chunks.push((self.written, grew as usize));
+        self.written += grew;
+        let full = std::mem::take(&mut self.buffer);
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => self.writer.insert(Writer::start(spool.clone(), chunk + GROUPED_SLACK, 1)?),
+        };
+        self.buffer = writer.write(GROUPED_FILE.to_string(), full)?;
+        Ok(())
+    }
+
+    /// Waits until every buffer queued is in the file (before it is read back).
+    fn written_out(&mut self) -> Result<(), MergeError> {
+        self.writer.take().map_or(Ok(()), Writer::finish)
     }
 
     /// Writes the open contact, its rows merged into one fragment, after the finished ones: less

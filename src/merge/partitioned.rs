@@ -25,6 +25,8 @@ pub fn share(options: &MergeOptions, keys: &Keys) -> usize {
 /// write to the file. Small, so the 256 of them stay in the processor's cache; a buffer as large as
 /// the budget allows would only send every row through main memory once more.
 pub const WRITE_BUFFER: usize = 64 << 10;
+/// Buffers waiting for the writer, at most.
+const QUEUED: usize = 16;
 
 impl Partitioned {
     /// No rows yet: in memory until the first spill, or spilled from the start (`spilled`).
@@ -96,7 +98,7 @@ impl Partitioned {
 /// The writer of the partition files, started on first use.
 fn writer_of<'w>(writer: &'w mut Option<Writer>, spool: &Spool) -> Result<&'w mut Writer, MergeError> {
     if writer.is_none() {
-        *writer = Some(Writer::start(spool.clone(), WRITE_BUFFER)?);
+        *writer = Some(Writer::start(spool.clone(), WRITE_BUFFER, QUEUED)?);
     }
     Ok(writer.as_mut().expect("started above"))
 }

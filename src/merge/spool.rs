@@ -56,7 +56,7 @@ impl Spool {
             file.write_all(bytes)
         };
         write().map_err(|source| self.error(source))?;
-        let grew = (FRAME_HEADER + bytes.len()) as u64;
+        let grew = frame_len(bytes.len());
         if let Ok(mut written) = self.written.lock() {
             *written.entry(self.path(name)).or_default() += grew;
         }
@@ -118,6 +118,11 @@ impl Spool {
 /// A frame's header: the length of its bytes (u64) and the CRC-32 (u32) of [`checksum`],
 /// little-endian.
 const FRAME_HEADER: usize = 12;
+
+/// What appending `len` bytes as one frame adds to a file.
+pub fn frame_len(len: usize) -> u64 {
+    (FRAME_HEADER + len) as u64
+}
 
 fn frame_header(bytes: &[u8]) -> [u8; FRAME_HEADER] {
     let len = bytes.len() as u64;

@@ -290,6 +290,31 @@ fn a_write_that_fails_after_the_first_spill_is_an_error() {
     }
 }
 
+/// The grouped file is appended on a thread of its own too: the same holds for sorted input.
+#[test]
+fn a_write_of_the_grouped_file_that_fails_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut merger = Merger::new(MergeOptions { budget: 64 << 10, temp_dir: Some(dir.path().to_path_buf()) });
+    let value = "v".repeat(200);
+    let mut rows = (0..100_000u64).map(|i| row(0, i + 2, &format!("c{:06}", i / 3), &[("K", &value)]));
+    let spilled = rows.by_ref().take(50_000).try_for_each(|row| {
+        merger.add(&row).unwrap();
+        match std::fs::read_dir(dir.path()).unwrap().next() {
+            Some(entry) => Err(entry.unwrap().path()),
+            None => Ok(()),
+        }
+    });
+    let Err(spool) = spilled else { panic!("nothing written in 50,000 rows") };
+    assert!(matches!(merger.strategy(), Strategy::Spilled { grouped: true, .. }));
+    let removed = (0..1_000).any(|_| std::fs::remove_dir_all(&spool).is_ok());
+    assert!(removed, "cannot remove {}", spool.display());
+    let failed = rows.try_for_each(|row| merger.add(&row)).and_then(|()| merger.finish(&[]).map(|_| ()));
+    match failed {
+        Err(err @ MergeError::Spill { .. }) => assert!(err.to_string().contains(&dir.path().display().to_string())),
+        other => panic!("expected a spill error, got {:?}", other.map(|_| ()).map_err(|e| e.to_string())),
+    }
+}
+
 #[test]
 fn a_full_disk_says_so_and_names_the_directory() {
     let full = MergeError::Spill { dir: "/scratch".into(), source: std::io::ErrorKind::StorageFull.into() };

@@ -3,16 +3,14 @@
 //! were a fifth of the reading thread's time, while the parsing thread had time to spare.
 //!
 //! Buffers are appended in the order they are queued, so each file's frames stay in input order.
-//! At most [`QUEUED`] wait, so memory stays bounded. The first error stops the thread; it is
-//! reported by the next [`Writer::write`], or by [`Writer::finish`], before anything is sent.
+//! At most a few wait (the caller says how many), so memory stays bounded. The first error stops
+//! the thread; it is reported by the next [`Writer::write`], or by [`Writer::finish`], before
+//! anything is sent.
 
 use super::MergeError;
 use super::spool::Spool;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-
-/// Buffers waiting to be written, at most.
-const QUEUED: usize = 16;
 
 pub struct Writer {
     /// What errors of the thread itself (not of a write) name: the spool's directory.
@@ -24,10 +22,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// A thread appending to `spool`'s files. Buffers larger than `spare_capacity` (a partition's
-    /// first buffer, or one grown for a large row) are freed once written, not handed back.
-    pub fn start(spool: Spool, spare_capacity: usize) -> Result<Writer, MergeError> {
-        let (queue, queued) = mpsc::sync_channel::<(String, Vec<u8>)>(QUEUED);
+    /// A thread appending to `spool`'s files, with at most `queued` buffers waiting. Buffers
+    /// larger than `spare_capacity` (a partition's first buffer, or one grown for a large row) are
+    /// freed once written, not handed back.
+    pub fn start(spool: Spool, spare_capacity: usize, queued: usize) -> Result<Writer, MergeError> {
+        let (queue, queued) = mpsc::sync_channel::<(String, Vec<u8>)>(queued);
         let (give_back, spare) = mpsc::channel();
         let ours = spool.clone();
         let thread = std::thread::Builder::new()
