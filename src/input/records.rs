@@ -1,7 +1,7 @@
 //! Records with the line each starts on. Lines without a quote, nearly all of an export, are split
-//! on commas in one search for commas, line ends and quotes; a line with a quote goes to csv-core's parser, which
-//! reads it (and the lines its quotes hold) exactly as the csv crate would. Blank lines, and the
-//! lone CR of a blank CRLF line (records split on LF), are skipped, as the csv crate skips them.
+//! on commas found with masks of commas, line ends and quotes ([`scan`]); a line with a quote goes
+//! to csv-core's parser, which reads it (and the lines its quotes hold) exactly as the csv crate
+//! would. Blank lines, and the lone CR of a blank CRLF line (records split on LF), are skipped, as the csv crate skips them.
 //!
 //! Why the split is safe: csv-core, at the start of a record, reads a line with no quote as the
 //! bytes between its commas. Only a quote changes how a line is read, and those lines get
@@ -107,18 +107,23 @@ impl<R: Read> Records<R> {
         let len = loop {
             let rest = &self.buf[self.start + scanned..self.end];
             let mut line_end = None;
-            for at in scan::structural(rest) {
-                match rest[at] {
-                    b',' => {
-                        record.push_span(field, scanned + at);
-                        field = scanned + at + 1;
-                    }
-                    b'\n' => {
-                        line_end = Some(scanned + at);
-                        break;
-                    }
-                    b'"' if self.quoting => return self.read_quoted(record),
-                    _ => {}
+            for at in (0..rest.len()).step_by(scan::BLOCK) {
+                let masks = scan::masks(rest, at);
+                // What comes before the line's end, if it is in this block.
+                let before_end = scan::below(masks.line_ends.trailing_zeros());
+                if self.quoting && masks.quotes & before_end != 0 {
+                    return self.read_quoted(record);
+                }
+                let mut commas = masks.commas & before_end;
+                while commas != 0 {
+                    let comma = scanned + at + commas.trailing_zeros() as usize;
+                    record.push_span(field, comma);
+                    field = comma + 1;
+                    commas &= commas - 1;
+                }
+                if masks.line_ends != 0 {
+                    line_end = Some(scanned + at + masks.line_ends.trailing_zeros() as usize);
+                    break;
                 }
             }
             if let Some(len) = line_end {

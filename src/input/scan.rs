@@ -1,99 +1,70 @@
-//! Finding the bytes that shape a CSV line (commas, line ends, quotes) sixteen at a time with
-//! SSE2 (eight at a time by word-wide arithmetic on other processors). Fields in
-//! an export are a dozen bytes apart, too close for a search that starts over at each one to pay
-//! (memchr's start-up costs more than the field); this looks at each word of the line once.
+//! Finding the bytes that shape a CSV line (commas, line ends, quotes) 64 at a time: one bit per
+//! byte in a mask for each of the three, taken with SSE2 sixteen bytes at a go (a plain loop on
+//! other processors). Fields in an export are a dozen bytes apart, too close for a search that
+//! starts over at each one to pay (memchr's start-up costs more than the field); with the masks,
+//! the line's end is the lowest bit of one mask, and its commas the bits of another below it.
 
-// The word-wide arithmetic, for processors without SSE2 (tested everywhere).
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-const ONES: u64 = 0x0101_0101_0101_0101;
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-const HIGH: u64 = 0x8080_8080_8080_8080;
+/// Bytes looked at in one go: one bit per byte of a `u64`.
+pub const BLOCK: usize = 64;
 
-/// The high bit of each byte of `word` that equals `byte`, and perhaps of bytes after one that
-/// does: subtracting one from a zero byte borrows from the next byte, so a byte that differs from
-/// `byte` in its lowest bit alone may show after it. (The caller looks at each byte it is given.)
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn maybe_equal_bytes(word: u64, byte: u8) -> u64 {
-    let x = word ^ (ONES * u64::from(byte));
-    x.wrapping_sub(ONES) & !x
+/// Where the commas, line ends and quotes of one block are: bit `i` for byte `i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Masks {
+    pub commas: u64,
+    pub line_ends: u64,
+    pub quotes: u64,
 }
 
-/// Where `,`, `\n` and `"` are in `bytes`, in order, and (without SSE2) a few other bytes (see
-/// [`maybe_equal_bytes`]): the caller looks at the byte at each offset.
-pub fn structural(bytes: &[u8]) -> Structural<'_> {
-    Structural { bytes, next_word: 0, word_at: 0, mask: 0 }
-}
-
-pub struct Structural<'a> {
-    bytes: &'a [u8],
-    /// The offset of the next word to look at.
-    next_word: usize,
-    /// The offset of the word `mask` was taken from.
-    word_at: usize,
-    /// A bit for each byte found in that word and not yet handed out (see [`BITS_PER_BYTE`]).
-    mask: u64,
-}
-
-/// Bytes looked at in one go.
-const WORD: usize = if cfg!(target_arch = "x86_64") { 16 } else { 8 };
-/// How far apart the bits of neighbouring bytes are in a mask: SSE2 gives one bit per byte,
-/// the word-wide arithmetic the high bit of each byte.
-const BITS_PER_BYTE: u32 = if cfg!(target_arch = "x86_64") { 1 } else { 8 };
-
-/// The word at `at` (padded with zeros, none of the three, past the end) and its mask.
+/// The masks of the block of `bytes` at `at` (bytes past the end count as none of the three).
 #[inline]
-fn word_mask(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0u8; WORD];
-    match bytes.get(at..at + WORD) {
-        Some(whole) => word.copy_from_slice(whole),
-        None => word[..bytes.len() - at].copy_from_slice(&bytes[at..]),
+pub fn masks(bytes: &[u8], at: usize) -> Masks {
+    match bytes.get(at..at + BLOCK) {
+        Some(block) => masks_of(block.try_into().unwrap_or(&[0; BLOCK])),
+        None => {
+            let mut block = [0u8; BLOCK];
+            let rest = bytes.get(at..).unwrap_or_default();
+            block[..rest.len()].copy_from_slice(rest);
+            masks_of(&block)
+        }
     }
-    mask_of(word)
 }
 
-/// One bit per byte of `word` that is `,`, `\n` or `"` (SSE2 is part of every x86-64).
+/// SSE2 is part of every x86-64.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn mask_of(word: [u8; WORD]) -> u64 {
-    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8};
-    let half = |from: usize| i64::from_le_bytes(word[from..from + 8].try_into().unwrap_or_default());
-    // SAFETY: these only compute on values, and need SSE2, which every x86-64 processor has
-    // (the target enables it).
-    unsafe {
-        let bytes = _mm_set_epi64x(half(8), half(0));
-        let equal = |byte: u8| _mm_cmpeq_epi8(bytes, _mm_set1_epi8(byte as i8));
-        let found = _mm_or_si128(_mm_or_si128(equal(b','), equal(b'\n')), equal(b'"'));
-        u64::from(_mm_movemask_epi8(found) as u16)
+fn masks_of(block: &[u8; BLOCK]) -> Masks {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let mut masks = Masks { commas: 0, line_ends: 0, quotes: 0 };
+    for (i, sixteen) in block.chunks_exact(16).enumerate() {
+        // SAFETY: the load reads the 16 bytes of `sixteen` (unaligned loads are allowed); the rest
+        // only compute on values. All need SSE2, which every x86-64 processor has.
+        unsafe {
+            let bytes = _mm_loadu_si128(sixteen.as_ptr().cast::<__m128i>());
+            let bits = |byte: u8| u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(byte as i8))) as u16);
+            masks.commas |= bits(b',') << (16 * i);
+            masks.line_ends |= bits(b'\n') << (16 * i);
+            masks.quotes |= bits(b'"') << (16 * i);
+        }
     }
+    masks
 }
 
-/// The high bit of each byte of `word` that is `,`, `\n` or `"`, and perhaps of a few after one
-/// (see [`maybe_equal_bytes`]).
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn mask_of(word: [u8; WORD]) -> u64 {
-    let word = u64::from_le_bytes(word);
-    (maybe_equal_bytes(word, b',') | maybe_equal_bytes(word, b'\n') | maybe_equal_bytes(word, b'"')) & HIGH
+fn masks_of(block: &[u8; BLOCK]) -> Masks {
+    let mut masks = Masks { commas: 0, line_ends: 0, quotes: 0 };
+    for (i, &byte) in block.iter().enumerate() {
+        masks.commas |= u64::from(byte == b',') << i;
+        masks.line_ends |= u64::from(byte == b'\n') << i;
+        masks.quotes |= u64::from(byte == b'"') << i;
+    }
+    masks
 }
 
-impl Iterator for Structural<'_> {
-    type Item = usize;
-
-    #[inline]
-    fn next(&mut self) -> Option<usize> {
-        while self.mask == 0 {
-            let at = self.next_word;
-            if at >= self.bytes.len() {
-                return None;
-            }
-            self.word_at = at;
-            self.next_word = at + WORD;
-            self.mask = word_mask(self.bytes, at);
-        }
-        let at = self.word_at + (self.mask.trailing_zeros() / BITS_PER_BYTE) as usize;
-        self.mask &= self.mask - 1;
-        Some(at)
-    }
+/// The bits of a mask below bit `bit` (all of them for 64).
+#[inline]
+pub fn below(bit: u32) -> u64 {
+    1u64.checked_shl(bit).map_or(u64::MAX, |b| b - 1)
 }
 
 #[cfg(test)]
@@ -101,36 +72,27 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    #[test]
-    fn every_equal_byte_is_marked_and_others_only_after_one() {
-        for byte in 0..=255u8 {
-            for other in [0u8, 1, 0x7f, 0x80, 0xff, byte ^ 1, byte.wrapping_add(1), byte] {
-                let bytes = [other, byte, 0, 0xff, byte, byte ^ 1, other, 0x7f];
-                let found = maybe_equal_bytes(u64::from_le_bytes(bytes), byte) & HIGH;
-                for (i, &b) in bytes.iter().enumerate() {
-                    let marked = found & (0x80 << (8 * i)) != 0;
-                    if b == byte {
-                        assert!(marked, "{byte:#x} at {i} of {bytes:x?}");
-                    } else if marked {
-                        // Only a byte one bit away from `byte`, after a match.
-                        assert_eq!(b, byte ^ 1, "{byte:#x} at {i} of {bytes:x?}");
-                        assert!(bytes[..i].contains(&byte), "{byte:#x} at {i} of {bytes:x?}");
-                    }
-                }
-            }
+    proptest! {
+        /// Each mask has a bit for each byte that is its character, and no other, at any
+        /// offset, whether or not a whole block is left.
+        #[test]
+        fn masks_mark_exactly_their_bytes(
+            bytes in prop::collection::vec(prop::sample::select(
+                vec![b',', b'\n', b'"', b'a', 0, 0x80, 0xff, b'\r', 0x2c ^ 0x80, 0x0a ^ 0x80, 0x22 ^ 0x80, b'-']), 0..200),
+            at in 0usize..200,
+        ) {
+            let at = at.min(bytes.len());
+            let found = masks(&bytes, at);
+            let want = |c: u8| bytes[at..].iter().take(BLOCK).enumerate().filter(|&(_, &b)| b == c).fold(0u64, |m, (i, _)| m | 1 << i);
+            prop_assert_eq!(found, Masks { commas: want(b','), line_ends: want(b'\n'), quotes: want(b'"') });
         }
     }
 
-    proptest! {
-        #[test]
-        fn structural_finds_what_a_byte_loop_finds(bytes in prop::collection::vec(
-            prop::sample::select(vec![b',', b'\n', b'"', b'a', 0, 0x80, 0xff, b'\r', 0x2c ^ 0x80, b'-', b'#', 0x0b]), 0..70)
-        ) {
-            let wanted = |i: &usize| matches!(bytes[*i], b',' | b'\n' | b'"');
-            let want: Vec<usize> = (0..bytes.len()).filter(wanted).collect();
-            let found: Vec<usize> = structural(&bytes).collect();
-            prop_assert!(found.windows(2).all(|w| w[0] < w[1]));
-            prop_assert_eq!(found.into_iter().filter(wanted).collect::<Vec<_>>(), want);
-        }
+    #[test]
+    fn below_takes_the_lower_bits() {
+        assert_eq!(below(0), 0);
+        assert_eq!(below(3), 0b111);
+        assert_eq!(below(63), u64::MAX >> 1);
+        assert_eq!(below(64), u64::MAX);
     }
 }
