@@ -17,8 +17,10 @@ use super::record::Record;
 pub const RECORDS: usize = 1024;
 const BYTES: usize = 128 * 1024;
 
-/// The longest record a chunk holds: its fields are 32-bit offsets.
-pub const LONGEST_RECORD: usize = u32::MAX as usize;
+/// The longest record a chunk holds: its bytes and fields are counted in 32 bits, and a record is
+/// added to a chunk holding less than [`BYTES`] bytes and a few more fields (a field takes a byte
+/// at least, or a comma), so half the range leaves room to spare.
+pub const LONGEST_RECORD: usize = u32::MAX as usize / 2;
 
 /// Records (and rows that could not be read), in input order.
 #[derive(Debug, Default)]
@@ -101,13 +103,20 @@ impl Chunk {
         self.text = text;
     }
 
-    /// Every field of a record with quotes starts and ends on a character of `text`.
+    /// Every record of `text` is text on its own: it starts and ends on a character (the text as a
+    /// whole is, but a line ending in half a character and the next starting with the other half
+    /// are not), and so does every field of a record with quotes (a split record's fields lie
+    /// between commas).
     fn fields_on_characters(&self, text: &str) -> bool {
         let on_characters = |entry: &Entry| {
             let fields = &self.fields[entry.first as usize..entry.end as usize];
-            fields.iter().all(|&(s, e)| text.is_char_boundary(s as usize) && text.is_char_boundary(e as usize))
+            let at = |offset: u32| text.is_char_boundary(offset as usize);
+            match (entry.split, fields.first(), fields.last()) {
+                (true, Some(&(start, _)), Some(&(_, end))) => at(start) && at(end),
+                _ => fields.iter().all(|&(start, end)| at(start) && at(end)),
+            }
         };
-        self.entries.iter().filter(|entry| entry.kind == Kind::Text && !entry.split).all(on_characters)
+        self.entries.iter().filter(|entry| entry.kind == Kind::Text).all(on_characters)
     }
 
     /// Record by record: the text records' bytes to the text returned, the others' to `raw`.
@@ -232,6 +241,10 @@ mod tests {
         // Text as a whole, but a character cut in two between the fields of a quoted record.
         let cut = record(&[&b"\xc3\xa9"[..1], &b"\xc3\xa9"[1..]], false);
         let quoted = record(&[b"c4", b"\xc3\xa9,\n"], false);
+        // Lines that are text only back to back: one ends in half a character, the next starts
+        // with the other half.
+        let (lead, follow) = (record(&[b"c5", b"x\xc3"], true), record(&[b"\xa9c6", b"y"], true));
+        assert_eq!(sealed(&[lead, follow]).iter().map(|(kind, _)| *kind).collect::<Vec<_>>(), [Kind::Raw, Kind::Raw]);
         let all = [good.clone(), not_utf8.clone(), good.clone(), nul.clone(), cut.clone(), quoted.clone()];
         let fields = |record: &Record| record.iter().map(<[u8]>::to_vec).collect::<Vec<_>>();
         let want = vec![

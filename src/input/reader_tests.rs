@@ -324,3 +324,106 @@ fn a_row_gives_its_own_record_alone_not_the_chunk_it_was_read_with() {
     let c2 = ("c2,y\r".to_string(), 5, vec!["y".to_string()]);
     assert_eq!(seen, [c1.clone(), c1, c2.clone(), c2, c3.clone(), c3]);
 }
+
+/// Two lines, each not UTF-8 on its own (the first ends in the lead byte of "é", the second starts
+/// with the byte that completes it), though they are once put back to back in a chunk: both are
+/// bad rows, as when records were handed over one by one. (Found in review.)
+#[test]
+fn lines_that_are_text_only_back_to_back_are_bad_rows() {
+    let options = ReadOptions { default_instance: Some("i".into()), ..Default::default() };
+    for text in [&b"ContactId,A\nc1,x\xc3\n\xa9c2,y\n"[..], b"A,ContactId,B\nx,c1,y\xc3\n\xa9z,c2,w\n"] {
+        let (info, items) = read(text, &options);
+        let info = info.unwrap();
+        assert_eq!((info.rows, info.bad_rows), (2, 2), "{items:?}");
+    }
+}
+
+/// A source that hands out `step` bytes per read. The reader sends its chunk before each read, so
+/// read a byte at a time every chunk holds one record: records handed over one by one.
+struct Stepping(Vec<u8>, usize, usize);
+
+impl Read for Stepping {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.2.min(buf.len()).min(self.0.len() - self.1);
+        buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+        self.1 += n;
+        Ok(n)
+    }
+}
+
+fn read_stepping(text: &[u8], step: usize, options: &ReadOptions) -> (Result<(u64, u64), String>, Vec<Item>) {
+    let mut items = Vec::new();
+    let result = read_reader(0, "in.csv", Stepping(text.to_vec(), 0, step), options, |item| {
+        items.push(item.owned());
+        ControlFlow::Continue(())
+    });
+    (result.map(|info| (info.rows, info.bad_rows)).map_err(|e| e.to_string()), items)
+}
+
+mod chunked {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Rows read from chunks of many records are the rows read one record per chunk, with
+        /// lines cut in the middle of characters, NULs, quotes and CRs about.
+        #[test]
+        fn rows_read_in_chunks_are_the_rows_read_one_by_one(
+            lines in prop::collection::vec((
+                prop::collection::vec(prop::collection::vec(prop_oneof![
+                    30 => prop::sample::select(vec![&b"c1"[..], b"c2", b"x", b"\xc3\xa9", b" "]),
+                    2 => prop::sample::select(vec![&b"\xc3"[..], b"\xa9"]),
+                    1 => prop::sample::select(vec![&b"\xff"[..], b"\0", b"\"", b"\r"]),
+                ], 0..4), 3..=3),
+                prop::sample::select(vec![&b"\n"[..], b"\r\n", b"\n\n", b"\n\r\n"]),
+            ), 0..12),
+            step in prop::sample::select(vec![3usize, 7, 1 << 20]),
+        ) {
+            let mut text = b"ContactId,A,B\n".to_vec();
+            for (fields, end) in &lines {
+                let fields: Vec<Vec<u8>> = fields.iter().map(|parts| parts.concat()).collect();
+                let line = fields.join(&b","[..]);
+                // Some lines start with the second half of a character, some end with a first half.
+                if line.len().is_multiple_of(2) {
+                    text.push(0xa9);
+                }
+                text.extend(&line);
+                if line.len().is_multiple_of(3) {
+                    text.push(0xc3);
+                }
+                text.extend(*end);
+            }
+            let options = ReadOptions { default_instance: Some("i".into()), ..Default::default() };
+            prop_assert_eq!(read_stepping(&text, step, &options), read_stepping(&text, 1, &options));
+        }
+    }
+}
+
+/// Records longer than a chunk and than the read buffer, quoted ones across refills, CRLF, a BOM,
+/// blank lines, rows that are not text and an unclosed quote at the end: the same rows and lines
+/// whatever the size of the reads. (Written in review.)
+#[test]
+fn long_and_odd_records_are_the_same_rows_whatever_the_reads() {
+    let long = "v".repeat(300_000);
+    let mid = "w".repeat(140_000);
+    let mut text = b"\xef\xbb\xbfContactId,A,B\r\n".to_vec();
+    for i in 0..50 {
+        text.extend(format!("c{i},x{i},y\r\n").bytes());
+    }
+    text.extend(format!("c1,{long},z\r\n\r\n\nc2,\"{mid}\r\n{mid}\",\"q\"\"\"\r\n").bytes());
+    text.extend(b"c3,\xff,z\nc4,a\0,b\nc5,\xc3\xa9,\"\xc3\xa9\"\r\n");
+    for i in 0..3000 {
+        text.extend(format!("c{i},\"a,{i}\",b\n").bytes());
+    }
+    text.extend(b"c9,\"open\nc10,x,y\nc11,z,w\n");
+    let options = ReadOptions { default_instance: Some("i".into()), ..Default::default() };
+    let one = read_stepping(&text, 1, &options);
+    assert_eq!(one.0, Ok((3058, 3)));
+    for step in [4096, 65_536, 1 << 20] {
+        assert!(read_stepping(&text, step, &options) == one, "reads of {step} bytes");
+    }
+    // The long row is on line 52, the quoted one on 55; the swallowed rows on their own lines.
+    let lines: Vec<u64> = rows(&one.1).iter().map(|row| row.0).collect();
+    assert_eq!(&lines[50..53], [52, 55, 59]);
+    assert_eq!(&lines[lines.len() - 2..], [3061, 3062]);
+}

@@ -317,6 +317,38 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Lines of several 64-byte blocks, with commas, quotes, CRs and line ends anywhere, read in
+        /// pieces of any size around a block's, as the csv crate reads them. (Written in review.)
+        #[test]
+        fn long_lines_across_blocks_read_as_the_csv_crate_reads_them(
+            parts in prop::collection::vec(prop_oneof![
+                8 => "[a-z]{1,90}".prop_map(String::into_bytes),
+                2 => prop::sample::select(vec![&b","[..], b"\n", b"\r\n", b"\"", b"\"\"", b"\xc3\xa9", b"\n\n"]).prop_map(<[u8]>::to_vec),
+            ], 0..30),
+            quoting in any::<bool>(),
+            chunk in prop::sample::select(vec![1usize, 5, 63, 64, 65, 127, 128, 1000]),
+        ) {
+            let text = parts.concat();
+            prop_assert_eq!(our_records(&text, quoting, chunk), csv_crate_records(&text, quoting));
+        }
+    }
+
+    /// A line end, comma or quote at each offset around the blocks' edges.
+    #[test]
+    fn a_structural_byte_at_any_offset_reads_as_the_csv_crate_reads_it() {
+        for len in 0..200 {
+            for byte in [b',', b'\n', b'"'] {
+                for chunk in [1, 7, 64, 1000] {
+                    let mut text = vec![b'a'; len];
+                    text.push(byte);
+                    text.extend_from_slice(b"b,c\nd");
+                    assert_eq!(our_records(&text, true, chunk), csv_crate_records(&text, true), "{len} {byte} {chunk}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_line_longer_than_the_buffer_is_read_whole() {
         let long = "v".repeat(BUFFER * 2 + 5);

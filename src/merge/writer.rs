@@ -22,21 +22,23 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// A thread appending to `spool`'s files, with at most `queued` buffers waiting. Buffers
-    /// larger than `spare_capacity` (a partition's first buffer, or one grown for a large row) are
-    /// freed once written, not handed back.
+    /// A thread appending to `spool`'s files, with at most `queued` buffers waiting. Written
+    /// buffers are handed back to be filled again, up to `queued` of them waiting; any more, and
+    /// buffers larger than `spare_capacity` (a partition's first buffer, or one grown for a large
+    /// row), are freed. (When the thread hands one back just after [`Writer::write`] looked for
+    /// one, the caller starts a new buffer: unbounded, those would pile up waiting.)
     pub fn start(spool: Spool, spare_capacity: usize, queued: usize) -> Result<Writer, MergeError> {
-        let (queue, queued) = mpsc::sync_channel::<(String, Vec<u8>)>(queued);
-        let (give_back, spare) = mpsc::channel();
+        let (queue, queued_buffers) = mpsc::sync_channel::<(String, Vec<u8>)>(queued);
+        let (give_back, spare) = mpsc::sync_channel(queued);
         let ours = spool.clone();
         let thread = std::thread::Builder::new()
             .name("spill".into())
             .spawn(move || {
-                for (name, mut buffer) in queued {
+                for (name, mut buffer) in queued_buffers {
                     spool.append(&name, &buffer)?;
                     if buffer.capacity() <= spare_capacity {
                         buffer.clear();
-                        let _ = give_back.send(buffer);
+                        let _ = give_back.try_send(buffer);
                     }
                 }
                 Ok(())
