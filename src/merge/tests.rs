@@ -262,16 +262,16 @@ proptest! {
     }
 }
 
-/// Partition files are appended on a thread of their own: a write that fails there (here, the
+/// Temporary files are appended on a thread of their own: a write that fails there (here, the
 /// directory is gone) is still an error of the merge, from a later row or from `finish`, which
-/// names the directory. Never a panic, never contacts with rows missing.
-#[test]
-fn a_write_that_fails_after_the_first_spill_is_an_error() {
+/// names the directory. Never a panic, never contacts with rows missing. `contact` names the
+/// contact of row `i`; `grouped`: the rows are grouped by contact (the grouped file is written).
+fn a_write_that_fails_on_the_writer_thread_is_an_error(contact: impl Fn(u64) -> String, grouped: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut merger = Merger::new(MergeOptions { budget: 64 << 10, temp_dir: Some(dir.path().to_path_buf()) });
     let value = "v".repeat(200);
-    let mut rows = (0..100_000u64).map(|i| row(0, i + 2, &format!("c{}", i % 5_000), &[("K", &value)]));
-    // Until the first spill: the temporary directory exists, with partition files in it.
+    let mut rows = (0..100_000u64).map(|i| row(0, i + 2, &contact(i), &[("K", &value)]));
+    // Until the first write: the temporary directory exists, with a file in it.
     let spilled = rows.by_ref().take(50_000).try_for_each(|row| {
         merger.add(&row).unwrap();
         match std::fs::read_dir(dir.path()).unwrap().next() {
@@ -279,7 +279,8 @@ fn a_write_that_fails_after_the_first_spill_is_an_error() {
             None => Ok(()),
         }
     });
-    let Err(spool) = spilled else { panic!("no spill in 50,000 rows") };
+    let Err(spool) = spilled else { panic!("nothing written in 50,000 rows") };
+    assert!(matches!(merger.strategy(), Strategy::Spilled { grouped: g, .. } if g == grouped));
     // (The writer may add a file while the directory is removed: try again.)
     let removed = (0..1_000).any(|_| std::fs::remove_dir_all(&spool).is_ok());
     assert!(removed, "cannot remove {}", spool.display());
@@ -290,29 +291,14 @@ fn a_write_that_fails_after_the_first_spill_is_an_error() {
     }
 }
 
-/// The grouped file is appended on a thread of its own too: the same holds for sorted input.
+#[test]
+fn a_write_that_fails_after_the_first_spill_is_an_error() {
+    a_write_that_fails_on_the_writer_thread_is_an_error(|i| format!("c{}", i % 5_000), false);
+}
+
 #[test]
 fn a_write_of_the_grouped_file_that_fails_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut merger = Merger::new(MergeOptions { budget: 64 << 10, temp_dir: Some(dir.path().to_path_buf()) });
-    let value = "v".repeat(200);
-    let mut rows = (0..100_000u64).map(|i| row(0, i + 2, &format!("c{:06}", i / 3), &[("K", &value)]));
-    let spilled = rows.by_ref().take(50_000).try_for_each(|row| {
-        merger.add(&row).unwrap();
-        match std::fs::read_dir(dir.path()).unwrap().next() {
-            Some(entry) => Err(entry.unwrap().path()),
-            None => Ok(()),
-        }
-    });
-    let Err(spool) = spilled else { panic!("nothing written in 50,000 rows") };
-    assert!(matches!(merger.strategy(), Strategy::Spilled { grouped: true, .. }));
-    let removed = (0..1_000).any(|_| std::fs::remove_dir_all(&spool).is_ok());
-    assert!(removed, "cannot remove {}", spool.display());
-    let failed = rows.try_for_each(|row| merger.add(&row)).and_then(|()| merger.finish(&[]).map(|_| ()));
-    match failed {
-        Err(err @ MergeError::Spill { .. }) => assert!(err.to_string().contains(&dir.path().display().to_string())),
-        other => panic!("expected a spill error, got {:?}", other.map(|_| ()).map_err(|e| e.to_string())),
-    }
+    a_write_that_fails_on_the_writer_thread_is_an_error(|i| format!("c{:06}", i / 3), true);
 }
 
 #[test]
