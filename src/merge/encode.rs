@@ -21,6 +21,7 @@ pub fn put_varint(mut value: u64, out: &mut Vec<u8>) {
     out.push(value as u8);
 }
 
+#[inline]
 fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     put_varint(bytes.len() as u64, out);
     out.extend_from_slice(bytes);
@@ -54,8 +55,7 @@ pub fn encode_row_of(contact: &[u8], row: &Row, keys: &mut Keys, out: &mut Vec<u
     put_varint(row.location.line, out);
     put_varint(row.attribute_count() as u64, out);
     for (key, value) in row.raw_attributes() {
-        put_key(raw_key_of(keys, row, key), out);
-        put_bytes(value, out);
+        put_attribute(raw_key_of(keys, row, key), value, out);
     }
     end_fragment(out, start);
 }
@@ -121,12 +121,30 @@ pub fn encode_fragment<'a>(
     }
     put_varint(attributes.len() as u64, out);
     for (key, value) in attributes {
-        put_key(key, out);
-        put_bytes(value, out);
+        put_attribute(key, value, out);
     }
     end_fragment(out, start);
 }
 
+/// An attribute: its key, then its value. (Callgrind: a tenth of the reading thread's instructions
+/// for unsorted input went to calls of the two, for bytes that are nearly always one each.)
+#[inline(always)]
+fn put_attribute(key: EncodedKey<'_>, value: &[u8], out: &mut Vec<u8>) {
+    match key {
+        // Nearly every attribute of an export: the key's number and the value's length are one
+        // byte each, written in one go (the varints `put_key` and `put_bytes` write).
+        EncodedKey::Id(id) if id < 64 && value.len() < 128 => {
+            out.extend_from_slice(&[(id << 1) as u8, value.len() as u8]);
+            out.extend_from_slice(value);
+        }
+        key => {
+            put_key(key, out);
+            put_bytes(value, out);
+        }
+    }
+}
+
+#[inline]
 fn put_key(key: EncodedKey<'_>, out: &mut Vec<u8>) {
     match key {
         EncodedKey::Id(id) => put_varint(u64::from(id) << 1, out),
@@ -344,6 +362,22 @@ impl<'a> Encoded<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attribute_is_its_key_then_its_value_whatever_their_sizes() {
+        for id in [0u32, 1, 63, 64, 200, 1 << 20] {
+            for len in [0usize, 1, 127, 128, 300] {
+                let value = vec![b'v'; len];
+                for key in [EncodedKey::Id(id), EncodedKey::Name(b"Name")] {
+                    let (mut one, mut apart) = (Vec::new(), Vec::new());
+                    put_attribute(key, &value, &mut one);
+                    put_key(key, &mut apart);
+                    put_bytes(&value, &mut apart);
+                    assert_eq!(one, apart, "{key:?}, {len} bytes");
+                }
+            }
+        }
+    }
 
     #[test]
     fn rows_round_trip_with_interned_and_spelled_out_keys() {
