@@ -110,10 +110,10 @@ impl Chunk {
     fn fields_on_characters(&self, text: &str) -> bool {
         let on_characters = |entry: &Entry| {
             let fields = &self.fields[entry.first as usize..entry.end as usize];
-            let at = |offset: u32| text.is_char_boundary(offset as usize);
-            match (entry.split, fields.first(), fields.last()) {
-                (true, Some(&(start, _)), Some(&(_, end))) => at(start) && at(end),
-                _ => fields.iter().all(|&(start, end)| at(start) && at(end)),
+            let at = |offset: usize| text.is_char_boundary(offset);
+            match (entry.split, extent(fields)) {
+                (true, Some((start, end))) => at(start) && at(end),
+                _ => fields.iter().all(|&(start, end)| at(start as usize) && at(end as usize)),
             }
         };
         self.entries.iter().filter(|entry| entry.kind == Kind::Text).all(on_characters)
@@ -124,10 +124,7 @@ impl Chunk {
         let mut text = String::with_capacity(bytes.len());
         for entry in self.entries.iter_mut().filter(|entry| entry.kind == Kind::Text) {
             let fields = &mut self.fields[entry.first as usize..entry.end as usize];
-            let (start, end) = match (fields.first(), fields.last()) {
-                (Some(&(start, _)), Some(&(_, end))) => (start as usize, end as usize),
-                _ => continue,
-            };
+            let Some((start, end)) = extent(fields) else { continue };
             let record = &bytes[start..end];
             let as_text = std::str::from_utf8(record).ok().filter(|record| {
                 !record.contains('\0')
@@ -188,6 +185,14 @@ impl Chunk {
     /// again to have it back.
     pub fn swap_text(&mut self, other: &mut String) {
         std::mem::swap(&mut self.text, other);
+    }
+}
+
+/// Where a record's bytes are, from its fields: from its first field's start to its last one's end.
+pub fn extent(fields: &[(u32, u32)]) -> Option<(usize, usize)> {
+    match (fields.first(), fields.last()) {
+        (Some(&(start, _)), Some(&(_, end))) => Some((start as usize, end as usize)),
+        _ => None,
     }
 }
 

@@ -145,19 +145,21 @@ impl Sender {
             let reason = format!("the record is longer than {} bytes, the most a row can be", chunk::LONGEST_RECORD);
             return self.bad(BadRow { location, reason });
         }
-        let mut chunk = self.chunk.borrow_mut();
-        chunk.push_record(record, location.line);
-        let full = chunk.is_full();
-        drop(chunk);
-        if full { self.send_chunk() } else { ControlFlow::Continue(()) }
+        self.add(|chunk| chunk.push_record(record, location.line))
     }
 
     /// Adds a row that could not be read.
     fn bad(&self, bad: BadRow) -> ControlFlow<()> {
-        let mut chunk = self.chunk.borrow_mut();
-        chunk.push_bad(bad);
-        let full = chunk.is_full();
-        drop(chunk);
+        self.add(|chunk| chunk.push_bad(bad))
+    }
+
+    /// Adds to the chunk with `push`, and sends it if that filled it.
+    fn add(&self, push: impl FnOnce(&mut Chunk)) -> ControlFlow<()> {
+        let full = {
+            let mut chunk = self.chunk.borrow_mut();
+            push(&mut chunk);
+            chunk.is_full()
+        };
         if full { self.send_chunk() } else { ControlFlow::Continue(()) }
     }
 

@@ -1,7 +1,8 @@
 //! Records with the line each starts on. Lines without a quote, nearly all of an export, are split
 //! on commas found with masks of commas, line ends and quotes ([`scan`]); a line with a quote goes
 //! to csv-core's parser, which reads it (and the lines its quotes hold) exactly as the csv crate
-//! would. Blank lines, and the lone CR of a blank CRLF line (records split on LF), are skipped, as the csv crate skips them.
+//! would. Blank lines, and the lone CR of a blank CRLF line (records split on LF), are skipped, as
+//! the csv crate skips them.
 //!
 //! Why the split is safe: csv-core, at the start of a record, reads a line with no quote as the
 //! bytes between its commas. Only a quote changes how a line is read, and those lines get

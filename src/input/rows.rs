@@ -1,7 +1,7 @@
 //! Records to rows: the fields a layout names, checked (UTF-8, no NUL, the right number of
 //! fields) and put in one reused [`Row`], whose values are spans of the record rather than copies.
 
-use super::chunk::{Chunk, Kind};
+use super::chunk::{self, Chunk, Kind};
 use super::columns::LongKeys;
 use super::header::Layout;
 use super::{BadRow, Field, Item, Location, ReadOptions, Row};
@@ -75,7 +75,7 @@ impl<'a> RowMaker<'a> {
                 };
                 let result = self.fill(location, &text, get);
                 self.row.record = text;
-                self.row.record_span = record_span(fields);
+                self.row.record_span = chunk::extent(fields).unwrap_or_default();
                 result
             }
             Kind::Raw => {
@@ -161,14 +161,6 @@ fn trim(text: &str) -> &str {
 /// Drops the CR of a CRLF line end, left on the last field because records split on LF.
 pub fn without_cr(bytes: &[u8]) -> &[u8] {
     bytes.strip_suffix(b"\r").unwrap_or(bytes)
-}
-
-/// Where a record is in the text: from its first field's start to its last one's end.
-fn record_span(fields: &[(u32, u32)]) -> (usize, usize) {
-    match (fields.first(), fields.last()) {
-        (Some(&(start, _)), Some(&(_, end))) => (start as usize, end as usize),
-        _ => (0, 0),
-    }
 }
 
 /// A record that is not text: its bytes, taken field by field to say what is wrong.
