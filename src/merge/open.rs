@@ -4,7 +4,7 @@
 
 use super::combine::Places;
 use super::encode::{EncodedKey, Keys, encode_fragment, put_contact, raw_key_of};
-use crate::input::{Location, Row, Span as ValueSpan};
+use crate::input::{Location, RawKey, Row, Span as ValueSpan};
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
@@ -20,7 +20,21 @@ pub struct OpenContact {
     by_name: HashMap<Vec<u8>, usize>,
     /// Each key once, in order of first appearance, with the span of its latest value in `text`.
     chosen: Vec<(Slot, Span)>,
+    /// A wide row's keys are its header's columns: once a column was seen in the contact, its
+    /// place in `chosen` is kept by column, and its later values need no key looked up.
+    columns: ColumnPlaces,
 }
+
+/// Places in `chosen` of the first [`FAST_COLUMNS`] header columns of input `input`; column `c`'s
+/// is valid when bit `c` of `seen` is set.
+#[derive(Debug, Default)]
+struct ColumnPlaces {
+    input: u32,
+    seen: u64,
+    places: Vec<u32>,
+}
+
+const FAST_COLUMNS: u32 = u64::BITS;
 
 type Span = (usize, usize);
 
@@ -51,29 +65,67 @@ impl OpenContact {
         let (record, own, spans) = row.attribute_spans();
         let base = self.text.len();
         self.text.extend_from_slice(record);
+        if self.columns.input != row.location.input {
+            // Another input numbers its columns its own way.
+            self.columns.seen = 0;
+            self.columns.input = row.location.input;
+        }
         for (key, span) in spans {
             let value = match span {
                 ValueSpan::Record(start, end) => (base + start, base + end),
                 ValueSpan::Text(start, end) => push(&mut self.text, &own[start..end]),
             };
-            match raw_key_of(keys, row, key) {
-                EncodedKey::Id(id) => match self.by_id.find_or_put(id, self.chosen.len()) {
-                    Some(place) => self.chosen[place].1 = value,
-                    None => self.chosen.push((Slot::Id(id), value)),
-                },
-                EncodedKey::Name(name) => match self.by_name.get(name) {
-                    Some(&place) => self.chosen[place].1 = value,
-                    None => {
-                        self.by_name.insert(name.to_vec(), self.chosen.len());
-                        let name = push(&mut self.text, name);
-                        self.chosen.push((Slot::Name(name), value));
+            match key {
+                RawKey::Column(column) if column < FAST_COLUMNS => {
+                    let bit = 1u64 << column;
+                    if self.columns.seen & bit != 0 {
+                        self.chosen[self.columns.places[column as usize] as usize].1 = value;
+                    } else {
+                        let place = self.choose(raw_key_of(keys, row, key), value);
+                        if self.columns.places.len() <= column as usize {
+                            self.columns.places.resize(column as usize + 1, 0);
+                        }
+                        self.columns.places[column as usize] = place as u32;
+                        self.columns.seen |= bit;
                     }
-                },
+                }
+                _ => {
+                    self.choose(raw_key_of(keys, row, key), value);
+                }
             }
         }
         // `live_bytes` walks the keys: only once the text is large.
         if self.text.len() > COMPACT_AT && self.text.len() > 2 * self.live_bytes() {
             self.compact();
+        }
+    }
+
+    /// Makes `value` the latest of `key`; returns the key's place in `chosen`.
+    fn choose(&mut self, key: EncodedKey<'_>, value: Span) -> usize {
+        let next = self.chosen.len();
+        match key {
+            EncodedKey::Id(id) => match self.by_id.find_or_put(id, next) {
+                Some(place) => {
+                    self.chosen[place].1 = value;
+                    place
+                }
+                None => {
+                    self.chosen.push((Slot::Id(id), value));
+                    next
+                }
+            },
+            EncodedKey::Name(name) => match self.by_name.get(name) {
+                Some(&place) => {
+                    self.chosen[place].1 = value;
+                    place
+                }
+                None => {
+                    self.by_name.insert(name.to_vec(), next);
+                    let name = push(&mut self.text, name);
+                    self.chosen.push((Slot::Name(name), value));
+                    next
+                }
+            },
         }
     }
 
@@ -119,6 +171,7 @@ impl OpenContact {
             }
         }
         self.chosen.clear();
+        self.columns.seen = 0;
         self.by_name.clear();
         self.text.clear();
         self.lines.clear();
@@ -188,6 +241,51 @@ mod tests {
             assert_eq!(expected[0].lines, [at(2), at(5)]);
             assert_eq!(expected[0].attribute_pairs().collect::<Vec<_>>(), [("Long", "b"), ("T", "2"), ("U", "x")]);
             assert_eq!(expected[1].attribute_pairs().collect::<Vec<_>>(), [("U", "y")]);
+        }
+    }
+
+    /// Wide rows: a column's place is kept by column number within one input only. Here one
+    /// contact's rows span two inputs whose headers order the columns differently, and a header
+    /// wider than the 64 columns kept by number; the closed contact merges like its rows.
+    #[test]
+    fn wide_rows_of_a_contact_across_inputs_merge_like_their_rows() {
+        use crate::input::{InputSpec, Item, ReadOptions, read_reader};
+        use std::ops::ControlFlow;
+        let many: Vec<String> = (0..70).map(|i| format!("K{i}")).collect();
+        let wide_header = format!("InitialContactId,{}", many.join(","));
+        let wide_row = |v: &str| format!("c,{}", many.iter().map(|k| format!("{k}{v}")).collect::<Vec<_>>().join(","));
+        let inputs = [
+            "InitialContactId,A,B,C\nc,a1,b1,\nc,,b2,c2\n".to_string(),
+            "InitialContactId,C,A,B\nc,c3,,b3\nc,,a4,\n".to_string(),
+            format!("{wide_header}\n{}\n{}\n", wide_row("x"), wide_row("y")),
+        ];
+        let options = ReadOptions { default_instance: Some("i".into()), ..ReadOptions::default() };
+        let mut rows = Vec::new();
+        for (index, text) in inputs.iter().enumerate() {
+            let spec = InputSpec::parse(&format!("in{index}.csv"));
+            let read = read_reader(index as u32, &spec.name, std::io::Cursor::new(text.clone()), &options, |item| {
+                if let Item::Row(row) = item {
+                    rows.push(row.clone());
+                }
+                ControlFlow::Continue(())
+            });
+            read.unwrap();
+        }
+        assert_eq!(rows.len(), 6);
+        for limit in [0, 2, usize::MAX] {
+            let (mut keys, mut from_rows) = (Keys::new(limit), Vec::new());
+            let (mut keys_open, mut open, mut fragment) = (Keys::new(limit), OpenContact::default(), Vec::new());
+            for row in &rows {
+                encode(row, &mut keys, &mut from_rows);
+                open.add(row, &mut keys_open);
+            }
+            open.close(&mut fragment);
+            let merged = merge_rows(&fragment, &keys_open.names(), &[]).unwrap();
+            assert_eq!(merged, merge_rows(&from_rows, &keys.names(), &[]).unwrap(), "limit {limit}");
+            let got: std::collections::BTreeMap<_, _> = merged[0].attribute_pairs().collect();
+            assert_eq!((got["A"], got["B"], got["C"]), ("a4", "b3", "c3"), "limit {limit}");
+            assert_eq!((got["K0"], got["K63"], got["K64"], got["K69"]), ("K0y", "K63y", "K64y", "K69y"));
+            assert_eq!(got.len(), 73);
         }
     }
 }
