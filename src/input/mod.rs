@@ -93,6 +93,20 @@ pub struct Row {
     record: String,
     record_span: (usize, usize),
     attributes: Vec<Attribute>,
+    /// A wide row read from text: its attributes are not listed in `attributes` but read off the
+    /// record's fields when asked for (making the row then costs a copy of the field spans).
+    wide: WideFields,
+}
+
+/// The fields of a wide text record, spans of the row's `record` (a line end's CR left out), and
+/// for each attribute column the field it is. Empty when the row lists its attributes.
+#[derive(Debug, Default, Clone)]
+struct WideFields {
+    fields: Vec<(u32, u32)>,
+    /// Per attribute column (see [`RawKey::Column`]), its field; shared by the input's rows.
+    field_of_column: Arc<[u32]>,
+    /// `--send-empty`: an empty field is an attribute too.
+    send_empty: bool,
 }
 
 /// A copy holds its own record's text alone, not the text of the records read with it.
@@ -103,6 +117,11 @@ impl Clone for Row {
             Span::Record(s, e) => Attribute { value: Span::Record(s - start, e - start), ..*attribute },
             Span::Text(..) => *attribute,
         };
+        let base = start as u32;
+        let wide = WideFields {
+            fields: self.wide.fields.iter().map(|&(s, e)| (s - base, e - base)).collect(),
+            ..self.wide.clone()
+        };
         Row {
             location: self.location,
             instance_id: self.instance_id.clone(),
@@ -112,6 +131,7 @@ impl Clone for Row {
             record: self.record[start..end].to_string(),
             record_span: (0, end - start),
             attributes: self.attributes.iter().map(rebase).collect(),
+            wide,
         }
     }
 }
@@ -171,7 +191,7 @@ impl Row {
 
     /// The attributes with where their keys came from.
     pub fn keyed_attributes(&self) -> impl Iterator<Item = (AttributeKey<'_>, &str)> + '_ {
-        self.attributes.iter().map(|attribute| {
+        self.entries().map(|attribute| {
             let key = match attribute.key {
                 Key::Column(column) => AttributeKey { column: Some(column), name: &self.columns[column as usize] },
                 Key::Text(start, end) => AttributeKey { column: None, name: &self.text[start..end] },
@@ -188,7 +208,7 @@ impl Row {
     /// (long), values as bytes: what the merge needs, without looking up each column's name.
     pub fn raw_attributes(&self) -> impl Iterator<Item = (RawKey<'_>, &[u8])> + '_ {
         let (record, text) = (self.record.as_bytes(), self.text.as_bytes());
-        self.attributes.iter().map(move |attribute| {
+        self.entries().map(move |attribute| {
             let key = match attribute.key {
                 Key::Column(column) => RawKey::Column(column),
                 Key::Text(start, end) => RawKey::Name(&self.text[start..end]),
@@ -206,7 +226,7 @@ impl Row {
     /// row's values in one go (the record whole) instead of one by one.
     pub fn attribute_spans(&self) -> (&[u8], &[u8], impl Iterator<Item = (RawKey<'_>, Span)> + '_) {
         let (start, end) = self.record_span;
-        let spans = self.attributes.iter().map(move |attribute| {
+        let spans = self.entries().map(move |attribute| {
             let key = match attribute.key {
                 Key::Column(column) => RawKey::Column(column),
                 Key::Text(start, end) => RawKey::Name(&self.text[start..end]),
@@ -220,6 +240,22 @@ impl Row {
         (&self.record.as_bytes()[start..end], self.text.as_bytes(), spans)
     }
 
+    /// For a wide row read from text, its attributes as [`Row::attribute_spans`] gives them
+    /// (each a span of the row's record), from the record's fields directly: the column and the
+    /// value's span. `None` for a row that lists its attributes.
+    pub fn wide_attribute_spans(&self) -> Option<impl Iterator<Item = (u32, (usize, usize))> + '_> {
+        let WideFields { fields, field_of_column, send_empty } = &self.wide;
+        if fields.is_empty() {
+            return None;
+        }
+        let start = self.record_span.0;
+        let spans = field_of_column.iter().enumerate().filter_map(move |(column, &field)| {
+            let (from, to) = fields[field as usize];
+            (*send_empty || from != to).then(|| (column as u32, (from as usize - start, to as usize - start)))
+        });
+        Some(spans)
+    }
+
     /// The key of the header's attribute column `column` (see [`RawKey::Column`]).
     pub fn column_name(&self, column: u32) -> &str {
         &self.columns[column as usize]
@@ -231,7 +267,40 @@ impl Row {
     }
 
     pub fn attribute_count(&self) -> usize {
-        self.attributes.len()
+        match self.wide.fields.is_empty() {
+            true => self.attributes.len(),
+            false => self.entries().count(),
+        }
+    }
+
+    /// At least [`Row::attribute_count`], without walking the attributes.
+    pub fn most_attributes(&self) -> usize {
+        let wide = if self.wide.fields.is_empty() { 0 } else { self.wide.field_of_column.len() };
+        self.attributes.len() + wide
+    }
+
+    /// The attributes, listed or read off the wide record's fields.
+    fn entries(&self) -> impl Iterator<Item = Attribute> + '_ {
+        let WideFields { fields, field_of_column, send_empty } = &self.wide;
+        let columns: &[u32] = if fields.is_empty() { &[] } else { field_of_column };
+        let wide = columns.iter().enumerate().filter_map(move |(column, &field)| {
+            let (start, end) = fields[field as usize];
+            (*send_empty || start != end).then_some(Attribute {
+                key: Key::Column(column as u32),
+                value: Span::Record(start as usize, end as usize),
+            })
+        });
+        self.attributes.iter().copied().chain(wide)
+    }
+
+    /// Makes this a wide row of a text record: `fields` are the record's field spans in the
+    /// row's `record`; `field_of_column` gives each attribute column's field.
+    fn set_wide_fields(&mut self, fields: &[(u32, u32)], field_of_column: &Arc<[u32]>, send_empty: bool) {
+        self.wide.fields.extend_from_slice(fields);
+        if !Arc::ptr_eq(&self.wide.field_of_column, field_of_column) {
+            self.wide.field_of_column = field_of_column.clone();
+        }
+        self.wide.send_empty = send_empty;
     }
 
     /// Empties the row for the next record, keeping its buffers.
@@ -240,6 +309,7 @@ impl Row {
         self.contact_id.clear();
         self.text.clear();
         self.attributes.clear();
+        self.wide.fields.clear();
         self.record_span = (0, 0);
     }
 

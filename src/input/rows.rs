@@ -16,6 +16,8 @@ pub struct RowMaker<'a> {
     options: &'a ReadOptions,
     keys: LongKeys<'a>,
     row: Box<Row>,
+    /// Wide: each attribute column's field, for rows that read their attributes off the record.
+    field_of_column: Arc<[u32]>,
     /// The last instance field read, and the instance id it names.
     last_instance: (String, String),
 }
@@ -26,6 +28,10 @@ impl<'a> RowMaker<'a> {
             Layout::Wide { attributes, .. } => attributes.iter().map(|(_, key)| key.clone()).collect(),
             Layout::Long { .. } | Layout::BareIds => Arc::from(Vec::new()),
         };
+        let field_of_column: Arc<[u32]> = match layout {
+            Layout::Wide { attributes, .. } => attributes.iter().map(|&(field, _)| field as u32).collect(),
+            Layout::Long { .. } | Layout::BareIds => Arc::from(Vec::new()),
+        };
         let row = Box::new(Row { columns, ..Row::default() });
         RowMaker {
             input,
@@ -34,6 +40,7 @@ impl<'a> RowMaker<'a> {
             options,
             keys: LongKeys::new(&options.columns),
             row,
+            field_of_column,
             last_instance: Default::default(),
         }
     }
@@ -73,7 +80,16 @@ impl<'a> RowMaker<'a> {
                     let cr = i == last && end > start && bytes[end - 1] == b'\r';
                     Ok(Field::Span(start, end - usize::from(cr)))
                 };
-                let result = self.fill(location, &text, get);
+                let wide = matches!(self.layout, Layout::Wide { .. });
+                let result = self.fill(location, &text, get, !wide);
+                if wide && result.is_ok() {
+                    // Its attributes are read off the fields when asked for: no list to make.
+                    self.row.set_wide_fields(fields, &self.field_of_column, self.options.send_empty);
+                    let last = self.row.wide.fields.last_mut().filter(|(start, end)| end > start);
+                    if let Some(last) = last.filter(|(_, end)| bytes[*end as usize - 1] == b'\r') {
+                        last.1 -= 1;
+                    }
+                }
                 self.row.record = text;
                 self.row.record_span = chunk::extent(fields).unwrap_or_default();
                 result
@@ -81,7 +97,7 @@ impl<'a> RowMaker<'a> {
             Kind::Raw => {
                 // Its values are copied into the row, which borrows none of the chunk's text.
                 let raw = RawRecord { bytes: chunk.raw(), fields };
-                self.fill(location, "", |i, column| Ok(Field::Text(raw.field(i, column)?)))
+                self.fill(location, "", |i, column| Ok(Field::Text(raw.field(i, column)?)), true)
             }
         };
         match result {
@@ -91,12 +107,14 @@ impl<'a> RowMaker<'a> {
     }
 
     /// Fills the row from the fields `get` gives (by index; the column's name is for messages):
-    /// spans of `record` (the text of the record the row will keep), or text of their own.
+    /// spans of `record` (the text of the record the row will keep), or text of their own. A wide
+    /// row's attributes are listed only with `list_wide`.
     fn fill<'r>(
         &mut self,
         location: Location,
         record: &'r str,
         get: impl Fn(usize, &str) -> Result<Field<'r>, String>,
+        list_wide: bool,
     ) -> Result<(), String> {
         let (layout, options, row) = (self.layout, self.options, &mut *self.row);
         let text = |field: Field<'r>| match field {
@@ -127,7 +145,7 @@ impl<'a> RowMaker<'a> {
         }
         let given = |value: &Field<'_>| options.send_empty || !value.is_empty();
         match layout {
-            Layout::Wide { attributes: columns, .. } => {
+            Layout::Wide { attributes: columns, .. } if list_wide => {
                 for (column, (i, name)) in columns.iter().enumerate() {
                     let value = get(*i, name)?;
                     if given(&value) {
@@ -143,7 +161,7 @@ impl<'a> RowMaker<'a> {
                     row.push_named(&key, value);
                 }
             }
-            Layout::BareIds => {}
+            Layout::Wide { .. } | Layout::BareIds => {}
         }
         Ok(())
     }

@@ -53,9 +53,26 @@ pub fn encode_row_of(contact: &[u8], row: &Row, keys: &mut Keys, out: &mut Vec<u
     put_varint(1, out);
     put_varint(u64::from(row.location.input), out);
     put_varint(row.location.line, out);
-    put_varint(row.attribute_count() as u64, out);
-    for (key, value) in row.raw_attributes() {
-        put_attribute(raw_key_of(keys, row, key), value, out);
+    match row.wide_attribute_spans() {
+        // The count comes first: a byte is held for it (a count under 128 is one byte) and set
+        // once the attributes are written, rather than walking them twice.
+        Some(wide) if row.most_attributes() < 0x80 => {
+            let (record, ..) = row.attribute_spans();
+            let at = out.len();
+            out.push(0);
+            let mut count = 0;
+            for (column, (start, end)) in wide {
+                put_attribute(raw_key_of(keys, row, RawKey::Column(column)), &record[start..end], out);
+                count += 1;
+            }
+            out[at] = count;
+        }
+        _ => {
+            put_varint(row.attribute_count() as u64, out);
+            for (key, value) in row.raw_attributes() {
+                put_attribute(raw_key_of(keys, row, key), value, out);
+            }
+        }
     }
     end_fragment(out, start);
 }
@@ -102,7 +119,7 @@ pub fn put_contact(keys: &mut Keys, instance_id: &str, contact_id: &str, out: &m
 /// At least the bytes [`encode`] writes for `row`, without walking its attributes: its values
 /// and spelled-out keys are within the text it holds, and each number takes at most 10 bytes.
 pub fn size_hint(row: &Row) -> usize {
-    row.instance_id.len() + row.contact_id.len() + row.text_len() + 20 * row.attribute_count() + 64
+    row.instance_id.len() + row.contact_id.len() + row.text_len() + 20 * row.most_attributes() + 64
 }
 
 /// Appends a fragment: the lines, contact and attributes of rows of one contact, merged.

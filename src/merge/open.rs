@@ -70,33 +70,49 @@ impl OpenContact {
             self.columns.seen = 0;
             self.columns.input = row.location.input;
         }
-        for (key, span) in spans {
-            let value = match span {
-                ValueSpan::Record(start, end) => (base + start, base + end),
-                ValueSpan::Text(start, end) => push(&mut self.text, &own[start..end]),
-            };
-            match key {
-                RawKey::Column(column) if column < FAST_COLUMNS => {
-                    let bit = 1u64 << column;
-                    if self.columns.seen & bit != 0 {
-                        self.chosen[self.columns.places[column as usize] as usize].1 = value;
-                    } else {
-                        let place = self.choose(raw_key_of(keys, row, key), value);
-                        if self.columns.places.len() <= column as usize {
-                            self.columns.places.resize(column as usize + 1, 0);
-                        }
-                        self.columns.places[column as usize] = place as u32;
-                        self.columns.seen |= bit;
-                    }
+        match row.wide_attribute_spans() {
+            Some(wide) => {
+                for (column, (start, end)) in wide {
+                    self.put(keys, row, RawKey::Column(column), (base + start, base + end));
                 }
-                _ => {
-                    self.choose(raw_key_of(keys, row, key), value);
+            }
+            None => {
+                for (key, span) in spans {
+                    let value = match span {
+                        ValueSpan::Record(start, end) => (base + start, base + end),
+                        ValueSpan::Text(start, end) => push(&mut self.text, &own[start..end]),
+                    };
+                    self.put(keys, row, key, value);
                 }
             }
         }
         // `live_bytes` walks the keys: only once the text is large.
         if self.text.len() > COMPACT_AT && self.text.len() > 2 * self.live_bytes() {
             self.compact();
+        }
+    }
+
+    /// Makes `value` the latest of `key`, a key of `row`: by column when the contact has seen the
+    /// column already.
+    #[inline(always)]
+    fn put(&mut self, keys: &mut Keys, row: &Row, key: RawKey<'_>, value: Span) {
+        match key {
+            RawKey::Column(column) if column < FAST_COLUMNS => {
+                let bit = 1u64 << column;
+                if self.columns.seen & bit != 0 {
+                    self.chosen[self.columns.places[column as usize] as usize].1 = value;
+                } else {
+                    let place = self.choose(raw_key_of(keys, row, key), value);
+                    if self.columns.places.len() <= column as usize {
+                        self.columns.places.resize(column as usize + 1, 0);
+                    }
+                    self.columns.places[column as usize] = place as u32;
+                    self.columns.seen |= bit;
+                }
+            }
+            _ => {
+                self.choose(raw_key_of(keys, row, key), value);
+            }
         }
     }
 
@@ -246,12 +262,13 @@ mod tests {
 
     /// Wide rows: a column's place is kept by column number within one input only. Here one
     /// contact's rows span two inputs whose headers order the columns differently, and a header
-    /// wider than the 64 columns kept by number; the closed contact merges like its rows.
+    /// wider than the 64 columns kept by number (and than the 127 attributes whose count
+    /// `encode_row_of` writes after them); the closed contact merges like its rows.
     #[test]
     fn wide_rows_of_a_contact_across_inputs_merge_like_their_rows() {
         use crate::input::{InputSpec, Item, ReadOptions, read_reader};
         use std::ops::ControlFlow;
-        let many: Vec<String> = (0..70).map(|i| format!("K{i}")).collect();
+        let many: Vec<String> = (0..140).map(|i| format!("K{i}")).collect();
         let wide_header = format!("InitialContactId,{}", many.join(","));
         let wide_row = |v: &str| format!("c,{}", many.iter().map(|k| format!("{k}{v}")).collect::<Vec<_>>().join(","));
         let inputs = [
@@ -284,8 +301,8 @@ mod tests {
             assert_eq!(merged, merge_rows(&from_rows, &keys.names(), &[]).unwrap(), "limit {limit}");
             let got: std::collections::BTreeMap<_, _> = merged[0].attribute_pairs().collect();
             assert_eq!((got["A"], got["B"], got["C"]), ("a4", "b3", "c3"), "limit {limit}");
-            assert_eq!((got["K0"], got["K63"], got["K64"], got["K69"]), ("K0y", "K63y", "K64y", "K69y"));
-            assert_eq!(got.len(), 73);
+            assert_eq!((got["K0"], got["K63"], got["K64"], got["K139"]), ("K0y", "K63y", "K64y", "K139y"));
+            assert_eq!(got.len(), 143);
         }
     }
 }
