@@ -136,7 +136,7 @@ fn merge_with(
         starts[i] = starts[i - 1];
     }
     starts[0] = 0;
-    let row_at = |start: u32| -> io::Result<Encoded<'_>> {
+    let row_at = |&start: &u32| -> io::Result<Encoded<'_>> {
         Cursor::at(data, start as usize).next_row()?.ok_or_else(|| invalid("a row past the end"))
     };
     let mut contact = OneContact::new(keys, set);
@@ -151,7 +151,7 @@ fn merge_with(
         for &start in ahead.by_ref().take(of_contact.len()) {
             crate::prefetch::slice(&data[start as usize..]);
         }
-        contact.emit(of_contact.iter().map(|&start| row_at(start)), each)?;
+        contact.emit(of_contact.iter().map(row_at), each)?;
     }
     Ok(())
 }
@@ -171,7 +171,7 @@ pub fn merge_distinct_each(
     let mut contact = OneContact::new(keys, set);
     let mut cursor = Cursor::new(data);
     while let Some(row) = cursor.next_row()? {
-        contact.emit(std::iter::once(Ok(row)), &mut each)?;
+        contact.emit(std::iter::once(row).map(Ok), &mut each)?;
     }
     Ok(())
 }
@@ -181,19 +181,84 @@ pub fn merge_distinct_each(
 struct OneContact<'d> {
     keys: &'d KeyNames,
     set: RankedSet<'d>,
+    /// Every key is numbered with a rank under [`FEW_KEYS`], `--set`'s too: [`OneContact::emit_few`]
+    /// can take the contacts that spell no key out.
+    few: bool,
     lines: Vec<Location>,
     winners: Winners<'d>,
+    /// Per rank, the latest key and value, for [`OneContact::emit_few`].
+    by_rank: Vec<(&'d str, &'d str)>,
     attributes: Vec<(&'d str, &'d str)>,
 }
 
 impl<'d> OneContact<'d> {
     fn new(keys: &'d KeyNames, set: &'d [(String, String)]) -> OneContact<'d> {
         let set = RankedSet::new(keys, set);
-        OneContact { keys, set, lines: Vec::new(), winners: Winners::default(), attributes: Vec::new() }
+        let few = keys.count() <= FEW_KEYS && set.all_ranked;
+        let (lines, winners, by_rank, attributes) = Default::default();
+        OneContact { keys, set, few, lines, winners, by_rank, attributes }
     }
 
     /// The contact of `rows` (its rows in input order, at least one), merged, to `each`.
     fn emit(
+        &mut self,
+        rows: impl Iterator<Item = io::Result<Encoded<'d>>> + Clone,
+        each: &mut impl FnMut(&ContactView<'_>),
+    ) -> io::Result<()> {
+        if self.few && self.emit_few(rows.clone(), each)? {
+            return Ok(());
+        }
+        self.emit_any(rows, each)
+    }
+
+    /// [`OneContact::emit`] when every key is ranked under [`FEW_KEYS`]: each value goes straight
+    /// to its key's rank, a later row's over an earlier one's, and the ranks set in a mask are the
+    /// keys in order. No list of keys, no lookup of places. `false` (nothing given to `each`) when
+    /// a row spells a key out.
+    fn emit_few(
+        &mut self,
+        mut rows: impl Iterator<Item = io::Result<Encoded<'d>>>,
+        each: &mut impl FnMut(&ContactView<'_>),
+    ) -> io::Result<bool> {
+        let keys = self.keys;
+        let by_rank = &mut self.by_rank;
+        by_rank.resize(FEW_KEYS, ("", ""));
+        self.lines.clear();
+        let first = rows.next().ok_or_else(|| invalid("a contact with no row"))??;
+        let (instance_id, contact_id) = first.ids(keys)?;
+        let (mut mask, mut checked) = (0u64, self.set.keys_valid);
+        for row in std::iter::once(Ok(first)).chain(rows) {
+            let row = row?;
+            self.lines.extend(row.locations());
+            for attribute in row.attributes() {
+                let (key, value) = attribute?;
+                let EncodedKey::Id(id) = key else { return Ok(false) };
+                let (Some(rank), name) = keys.get(id).ok_or_else(|| invalid("an unknown key number"))? else {
+                    return Err(invalid("an interned key with no rank"));
+                };
+                checked &= keys.valid(id);
+                mask |= 1 << rank;
+                by_rank[rank as usize] = (name, value);
+            }
+        }
+        for &(rank, name, value) in &self.set.entries {
+            let rank = rank.unwrap_or_default();
+            mask |= 1 << rank;
+            by_rank[rank as usize] = (name, value);
+        }
+        self.attributes.clear();
+        while mask != 0 {
+            let rank = mask.trailing_zeros();
+            mask &= mask - 1;
+            self.attributes.push(by_rank[rank as usize]);
+        }
+        let (attributes, lines) = (&self.attributes, &self.lines);
+        each(&ContactView { instance_id, contact_id, attributes, lines, keys_checked: checked });
+        Ok(true)
+    }
+
+    /// [`OneContact::emit`] for any keys.
+    fn emit_any(
         &mut self,
         mut rows: impl Iterator<Item = io::Result<Encoded<'d>>>,
         each: &mut impl FnMut(&ContactView<'_>),
@@ -219,9 +284,8 @@ impl<'d> OneContact<'d> {
         let mut chosen = winners.take(keys, &self.set)?;
         self.attributes.clear();
         self.attributes.extend(chosen.drain(..).map(|(_, k, v)| (k, v)));
-        let keys_checked = winners.keys_checked;
         let (attributes, lines) = (&self.attributes, &self.lines);
-        each(&ContactView { instance_id, contact_id, attributes, lines, keys_checked });
+        each(&ContactView { instance_id, contact_id, attributes, lines, keys_checked: false });
         winners.give_back(chosen);
         Ok(())
     }
@@ -256,12 +320,6 @@ struct Winners<'a> {
     by_name: HashMap<&'a [u8], usize>,
     chosen: Vec<(EncodedKey<'a>, &'a str)>,
     spare: Vec<Ranked<'a>>,
-    /// Whether `chosen` holds a spelled-out key (which has no rank).
-    named: bool,
-    /// Per rank, the winning key and value, for contacts sorted by [`Winners::take_few`].
-    by_rank: Vec<(&'a str, &'a str)>,
-    /// Whether the keys of the contact last taken are all known to pass the key rules.
-    keys_checked: bool,
 }
 
 /// Where each numbered key of a contact is in its list of keys, by number: 1 + the place, 0 for a
@@ -302,7 +360,6 @@ impl<'a> Winners<'a> {
             EncodedKey::Name(name) => match self.by_name.get(name) {
                 Some(&at) => Some(at),
                 None => {
-                    self.named = true;
                     self.by_name.insert(name, self.chosen.len());
                     None
                 }
@@ -317,12 +374,6 @@ impl<'a> Winners<'a> {
     /// The contact's attributes sorted by key, `--set` winning; resets for the next contact.
     fn take(&mut self, keys: &'a KeyNames, set: &RankedSet<'a>) -> io::Result<Vec<Ranked<'a>>> {
         let mut sorted = std::mem::take(&mut self.spare);
-        if !self.named && keys.count() <= FEW_KEYS && set.all_ranked {
-            self.keys_checked = self.take_few(keys, set, &mut sorted)?;
-            return Ok(sorted);
-        }
-        self.named = false;
-        self.keys_checked = false;
         for (key, value) in self.chosen.drain(..) {
             let (rank, name) = match key {
                 EncodedKey::Id(id) => {
@@ -348,37 +399,6 @@ impl<'a> Winners<'a> {
             same
         });
         Ok(sorted)
-    }
-
-    /// [`Winners::take`] when every key has a rank under [`FEW_KEYS`]: each key's bit is set in a
-    /// mask, and the set bits, lowest first, are the keys in order. No sort, no compare. Whether
-    /// every key is known to pass the key rules.
-    fn take_few(&mut self, keys: &'a KeyNames, set: &RankedSet<'a>, sorted: &mut Vec<Ranked<'a>>) -> io::Result<bool> {
-        self.by_rank.resize(FEW_KEYS, ("", ""));
-        let mut mask = 0u64;
-        let mut checked = set.keys_valid;
-        for (key, value) in self.chosen.drain(..) {
-            let EncodedKey::Id(id) = key else { return Err(invalid("a key with no number")) };
-            self.by_id.forget(id);
-            checked &= keys.valid(id);
-            let (Some(rank), name) = keys.get(id).ok_or_else(|| invalid("an unknown key number"))? else {
-                return Err(invalid("an interned key with no rank"));
-            };
-            mask |= 1 << rank;
-            self.by_rank[rank as usize] = (name, value);
-        }
-        for &(rank, name, value) in &set.entries {
-            let rank = rank.unwrap_or_default();
-            mask |= 1 << rank;
-            self.by_rank[rank as usize] = (name, value);
-        }
-        while mask != 0 {
-            let rank = mask.trailing_zeros();
-            mask &= mask - 1;
-            let (name, value) = self.by_rank[rank as usize];
-            sorted.push((Some(rank), name, value));
-        }
-        Ok(checked)
     }
 
     fn give_back(&mut self, mut sorted: Vec<Ranked<'a>>) {
