@@ -86,6 +86,8 @@ pub struct Row {
     pub contact_id: String,
     /// Wide: the keys of the attribute columns, shared by every row of the input.
     columns: Arc<[Arc<str>]>,
+    /// The bytes of the names in `columns`, together.
+    columns_len: usize,
     /// Values (and long-format keys) copied out of their record, back to back.
     text: String,
     /// The text of the records the row's record was read with (see [`chunk`]): most values are
@@ -120,13 +122,15 @@ impl Clone for Row {
         let base = start as u32;
         let wide = WideFields {
             fields: self.wide.fields.iter().map(|&(s, e)| (s - base, e - base)).collect(),
-            ..self.wide.clone()
+            field_of_column: self.wide.field_of_column.clone(),
+            send_empty: self.wide.send_empty,
         };
         Row {
             location: self.location,
             instance_id: self.instance_id.clone(),
             contact_id: self.contact_id.clone(),
             columns: self.columns.clone(),
+            columns_len: self.columns_len,
             text: self.text.clone(),
             record: self.record[start..end].to_string(),
             record_span: (0, end - start),
@@ -261,9 +265,10 @@ impl Row {
         &self.columns[column as usize]
     }
 
-    /// Bytes of text the row's values and spelled-out keys are taken from (their sum at most).
+    /// Bytes of text the row's values and keys are taken from (their sum at most): its own text,
+    /// its record, and the names of the header's attribute columns (a wide row's keys).
     pub fn text_len(&self) -> usize {
-        self.text.len() + self.record_span.1 - self.record_span.0
+        self.text.len() + self.record_span.1 - self.record_span.0 + self.columns_len
     }
 
     pub fn attribute_count(&self) -> usize {
@@ -296,6 +301,7 @@ impl Row {
     /// Makes this a wide row of a text record: `fields` are the record's field spans in the
     /// row's `record`; `field_of_column` gives each attribute column's field.
     fn set_wide_fields(&mut self, fields: &[(u32, u32)], field_of_column: &Arc<[u32]>, send_empty: bool) {
+        debug_assert!(self.attributes.is_empty(), "a row lists its attributes or reads them off its fields");
         self.wide.fields.extend_from_slice(fields);
         if !Arc::ptr_eq(&self.wide.field_of_column, field_of_column) {
             self.wide.field_of_column = field_of_column.clone();

@@ -32,7 +32,8 @@ impl<'a> RowMaker<'a> {
             Layout::Wide { attributes, .. } => attributes.iter().map(|&(field, _)| field as u32).collect(),
             Layout::Long { .. } | Layout::BareIds => Arc::from(Vec::new()),
         };
-        let row = Box::new(Row { columns, ..Row::default() });
+        let columns_len = columns.iter().map(|name| name.len()).sum();
+        let row = Box::new(Row { columns, columns_len, ..Row::default() });
         RowMaker {
             input,
             name,

@@ -29,6 +29,8 @@ mod split;
 mod spool;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wide_tests;
 mod writer;
 
 pub use combine::ContactView;
