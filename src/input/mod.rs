@@ -248,16 +248,18 @@ impl Row {
     /// (each a span of the row's record), from the record's fields directly: the column and the
     /// value's span. `None` for a row that lists its attributes.
     pub fn wide_attribute_spans(&self) -> Option<impl Iterator<Item = (u32, (usize, usize))> + '_> {
+        (!self.wide.fields.is_empty()).then(|| self.wide_spans(self.record_span.0))
+    }
+
+    /// A wide text row's attributes: each attribute column given a value, and the value's span
+    /// less `base` (nothing for a row that lists its attributes).
+    fn wide_spans(&self, base: usize) -> impl Iterator<Item = (u32, (usize, usize))> + '_ {
         let WideFields { fields, field_of_column, send_empty } = &self.wide;
-        if fields.is_empty() {
-            return None;
-        }
-        let start = self.record_span.0;
-        let spans = field_of_column.iter().enumerate().filter_map(move |(column, &field)| {
+        let columns: &[u32] = if fields.is_empty() { &[] } else { field_of_column };
+        columns.iter().enumerate().filter_map(move |(column, &field)| {
             let (from, to) = fields[field as usize];
-            (*send_empty || from != to).then(|| (column as u32, (from as usize - start, to as usize - start)))
-        });
-        Some(spans)
+            (*send_empty || from != to).then(|| (column as u32, (from as usize - base, to as usize - base)))
+        })
     }
 
     /// The key of the header's attribute column `column` (see [`RawKey::Column`]).
@@ -272,10 +274,7 @@ impl Row {
     }
 
     pub fn attribute_count(&self) -> usize {
-        match self.wide.fields.is_empty() {
-            true => self.attributes.len(),
-            false => self.entries().count(),
-        }
+        if self.wide.fields.is_empty() { self.attributes.len() } else { self.wide_spans(0).count() }
     }
 
     /// At least [`Row::attribute_count`], without walking the attributes.
@@ -286,15 +285,9 @@ impl Row {
 
     /// The attributes, listed or read off the wide record's fields.
     fn entries(&self) -> impl Iterator<Item = Attribute> + '_ {
-        let WideFields { fields, field_of_column, send_empty } = &self.wide;
-        let columns: &[u32] = if fields.is_empty() { &[] } else { field_of_column };
-        let wide = columns.iter().enumerate().filter_map(move |(column, &field)| {
-            let (start, end) = fields[field as usize];
-            (*send_empty || start != end).then_some(Attribute {
-                key: Key::Column(column as u32),
-                value: Span::Record(start as usize, end as usize),
-            })
-        });
+        let wide = self
+            .wide_spans(0)
+            .map(|(column, (start, end))| Attribute { key: Key::Column(column), value: Span::Record(start, end) });
         self.attributes.iter().copied().chain(wide)
     }
 
