@@ -266,7 +266,7 @@ mod tests {
     /// `encode_row_of` writes after them); the closed contact merges like its rows.
     #[test]
     fn wide_rows_of_a_contact_across_inputs_merge_like_their_rows() {
-        use crate::input::{InputSpec, Item, ReadOptions, read_reader};
+        use crate::input::{Item, ReadOptions, read_reader};
         use std::ops::ControlFlow;
         let many: Vec<String> = (0..140).map(|i| format!("K{i}")).collect();
         let wide_header = format!("InitialContactId,{}", many.join(","));
@@ -279,8 +279,8 @@ mod tests {
         let options = ReadOptions { default_instance: Some("i".into()), ..ReadOptions::default() };
         let mut rows = Vec::new();
         for (index, text) in inputs.iter().enumerate() {
-            let spec = InputSpec::parse(&format!("in{index}.csv"));
-            let read = read_reader(index as u32, &spec.name, std::io::Cursor::new(text.clone()), &options, |item| {
+            let name = format!("in{index}.csv");
+            let read = read_reader(index as u32, &name, std::io::Cursor::new(text.clone()), &options, |item| {
                 if let Item::Row(row) = item {
                     rows.push(row.clone());
                 }
