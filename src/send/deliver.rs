@@ -45,7 +45,7 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
                 return Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: sent + 1 };
             }
         };
-        context.counters.record_latency(started.elapsed().as_secs_f64());
+        context.record_latency(started.elapsed());
         context.counters.requests.fetch_add(1, Ordering::Relaxed);
         sent += 1;
         let class = classify(&attempt);

@@ -6,6 +6,7 @@
 //! memory, and everything above it runs the same either way.
 
 pub mod backoff;
+mod concurrency;
 mod deliver;
 pub mod outcome;
 pub mod ratelimit;
@@ -41,16 +42,10 @@ impl Sender for HttpSender {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concurrency {
     Fixed(usize),
-    /// Enough to reach the rate at the observed latency (Little's law), at most `AUTO_CAP`.
+    /// Enough to reach the rate at the observed latency (Little's law), and no more than the
+    /// server takes without queueing: see [`concurrency`].
     Auto,
 }
-
-const AUTO_CAP: usize = 256;
-/// In flight with no rate ceiling at all and `--concurrency auto`.
-const AUTO_UNLIMITED: usize = 32;
-/// Latency assumed before the first answer.
-/// (Low, so the first requests to an unknown quota are few; it adapts after the first answers.)
-const INITIAL_LATENCY_US: u64 = 20_000;
 
 /// Counts shared by every task; read by the report for progress and the summary.
 #[derive(Debug, Default)]
@@ -59,27 +54,11 @@ pub struct Counters {
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
     pub in_flight: AtomicUsize,
-    latency_us: AtomicU64,
 }
 
 impl Counters {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
-    }
-
-    /// Smoothed latency of recent answers, in seconds.
-    pub fn latency(&self) -> f64 {
-        match self.latency_us.load(Ordering::Relaxed) {
-            0 => INITIAL_LATENCY_US as f64 / 1e6,
-            us => us as f64 / 1e6,
-        }
-    }
-
-    fn record_latency(&self, seconds: f64) {
-        let sample = (seconds * 1e6) as u64;
-        let _ = self.latency_us.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-            Some(if old == 0 { sample.max(1) } else { (old * 9 + sample) / 10 }.max(1))
-        });
     }
 }
 
@@ -93,6 +72,7 @@ pub struct Context<S> {
     pub counters: Arc<Counters>,
     pub stop: Arc<Stop>,
     instances: Mutex<HashMap<String, deliver::InstanceHealth>>,
+    in_flight_limit: Mutex<concurrency::Limit>,
     slot_freed: Notify,
 }
 
@@ -114,6 +94,7 @@ impl<S: Sender> Context<S> {
             counters,
             stop,
             instances: Mutex::new(HashMap::new()),
+            in_flight_limit: Mutex::new(concurrency::Limit::default()),
             slot_freed: Notify::new(),
         }
     }
@@ -122,13 +103,18 @@ impl<S: Sender> Context<S> {
     pub fn concurrency_target(&self) -> usize {
         match self.concurrency {
             Concurrency::Fixed(n) => n.max(1),
-            Concurrency::Auto => match self.rate.current_rate() {
-                None => AUTO_UNLIMITED,
-                Some(rate) => {
-                    let needed = (rate * self.counters.latency() * 1.5).ceil() as usize + 2;
-                    needed.clamp(2, AUTO_CAP)
-                }
+            Concurrency::Auto => match self.in_flight_limit.lock() {
+                Ok(limit) => limit.target(self.rate.current_rate()),
+                Err(_) => 2,
             },
+        }
+    }
+
+    /// An answer came back `latency` after its request went out.
+    fn record_latency(&self, latency: std::time::Duration) {
+        let in_flight = self.counters.in_flight.load(Ordering::Relaxed);
+        if let Ok(mut limit) = self.in_flight_limit.lock() {
+            limit.on_answer(latency, in_flight, std::time::Instant::now());
         }
     }
 

@@ -25,6 +25,26 @@ fn a_quota_below_the_rate_is_throttled_but_every_contact_gets_through() {
     assert_eq!(count(&summary, "requests"), stats.requests, "{stats:?}");
 }
 
+#[test]
+fn a_slow_endpoint_gets_enough_requests_in_flight_to_reach_the_rate() {
+    // Every answer takes 250 ms. At 40/s that needs ten in flight (Little's law); the four the
+    // run would start with before its first answer reach 16/s at most.
+    let latency = std::time::Duration::from_millis(250);
+    let handle = emulator(Config { latency, ..Config::default() });
+    let scratch = Scratch::new();
+    let text = simple_wide("inst", "slow-", 200);
+    scratch.write("in.csv", &text);
+    let output = run(&scratch, &handle, &["--rate", "40", "--burst", "40"], &["in.csv"]);
+    assert_exit(&scratch, &output, 0);
+    let summary = assert_summary_file(&scratch, &output);
+    assert_eq!(count(&summary, "updated"), 200, "{summary:#}");
+    let rate = summary["achieved_rate"].as_f64().unwrap_or_default();
+    // Fully hidden, the run takes 200/40 = 5 s plus one latency: 38/s. With no more in flight
+    // than at the start it would take 12.5 s. A loaded machine only adds a little to either.
+    assert!(rate > 25.0, "achieved {rate:.1}/s: the latency was not hidden\n{summary:#}");
+    assert_state(&handle, &expected_merge(&[&text], ""));
+}
+
 /// The emulator draws faults from one seeded stream in arrival order. Near the end of a run the
 /// unluckiest contact retries alone, so its last attempts take consecutive draws, and with a fixed
 /// seed whether it fails is decided by the stream, not by chance (seed 42 fails it in about half
