@@ -1,6 +1,11 @@
-//! The real sender: signs each attempt afresh (SigV4 dates expire) and POSTs it with reqwest over
-//! keep-alive connections. Answers are turned into [`Attempt`]s; nothing here decides to retry,
+//! The real sender: signs each attempt afresh (SigV4 dates expire) and POSTs it over keep-alive
+//! HTTP/1.1 connections. Answers are turned into [`Attempt`]s; nothing here decides to retry,
 //! except one re-sign with refreshed credentials when the service says they expired.
+//!
+//! This hot path uses hyper's pooled client directly ([`super::route`] makes its connections);
+//! reqwest, which wraps the same client, still serves the occasional Service Quotas lookup. On
+//! the end-to-end benchmark's no-quota run reqwest's own layers (URL handling, proxy matching per
+//! request, its service stack) cost about 40% of the client's user CPU (BENCHMARKS.md).
 
 use super::classify::{self, Answer, Attempt};
 use super::credentials::CredentialCache;
@@ -9,6 +14,10 @@ use crate::wire::{SIGNING_NAME, UPDATE_CONTACT_ATTRIBUTES_PATH};
 use aws_credential_types::Credentials;
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -19,10 +28,11 @@ const CONTENT_TYPE: &str = "application/json";
 pub struct HttpSenderError(String);
 
 pub struct HttpSender {
-    client: reqwest::Client,
+    client: Client<hyper_rustls::HttpsConnector<super::route::Route>, Full<Bytes>>,
     url: String,
-    /// `url` parsed once: parsing (with IDNA) on every request showed in profiles.
-    parsed: reqwest::Url,
+    uri: http::Uri,
+    /// The whole exchange, from asking for a connection to the answer's last byte.
+    timeout: Duration,
     signer: PostSigner,
     credentials: Arc<CredentialCache>,
 }
@@ -35,24 +45,23 @@ impl HttpSender {
         credentials: Arc<CredentialCache>,
         timeout: Duration,
     ) -> Result<HttpSender, HttpSenderError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(50))
-            .tcp_nodelay(true)
-            // Retries are ours (deliver), with backoff: reqwest's own policy would copy every
-            // request in case it retries. A redirect cannot carry the signature anyway.
-            .retry(reqwest::retry::never().max_retries_per_request(0))
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .build();
         let raw = format!("{}{UPDATE_CONTACT_ATTRIBUTES_PATH}", endpoint.trim_end_matches('/'));
-        let parsed = reqwest::Url::parse(&raw).map_err(|e| HttpSenderError(format!("endpoint {raw}: {e}")))?;
         // Sign the URL as it is sent (default port dropped, IPv6 written canonically).
-        let url = String::from(parsed.clone());
-        let client = client.map_err(|e| HttpSenderError(e.to_string()))?;
+        let url = normalized(&raw);
+        let uri: http::Uri = url.parse().map_err(|e| HttpSenderError(format!("endpoint {raw}: {e}")))?;
+        let (connector, proxy) =
+            super::route::connector(&uri, &Matcher::from_env(), Duration::from_secs(10)).map_err(HttpSenderError)?;
+        if let Some(proxy) = proxy {
+            tracing::info!(%proxy, "sending through the proxy the environment names");
+        }
+        // No retries of its own (deliver retries, with backoff) and no redirects (a redirect
+        // could not carry the signature anyway): hyper's client does neither.
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(50))
+            .pool_timer(TokioTimer::new())
+            .build(connector);
         let signer = PostSigner::new(&url, region, SIGNING_NAME, CONTENT_TYPE);
-        Ok(HttpSender { client, url, parsed, signer, credentials })
+        Ok(HttpSender { client, url, uri, timeout, signer, credentials })
     }
 
     /// One UpdateContactAttributes call (plus one re-sign if the credentials had expired).
@@ -78,7 +87,9 @@ impl HttpSender {
             Err(err) => return credentials_attempt(err.to_string()),
         };
         tracing::trace!(url = %self.url, headers = %Redacted(&signed), bytes = body.len(), "POST");
-        let mut request = reqwest::Request::new(reqwest::Method::POST, self.parsed.clone());
+        let mut request = http::Request::new(Full::new(body));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = self.uri.clone();
         let headers = request.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         for (name, value) in signed {
@@ -88,16 +99,21 @@ impl HttpSender {
                 Err(_) => return credentials_attempt(format!("the signed {name} header is not a valid header value")),
             };
         }
-        *request.body_mut() = Some(body.into());
-        match self.client.execute(request).await {
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let headers = std::mem::take(response.headers_mut());
-                let body = response.bytes().await.unwrap_or_default();
-                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-                Attempt::Answered(classify::answer(status, header, &body))
+        let exchange = async {
+            let (parts, body) = self.client.request(request).await?.into_parts();
+            let body = body.collect().await.map(|body| body.to_bytes()).unwrap_or_default();
+            Ok::<_, hyper_util::client::legacy::Error>((parts, body))
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok((parts, body))) => {
+                let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+                Attempt::Answered(classify::answer(parts.status.as_u16(), header, &body))
             }
-            Err(err) => Attempt::Transport { timeout: err.is_timeout(), message: describe(err) },
+            Ok(Err(error)) => Attempt::Transport { timeout: false, message: super::describe_error(&error) },
+            Err(_) => Attempt::Transport {
+                timeout: true,
+                message: format!("no answer within {} s (--timeout)", self.timeout.as_secs_f64()),
+            },
         }
     }
 }
@@ -135,11 +151,6 @@ fn credentials_attempt(message: String) -> Attempt {
         message: Some(message),
         request_id: None,
     })
-}
-
-/// reqwest's error with its causes, without the URL.
-fn describe(error: reqwest::Error) -> String {
-    super::describe_error(&error.without_url())
 }
 
 #[cfg(test)]

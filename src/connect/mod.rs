@@ -5,6 +5,7 @@ pub mod classify;
 pub mod credentials;
 pub mod http;
 pub mod quotas;
+pub mod route;
 pub mod sign;
 
 use crate::merge::Contact;

@@ -141,3 +141,77 @@ fn tls_certificates_are_verified_a_self_signed_server_gets_no_request() {
     assert!(refused.contains("alert"), "{refused}");
     assert!(results.try_iter().all(|r| r.is_err()), "no handshake succeeded");
 }
+
+/// A CONNECT proxy on this machine: tunnels every connection to where it is asked to, and keeps
+/// each request head it was sent.
+fn connect_proxy() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+    let port = listener.local_addr().expect("proxy address").port();
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().expect("clone"));
+                let mut head = String::new();
+                while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+                let target = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+                seen.lock().unwrap().push(head.clone());
+                let Ok(upstream) = std::net::TcpStream::connect(&target) else { return };
+                let mut client = client;
+                client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").expect("answer CONNECT");
+                let (mut up_read, mut up_write) = (upstream.try_clone().expect("clone"), upstream);
+                let mut down_write = client.try_clone().expect("clone");
+                std::thread::spawn(move || std::io::copy(&mut up_read, &mut down_write));
+                let _ = std::io::copy(&mut reader, &mut up_write);
+            });
+        }
+    });
+    (port, heads)
+}
+
+#[test]
+fn a_proxy_from_the_environment_carries_the_requests_through_a_tunnel() {
+    let handle = emulator(Config::default());
+    let (proxy_port, heads) = connect_proxy();
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "p-", 5));
+    let mut args = run_args(&handle, &[], &["in.csv"]);
+    let at = args.iter().position(|a| a == "--endpoint-url").unwrap() + 1;
+    // An address the run does not take for this machine, so the proxy applies.
+    args[at] = mapped_url(&handle);
+    args.insert(1, "--allow-insecure-endpoint".into());
+    args.insert(1, "-vv".into());
+    let proxy = format!("http://operator:pa55word@127.0.0.1:{proxy_port}");
+    let output = run_env(&scratch, &args, &[("HTTP_PROXY", &proxy), ("NO_PROXY", "")]);
+    output.assert_code(0);
+    assert_eq!(handle.state().instances["inst"].len(), 5);
+    let heads = heads.lock().unwrap().clone();
+    assert!(!heads.is_empty(), "nothing went through the proxy");
+    for head in &heads {
+        let emulator = format!("CONNECT [::ffff:7f00:1]:{} HTTP/1.1", handle.port());
+        assert!(head.starts_with(&emulator), "{head}");
+        // "operator:pa55word" in base64.
+        let auth = head
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(name, _)| name.eq_ignore_ascii_case("proxy-authorization")));
+        assert_eq!(auth.map(|(_, value)| value.trim()), Some("Basic b3BlcmF0b3I6cGE1NXdvcmQ="), "{head}");
+    }
+    for (name, text) in super::secrets::everything_written(&scratch, &output) {
+        assert!(!text.contains("pa55word"), "the proxy password is in {name}");
+    }
+}
+
+#[test]
+fn the_emulator_on_this_machine_is_never_proxied() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "d-", 3));
+    let args = run_args(&handle, &[], &["in.csv"]);
+    // A proxy that is not there: a proxied request could not get through.
+    let output = run_env(&scratch, &args, &[("HTTP_PROXY", "http://127.0.0.1:9"), ("ALL_PROXY", "http://127.0.0.1:9")]);
+    output.assert_code(0);
+    assert_eq!(handle.state().instances["inst"].len(), 3);
+}

@@ -11,7 +11,7 @@ const SECRET: &str = "hardening/Secret+Key0123456789abcdefghijKLMN";
 const TOKEN: &str = "IQoJb3JpZ2luX2VjEHardeningSessionToken//////////wEaCXVzLWVhc3QtMSJHMEUCIQ";
 
 /// Every text the run left: stdout, stderr, and each file under the scratch directory.
-fn everything_written(scratch: &Scratch, output: &Output) -> Vec<(String, String)> {
+pub(crate) fn everything_written(scratch: &Scratch, output: &Output) -> Vec<(String, String)> {
     let mut texts = vec![("stdout".to_string(), output.stdout.clone()), ("stderr".to_string(), output.stderr.clone())];
     let mut stack = vec![scratch.path().to_path_buf()];
     while let Some(dir) = stack.pop() {

@@ -1,0 +1,143 @@
+//! How the sender reaches the endpoint: TCP (no Nagle delay), TLS verified by the platform's
+//! verifier (rustls with aws-lc-rs), and through an HTTP proxy's CONNECT tunnel when
+//! `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` name one for the endpoint and `NO_PROXY` does not
+//! exclude it, as curl reads them. An endpoint on this machine (the emulator) is never proxied.
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tower_service::Service;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The connector for `endpoint`: TLS over a direct or tunnelled TCP connection. `proxies` is
+/// usually [`Matcher::from_env`]. Returns the proxy chosen (its URI without credentials) too.
+pub fn connector(
+    endpoint: &http::Uri,
+    proxies: &Matcher,
+    connect_timeout: Duration,
+) -> Result<(HttpsConnector<Route>, Option<String>), String> {
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(connect_timeout));
+    tcp.enforce_http(false);
+    let proxy = if on_this_machine(endpoint) { None } else { proxies.intercept(endpoint) };
+    let (route, shown) = match proxy {
+        None => (Route::Direct(tcp), None),
+        Some(proxy) => {
+            let uri = proxy.uri().clone();
+            if uri.scheme_str() != Some("http") {
+                return Err(format!(
+                    "proxy {}: only http:// proxies are supported (a CONNECT tunnel over plain HTTP)",
+                    without_credentials(&uri)
+                ));
+            }
+            let shown = without_credentials(&uri);
+            let mut tunnel = Tunnel::new(uri, tcp);
+            if let Some(auth) = proxy.basic_auth() {
+                tunnel = tunnel.with_auth(auth.clone());
+            }
+            (Route::Tunnel(tunnel), Some(shown))
+        }
+    };
+    let tls = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_platform_verifier(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(route);
+    Ok((tls, shown))
+}
+
+/// TCP straight to the endpoint, or through a proxy's tunnel.
+#[derive(Clone)]
+pub enum Route {
+    Direct(HttpConnector),
+    Tunnel(Tunnel<HttpConnector>),
+}
+
+impl Service<http::Uri> for Route {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        match self {
+            Route::Direct(tcp) => tcp.poll_ready(cx).map_err(Into::into),
+            Route::Tunnel(tunnel) => tunnel.poll_ready(cx).map_err(Into::into),
+        }
+    }
+
+    fn call(&mut self, destination: http::Uri) -> Self::Future {
+        match self {
+            Route::Direct(tcp) => {
+                let connecting = tcp.call(destination);
+                Box::pin(async move { connecting.await.map_err(Into::into) })
+            }
+            Route::Tunnel(tunnel) => {
+                let connecting = tunnel.call(destination);
+                Box::pin(async move { connecting.await.map_err(Into::into) })
+            }
+        }
+    }
+}
+
+fn on_this_machine(uri: &http::Uri) -> bool {
+    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A proxy URI as it may be shown: scheme, host and port, never a user or password.
+fn without_credentials(uri: &http::Uri) -> String {
+    let host = uri.host().unwrap_or_default();
+    match uri.port_u16() {
+        Some(port) => format!("{}://{host}:{port}", uri.scheme_str().unwrap_or("http")),
+        None => format!("{}://{host}", uri.scheme_str().unwrap_or("http")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies(all: &str, no: &str) -> Matcher {
+        Matcher::builder().all(all.to_string()).no(no.to_string()).build()
+    }
+
+    fn route_of(endpoint: &str, matcher: &Matcher) -> Result<Option<String>, String> {
+        connector(&endpoint.parse().unwrap(), matcher, Duration::from_secs(1)).map(|(_, proxy)| proxy)
+    }
+
+    #[test]
+    fn a_proxy_from_the_environment_is_used_and_shown_without_its_password() {
+        let matcher = proxies("http://user:secret@proxy.example:3128", "");
+        let shown = route_of("https://connect.us-east-1.amazonaws.com", &matcher).unwrap();
+        assert_eq!(shown.as_deref(), Some("http://proxy.example:3128"));
+    }
+
+    #[test]
+    fn no_proxy_and_this_machine_go_direct() {
+        let matcher = proxies("http://proxy.example:3128", "amazonaws.com");
+        assert_eq!(route_of("https://connect.us-east-1.amazonaws.com", &matcher), Ok(None));
+        let matcher = proxies("http://proxy.example:3128", "");
+        assert_eq!(route_of("http://127.0.0.1:8080", &matcher), Ok(None));
+        assert_eq!(route_of("http://[::1]:8080", &matcher), Ok(None));
+        assert_eq!(route_of("http://localhost:8080", &matcher), Ok(None));
+        assert_eq!(route_of("https://connect.eu-west-2.amazonaws.com", &Matcher::builder().build()), Ok(None));
+    }
+
+    #[test]
+    fn a_proxy_that_is_not_plain_http_is_refused_by_name_without_credentials() {
+        let matcher = proxies("socks5://user:secret@proxy.example:1080", "");
+        let error = route_of("https://connect.us-east-1.amazonaws.com", &matcher).unwrap_err();
+        assert!(error.contains("socks5://proxy.example:1080"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+    }
+}
