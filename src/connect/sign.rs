@@ -50,6 +50,23 @@ pub fn signature_headers(
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
+/// A SHA-256 digest in lowercase hex, on the stack (`hex::encode` built a `String` a char at a
+/// time, which showed in profiles at full speed).
+struct HexSha256([u8; 64]);
+
+impl HexSha256 {
+    fn of(bytes: &[u8]) -> HexSha256 {
+        let mut text = [0u8; 64];
+        // 32 bytes always fit 64 hex digits.
+        let _ = hex::encode_to_slice(Sha256::digest(bytes), &mut text);
+        HexSha256(text)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// Signs POSTs of one content type to one URL, as [`signature_headers`] would, byte for byte.
 ///
 /// The signing key is derived once per (secret, UTC date): new credentials or a new day derive a
@@ -145,9 +162,9 @@ impl PostSigner {
             canonical.push_str("\nx-amz-security-token:");
             canonical.push_str(token);
         }
-        let _ = write!(canonical, "\n\n{signed_headers}\n{}", hex::encode(Sha256::digest(body)));
+        let _ = write!(canonical, "\n\n{signed_headers}\n{}", HexSha256::of(body).as_str());
         let string_to_sign =
-            format!("{ALGORITHM}\n{date_time}\n{scope}\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
+            format!("{ALGORITHM}\n{date_time}\n{scope}\n{}", HexSha256::of(canonical.as_bytes()).as_str());
         let signature = self.with_key(credentials.secret_access_key(), time, date, |key| {
             v4::calculate_signature(key, string_to_sign.as_bytes())
         });

@@ -105,7 +105,10 @@ fn note_instance<S>(context: &Context<S>, instance: &str, success: bool) -> bool
     let Ok(mut instances) = context.instances.lock() else {
         return true;
     };
-    let health = instances.entry(instance.to_string()).or_default();
+    if !instances.contains_key(instance) {
+        instances.insert(instance.to_string(), InstanceHealth::default());
+    }
+    let Some(health) = instances.get_mut(instance) else { return true };
     if success {
         health.successes += 1;
         health.not_found_in_a_row = 0;
