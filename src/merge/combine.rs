@@ -184,6 +184,9 @@ struct OneContact<'d> {
     /// Every key is numbered with a rank under [`FEW_KEYS`], `--set`'s too: [`OneContact::emit_few`]
     /// can take the contacts that spell no key out.
     few: bool,
+    /// By key number, for [`OneContact::emit_few`]: the key's rank, whether it passes the key
+    /// rules, and its name (looked up once per piece, not once per value).
+    numbered: Vec<(u32, bool, &'d str)>,
     lines: Vec<Location>,
     winners: Winners<'d>,
     /// Per rank, the latest key and value, for [`OneContact::emit_few`].
@@ -195,8 +198,9 @@ impl<'d> OneContact<'d> {
     fn new(keys: &'d KeyNames, set: &'d [(String, String)]) -> OneContact<'d> {
         let set = RankedSet::new(keys, set);
         let few = keys.count() <= FEW_KEYS && set.all_ranked;
+        let numbered = if few { keys.numbered().collect() } else { Vec::new() };
         let (lines, winners, by_rank, attributes) = Default::default();
-        OneContact { keys, set, few, lines, winners, by_rank, attributes }
+        OneContact { keys, set, few, numbered, lines, winners, by_rank, attributes }
     }
 
     /// The contact of `rows` (its rows in input order, at least one), merged, to `each`.
@@ -220,7 +224,7 @@ impl<'d> OneContact<'d> {
         mut rows: impl Iterator<Item = io::Result<Encoded<'d>>>,
         each: &mut impl FnMut(&ContactView<'_>),
     ) -> io::Result<bool> {
-        let keys = self.keys;
+        let (keys, numbered) = (self.keys, &self.numbered);
         let by_rank = &mut self.by_rank;
         by_rank.resize(FEW_KEYS, ("", ""));
         self.lines.clear();
@@ -230,15 +234,20 @@ impl<'d> OneContact<'d> {
         for row in std::iter::once(Ok(first)).chain(rows) {
             let row = row?;
             self.lines.extend(row.locations());
-            for attribute in row.attributes() {
-                let (key, value) = attribute?;
-                let EncodedKey::Id(id) = key else { return Ok(false) };
-                let (Some(rank), name) = keys.get(id).ok_or_else(|| invalid("an unknown key number"))? else {
-                    return Err(invalid("an interned key with no rank"));
+            let mut spelled_out = false;
+            row.for_each_attribute(|key, value| {
+                let EncodedKey::Id(id) = key else {
+                    spelled_out = true;
+                    return Ok(false);
                 };
-                checked &= keys.valid(id);
+                let &(rank, valid, name) = numbered.get(id as usize).ok_or_else(|| invalid("an unknown key number"))?;
+                checked &= valid;
                 mask |= 1 << rank;
                 by_rank[rank as usize] = (name, value);
+                Ok(true)
+            })?;
+            if spelled_out {
+                return Ok(false);
             }
         }
         for &(rank, name, value) in &self.set.entries {
@@ -270,8 +279,7 @@ impl<'d> OneContact<'d> {
         for row in std::iter::once(Ok(first)).chain(rows) {
             let row = row?;
             self.lines.extend(row.locations());
-            for attribute in row.attributes() {
-                let (key, value) = attribute?;
+            row.for_each_attribute(|key, value| {
                 // Checked before `choose` sizes its table by the number (a damaged file).
                 if let EncodedKey::Id(id) = key
                     && keys.get(id).is_none()
@@ -279,7 +287,8 @@ impl<'d> OneContact<'d> {
                     return Err(invalid("an unknown key number"));
                 }
                 winners.choose(key, value);
-            }
+                Ok(true)
+            })?;
         }
         let mut chosen = winners.take(keys, &self.set)?;
         self.attributes.clear();

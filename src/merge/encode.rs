@@ -351,29 +351,75 @@ impl<'a> Encoded<'a> {
         })
     }
 
-    /// The attributes in the row's order, as (key, value).
+    /// The attributes in the row's order, as (key, value), then the error that stopped the walk
+    /// if one did (tests: the merge walks them with [`Encoded::for_each_attribute`]).
+    #[cfg(test)]
+    pub fn attributes(&self) -> impl Iterator<Item = io::Result<(EncodedKey<'a>, &'a str)>> + 'a {
+        let mut all = Vec::new();
+        let walked = self.for_each_attribute(|key, value| {
+            all.push(Ok((key, value)));
+            Ok(true)
+        });
+        all.into_iter().chain(walked.err().map(Err))
+    }
+
+    /// Gives each attribute, in the row's order, to `each` as (key, value), until `each` returns
+    /// `Ok(false)` or an error. Inlined into the merge's loop: no (key, value) result is handed
+    /// back through memory, attribute by attribute.
     ///
     /// Values are checked to be UTF-8 in one go for the whole row where its numbers are all under
-    /// 128 (one byte each, ASCII), which they nearly always are; else one by one.
-    pub fn attributes(&self) -> impl Iterator<Item = io::Result<(EncodedKey<'a>, &'a str)>> + 'a {
-        let whole = std::str::from_utf8(self.attributes).ok();
-        let mut cursor = Cursor::new(self.attributes);
-        (0..self.count).map(move |_| {
-            let tag = cursor.varint()?;
-            let key = if tag & 1 == 1 {
-                EncodedKey::Name(cursor.take(tag >> 1)?)
-            } else {
-                EncodedKey::Id(u32::try_from(tag >> 1).map_err(|_| corrupt("a key number is too large"))?)
+    /// 128 (one byte each, ASCII), which they nearly always are; else one by one. An attribute
+    /// whose key number and length are one byte each (nearly every one) is read straight off the
+    /// bytes.
+    #[inline(always)]
+    pub fn for_each_attribute(
+        &self,
+        mut each: impl FnMut(EncodedKey<'a>, &'a str) -> io::Result<bool>,
+    ) -> io::Result<()> {
+        let bytes = self.attributes;
+        let whole = std::str::from_utf8(bytes).ok();
+        let mut cursor = Cursor::new(bytes);
+        for _ in 0..self.count {
+            let at = cursor.at;
+            let (key, value) = match (whole, bytes.get(at..at + 2)) {
+                (Some(whole), Some(&[tag, len])) if (tag | len) < 0x80 && tag & 1 == 0 => {
+                    let end = at + 2 + usize::from(len);
+                    match whole.get(at + 2..end) {
+                        Some(value) => {
+                            cursor.at = end;
+                            (EncodedKey::Id(u32::from(tag >> 1)), value)
+                        }
+                        // Past the end, or not on a character's edge: the general reading says which.
+                        None => cursor.attribute(Some(whole))?,
+                    }
+                }
+                _ => cursor.attribute(whole)?,
             };
-            let len = cursor.varint()?;
-            let start = cursor.at;
-            let bytes = cursor.take(len)?;
-            let value = match whole {
-                Some(whole) => whole.get(start..start + bytes.len()),
-                None => std::str::from_utf8(bytes).ok(),
-            };
-            Ok((key, value.ok_or_else(|| corrupt("a value that is not UTF-8"))?))
-        })
+            if !each(key, value)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Cursor<'a> {
+    /// The next attribute of a row; `whole`: the row's attributes as text, when they are.
+    fn attribute(&mut self, whole: Option<&'a str>) -> io::Result<(EncodedKey<'a>, &'a str)> {
+        let tag = self.varint()?;
+        let key = if tag & 1 == 1 {
+            EncodedKey::Name(self.take(tag >> 1)?)
+        } else {
+            EncodedKey::Id(u32::try_from(tag >> 1).map_err(|_| corrupt("a key number is too large"))?)
+        };
+        let len = self.varint()?;
+        let start = self.at;
+        let bytes = self.take(len)?;
+        let value = match whole {
+            Some(whole) => whole.get(start..start + bytes.len()),
+            None => std::str::from_utf8(bytes).ok(),
+        };
+        Ok((key, value.ok_or_else(|| corrupt("a value that is not UTF-8"))?))
     }
 }
 
@@ -458,6 +504,43 @@ mod tests {
             let err = row.attributes().next().unwrap().unwrap_err();
             assert!(err.to_string().contains("not UTF-8"), "{err}");
         }
+    }
+
+    /// Attributes read straight off the bytes and those read the general way (a number of two
+    /// bytes: a key numbered 64 or more, a value of 128 bytes or more; a key spelled out) come
+    /// out in the row's order, and the walk stops when asked to.
+    #[test]
+    fn every_kind_of_attribute_is_walked_in_order() {
+        let mut keys = Keys::new(usize::MAX);
+        for i in 0..70 {
+            keys.id(&format!("K{i}"));
+        }
+        let long = "l".repeat(200);
+        let mut bytes = Vec::new();
+        let attributes = [
+            (key_of(&mut keys, 0, AttributeKey { column: None, name: "K1" }), "a"),
+            (key_of(&mut keys, 0, AttributeKey { column: None, name: "K66" }), "b"),
+            (EncodedKey::Name(b"Spelled"), "c"),
+            (key_of(&mut keys, 0, AttributeKey { column: None, name: "K2" }), long.as_str()),
+            (key_of(&mut keys, 0, AttributeKey { column: None, name: "K3" }), ""),
+        ];
+        let encoded = attributes.iter().map(|&(key, value)| (key, value.as_bytes()));
+        encode_fragment(&[Location::default()], b"\x02\x01c", encoded, &mut bytes);
+        let row = Cursor::new(&bytes).next_row().unwrap().unwrap();
+        let mut walked = Vec::new();
+        row.for_each_attribute(|key, value| {
+            walked.push((key, value));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(walked, attributes);
+        let mut first_two = Vec::new();
+        row.for_each_attribute(|key, value| {
+            first_two.push((key, value));
+            Ok(first_two.len() < 2)
+        })
+        .unwrap();
+        assert_eq!(first_two, attributes[..2]);
     }
 
     #[test]

@@ -140,9 +140,10 @@ impl KeyNames {
         Some((Some(self.ranks[id as usize]), name))
     }
 
-    /// Whether key `id` passes the key rules.
-    pub fn valid(&self, id: u32) -> bool {
-        self.valid.get(id as usize).copied().unwrap_or(false)
+    /// Every key, by number: its rank, whether it passes the key rules, and its name.
+    pub fn numbered(&self) -> impl Iterator<Item = (u32, bool, &str)> {
+        let ranked = self.keys.names.iter().zip(&self.ranks).zip(&self.valid);
+        ranked.map(|((name, &rank), &valid)| (rank, valid, &**name))
     }
 
     /// How many keys are numbered.
