@@ -244,6 +244,14 @@ impl Row {
         (&self.record.as_bytes()[start..end], self.text.as_bytes(), spans)
     }
 
+    /// The row's record as [`Row::attribute_spans`] gives it, followed by whatever text comes
+    /// after it among the records it was read with (nothing for a row made otherwise). The same
+    /// spans index it; the text after lets a short value be copied as a block of fixed size that
+    /// runs past its end (one move, not a call to copy a few bytes).
+    pub fn record_and_after(&self) -> &[u8] {
+        &self.record.as_bytes()[self.record_span.0..]
+    }
+
     /// For a wide row read from text, its attributes as [`Row::attribute_spans`] gives them
     /// (each a span of the row's record), from the record's fields directly: the column and the
     /// value's span. `None` for a row that lists its attributes.

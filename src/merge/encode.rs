@@ -57,13 +57,24 @@ pub fn encode_row_of(contact: &[u8], row: &Row, keys: &mut Keys, out: &mut Vec<u
         // The count comes first: a byte is held for it (a count under 128 is one byte) and set
         // once the attributes are written, rather than walking them twice.
         Some(wide) if row.most_attributes() < 0x80 => {
-            let (record, ..) = row.attribute_spans();
             let at = out.len();
             out.push(0);
             let mut count = 0;
-            for (column, (start, end)) in wide {
-                put_attribute(raw_key_of(keys, row, RawKey::Column(column)), &record[start..end], out);
-                count += 1;
+            let text = row.record_and_after();
+            match keys.column_tags(row.location.input, row.most_attributes()) {
+                // Every column's key has a one-byte number already: nearly every row.
+                Some(tags) => {
+                    for (column, span) in wide {
+                        put_tagged(tags[column as usize], text, span, out);
+                        count += 1;
+                    }
+                }
+                None => {
+                    for (column, (start, end)) in wide {
+                        put_attribute(raw_key_of(keys, row, RawKey::Column(column)), &text[start..end], out);
+                        count += 1;
+                    }
+                }
             }
             out[at] = count;
         }
@@ -159,6 +170,28 @@ fn put_attribute(key: EncodedKey<'_>, value: &[u8], out: &mut Vec<u8>) {
             put_key(key, out);
             put_bytes(value, out);
         }
+    }
+}
+
+/// Values of at most this many bytes are copied by [`put_tagged`] as one block.
+const SHORT_VALUE: usize = 30;
+
+/// [`put_attribute`] for a key numbered under 64 (its one-byte `tag`, `id << 1`) and the value
+/// `text[start..end]`. A short value with enough text after it is written with its tag and length
+/// as one block of fixed size, which runs past the value, and the buffer cut back to its end.
+#[inline(always)]
+fn put_tagged(tag: u8, text: &[u8], (start, end): (usize, usize), out: &mut Vec<u8>) {
+    let len = end - start;
+    match text.get(start..start + SHORT_VALUE) {
+        Some(after) if len <= SHORT_VALUE => {
+            let mut block = [0; SHORT_VALUE + 2];
+            block[0] = tag;
+            block[1] = len as u8;
+            block[2..].copy_from_slice(after);
+            out.extend_from_slice(&block);
+            out.truncate(out.len() - (SHORT_VALUE - len));
+        }
+        _ => put_attribute(EncodedKey::Id(u32::from(tag >> 1)), &text[start..end], out),
     }
 }
 
@@ -504,6 +537,43 @@ mod tests {
             let err = row.attributes().next().unwrap().unwrap_err();
             assert!(err.to_string().contains("not UTF-8"), "{err}");
         }
+    }
+
+    /// A value copied as a block (with text after it to spare) or exactly (without) is written
+    /// as `put_attribute` writes it, at every length around the block's size and the one-byte
+    /// length's limit.
+    #[test]
+    fn a_tagged_attribute_is_written_as_put_attribute_writes_it() {
+        for len in [0usize, 1, 29, 30, 31, 127, 128, 300] {
+            for after in [0usize, 1, 29, 30, 31, 400] {
+                let text: Vec<u8> = (0..3 + len + after).map(|i| b'a' + (i % 26) as u8).collect();
+                let span = (3, 3 + len);
+                for tag in [0u8, 2, 126] {
+                    let (mut tagged, mut plain) = (b"before".to_vec(), b"before".to_vec());
+                    put_tagged(tag, &text, span, &mut tagged);
+                    put_attribute(EncodedKey::Id(u32::from(tag >> 1)), &text[3..3 + len], &mut plain);
+                    assert_eq!(tagged, plain, "{len} bytes, {after} after, tag {tag}");
+                }
+            }
+        }
+    }
+
+    /// A column's one-byte tags exist only once every column asked for has a number under 64.
+    #[test]
+    fn column_tags_need_every_column_numbered_under_64() {
+        let mut keys = Keys::new(usize::MAX);
+        assert_eq!(keys.column_tags(0, 2), None);
+        keys.column_id(0, 0, "A");
+        assert_eq!(keys.column_tags(0, 2), None, "column 1 has no number yet");
+        assert_eq!(keys.column_tags(0, 1), Some(&[0u8][..]));
+        keys.column_id(0, 1, "B");
+        assert_eq!(keys.column_tags(0, 2), Some(&[0u8, 2][..]));
+        assert_eq!(keys.column_tags(1, 1), None, "another input numbers its own columns");
+        for column in 0..70 {
+            keys.column_id(2, column, &format!("K{column}"));
+        }
+        assert_eq!(keys.column_tags(2, 62).map(<[u8]>::len), Some(62));
+        assert_eq!(keys.column_tags(2, 70), None, "the last columns are numbered 64 and up");
     }
 
     /// Attributes read straight off the bytes and those read the general way (a number of two

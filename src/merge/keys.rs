@@ -49,6 +49,9 @@ pub struct Keys {
     keys: Numbered,
     /// For each input, the id of each of its attribute columns, once seen.
     columns: Vec<Vec<Option<u32>>>,
+    /// For each input, once every one of its attribute columns has an id under 64: the byte an
+    /// encoded row names each by (see [`Keys::column_tags`]).
+    tags: Vec<Vec<u8>>,
     instances: Numbered,
     /// The number of the instance of the row before (usually the next row's too).
     last_instance: Option<u32>,
@@ -59,7 +62,8 @@ pub struct Keys {
 impl Keys {
     pub fn new(limit: usize) -> Keys {
         let (keys, instances) = (Numbered::new(), Numbered::new());
-        Keys { keys, columns: Vec::new(), instances, last_instance: None, bytes: 0, limit }
+        let (columns, tags) = Default::default();
+        Keys { keys, columns, tags, instances, last_instance: None, bytes: 0, limit }
     }
 
     /// Bytes the tables hold, counted against the budget.
@@ -101,6 +105,26 @@ impl Keys {
     #[inline]
     pub fn known_column(&self, input: u32, column: u32) -> Option<u32> {
         *self.columns.get(input as usize)?.get(column as usize)?
+    }
+
+    /// The first `count` attribute columns of input `input` as an encoded row names them, one
+    /// byte each (`id << 1`), once each has an id under 64; `None` until then, or ever when one
+    /// has a larger id or none (past the limit). A wide row's keys are then written without
+    /// looking up each column.
+    #[inline]
+    pub fn column_tags(&mut self, input: u32, count: usize) -> Option<&[u8]> {
+        let input = input as usize;
+        if self.tags.get(input).is_none_or(|tags| tags.len() < count) {
+            let ids = self.columns.get(input)?.get(..count)?;
+            if !ids.iter().all(|id| id.is_some_and(|id| id < 64)) {
+                return None;
+            }
+            if self.tags.len() <= input {
+                self.tags.resize_with(input + 1, Vec::new);
+            }
+            self.tags[input] = ids.iter().flatten().map(|&id| (id << 1) as u8).collect();
+        }
+        self.tags[input].get(..count)
     }
 
     /// The number of the key of header column `column` of input `input`, named `name`.
