@@ -4,7 +4,7 @@
 //!
 //! Values are compared and chosen as borrowed bytes; only the winners are copied out, once.
 
-use super::encode::{Cursor, Encoded, EncodedKey, KeyNames, contact_hash};
+use super::encode::{Cursor, Encoded, EncodedKey, KeyNames, contact_hash, piece_text};
 use super::{Contact, MergeError};
 use crate::input::Location;
 use std::collections::HashMap;
@@ -136,8 +136,10 @@ fn merge_with(
         starts[i] = starts[i - 1];
     }
     starts[0] = 0;
+    // Checked for UTF-8 once, not row by row.
+    let text = piece_text(data);
     let row_at = |&start: &u32| -> io::Result<Encoded<'_>> {
-        Cursor::at(data, start as usize).next_row()?.ok_or_else(|| invalid("a row past the end"))
+        Cursor::at(data, start as usize).with_text(text).next_row()?.ok_or_else(|| invalid("a row past the end"))
     };
     let mut contact = OneContact::new(keys, set);
     // The rows are read in `order`, jumping around a piece too large for the cache: each is
@@ -169,7 +171,7 @@ pub fn merge_distinct_each(
     mut each: impl FnMut(&ContactView<'_>),
 ) -> io::Result<()> {
     let mut contact = OneContact::new(keys, set);
-    let mut cursor = Cursor::new(data);
+    let mut cursor = Cursor::new(data).with_text(piece_text(data));
     while let Some(row) = cursor.next_row()? {
         contact.emit(std::iter::once(row).map(Ok), &mut each)?;
     }

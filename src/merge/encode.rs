@@ -1,22 +1,34 @@
 //! Rows as compact bytes: what the merge buffers, spills and reads back. A row is copied once,
 //! into a byte buffer, and merged only when its contact is final; no per-value allocation.
 //!
-//! Layout of one row (lengths and numbers as LEB128 varints, strings as raw UTF-8):
+//! Layout of one row (lengths and numbers as varints of 6-bit digits, strings as raw UTF-8):
 //! `input line len(instance) instance len(contact) contact count (key value)*`, where a key is
 //! `id << 1` for an interned key ([`Keys`]) or `len << 1 | 1` followed by the key's bytes. The
 //! bytes from `len(instance)` to the end of `contact` identify the contact: equal bytes, same
 //! contact.
+//!
+//! A number is written a digit of 6 bits a byte, least significant first: `MORE | digit` while
+//! more digits follow, the last digit alone. Every byte of a number is ASCII, so a buffer of
+//! fragments is UTF-8 exactly when its strings are: the merge checks a whole piece at once
+//! ([`Cursor::with_text`]) rather than each row's strings one by one.
 
 pub use super::keys::{Hasher, KeyNames, Keys, hasher};
 use crate::input::{AttributeKey, Location, RawKey, Row};
 use std::hash::BuildHasher;
 use std::io;
 
+/// Bits of a number each byte holds.
+const DIGIT_BITS: u32 = 6;
+/// Set in every byte of a number but its last.
+const MORE: u8 = 0x40;
+/// Numbers under this are one byte.
+const ONE_BYTE: u64 = MORE as u64;
+
 #[inline]
 pub fn put_varint(mut value: u64, out: &mut Vec<u8>) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
+    while value >= ONE_BYTE {
+        out.push((value as u8 & (MORE - 1)) | MORE);
+        value >>= DIGIT_BITS;
     }
     out.push(value as u8);
 }
@@ -54,9 +66,9 @@ pub fn encode_row_of(contact: &[u8], row: &Row, keys: &mut Keys, out: &mut Vec<u
     put_varint(u64::from(row.location.input), out);
     put_varint(row.location.line, out);
     match row.wide_attribute_spans() {
-        // The count comes first: a byte is held for it (a count under 128 is one byte) and set
+        // The count comes first: a byte is held for it (a count under 64 is one byte) and set
         // once the attributes are written, rather than walking them twice.
-        Some(wide) if row.most_attributes() < 0x80 => {
+        Some(wide) if (row.most_attributes() as u64) < ONE_BYTE => {
             let at = out.len();
             out.push(0);
             let mut count = 0;
@@ -162,7 +174,7 @@ fn put_attribute(key: EncodedKey<'_>, value: &[u8], out: &mut Vec<u8>) {
     match key {
         // Nearly every attribute of an export: the key's number and the value's length are one
         // byte each, written in one go (the varints `put_key` and `put_bytes` write).
-        EncodedKey::Id(id) if id < 64 && value.len() < 128 => {
+        EncodedKey::Id(id) if u64::from(id) << 1 < ONE_BYTE && (value.len() as u64) < ONE_BYTE => {
             out.extend_from_slice(&[(id << 1) as u8, value.len() as u8]);
             out.extend_from_slice(value);
         }
@@ -176,7 +188,7 @@ fn put_attribute(key: EncodedKey<'_>, value: &[u8], out: &mut Vec<u8>) {
 /// Values of at most this many bytes are copied by [`put_tagged`] as one block.
 const SHORT_VALUE: usize = 30;
 
-/// [`put_attribute`] for a key numbered under 64 (its one-byte `tag`, `id << 1`) and the value
+/// [`put_attribute`] for a key numbered under 32 (its one-byte `tag`, `id << 1`) and the value
 /// `text[start..end]`. A short value with enough text after it is written with its tag and length
 /// as one block of fixed size, which runs past the value, and the buffer cut back to its end.
 #[inline(always)]
@@ -209,20 +221,27 @@ fn put_key(key: EncodedKey<'_>, out: &mut Vec<u8>) {
 /// A fragment's length goes first, so a reader can step over it without decoding it. Two bytes
 /// are kept for it (a varint need not be minimal); a longer fragment makes room at the end.
 fn start_fragment(out: &mut Vec<u8>) -> usize {
-    out.extend_from_slice(&[0x80, 0]);
+    out.extend_from_slice(&[MORE, 0]);
     out.len() - 2
 }
 
 fn end_fragment(out: &mut Vec<u8>, start: usize) {
     let len = out.len() - start - 2;
-    if len < 1 << 14 {
-        out[start] = (len as u8 & 0x7f) | 0x80;
-        out[start + 1] = (len >> 7) as u8;
+    if len < 1 << (2 * DIGIT_BITS) {
+        out[start] = (len as u8 & (MORE - 1)) | MORE;
+        out[start + 1] = (len >> DIGIT_BITS) as u8;
     } else {
         let mut prefix = Vec::new();
         put_varint(len as u64, &mut prefix);
         out.splice(start..start + 2, prefix);
     }
+}
+
+/// A piece of fragments as text, when it is UTF-8 as a whole (as every piece the merge wrote is:
+/// see the module's header); `None` when not, and each row's strings are then checked on their
+/// own, so the error names what is wrong.
+pub fn piece_text(piece: &[u8]) -> Option<&str> {
+    std::str::from_utf8(piece).ok()
 }
 
 /// The hash [`encode`] returns, of an encoded row's contact bytes.
@@ -248,6 +267,8 @@ pub struct Encoded<'a> {
     /// The attributes, still encoded: walk them with [`Encoded::attributes`].
     attributes: &'a [u8],
     count: u64,
+    /// The whole fragment as text, when its buffer was checked as a whole.
+    text: Option<&'a str>,
 }
 
 #[cold]
@@ -259,16 +280,25 @@ fn corrupt(what: &str) -> io::Error {
 pub struct Cursor<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// The same buffer as text, when it was found to be UTF-8 as a whole: its rows' strings need
+    /// no check of their own.
+    text: Option<&'a str>,
 }
 
 impl<'a> Cursor<'a> {
     pub fn new(bytes: &'a [u8]) -> Cursor<'a> {
-        Cursor { bytes, at: 0 }
+        Cursor { bytes, at: 0, text: None }
     }
 
     /// A cursor at `at`, where a row starts.
     pub fn at(bytes: &'a [u8], at: usize) -> Cursor<'a> {
-        Cursor { bytes, at }
+        Cursor { bytes, at, text: None }
+    }
+
+    /// This cursor, its buffer known to be UTF-8 as a whole (`text`, from [`piece_text`]) or not.
+    pub fn with_text(self, text: Option<&'a str>) -> Cursor<'a> {
+        debug_assert!(text.is_none_or(|text| text.as_bytes() == self.bytes));
+        Cursor { text, ..self }
     }
 
     /// Where the next row starts.
@@ -278,9 +308,9 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     fn varint(&mut self) -> io::Result<u64> {
-        // Most numbers (lengths, key numbers) are under 128: one byte.
+        // Most numbers (lengths, key numbers) are under 64: one byte.
         if let Some(&byte) = self.bytes.get(self.at)
-            && byte < 0x80
+            && byte < MORE
         {
             self.at += 1;
             return Ok(u64::from(byte));
@@ -288,12 +318,14 @@ impl<'a> Cursor<'a> {
         self.long_varint()
     }
 
+    /// (Inlined: every row's line number takes several bytes.)
+    #[inline]
     fn long_varint(&mut self) -> io::Result<u64> {
         let rest = self.bytes.get(self.at..).unwrap_or_default();
         let mut value = 0u64;
-        for (i, &byte) in rest.iter().take(10).enumerate() {
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte < 0x80 {
+        for (i, &byte) in rest.iter().take(u64::BITS.div_ceil(DIGIT_BITS) as usize).enumerate() {
+            value |= u64::from(byte & (MORE - 1)) << (DIGIT_BITS as usize * i);
+            if byte < MORE {
                 self.at += i + 1;
                 return Ok(value);
             }
@@ -321,7 +353,9 @@ impl<'a> Cursor<'a> {
             return Ok(None);
         }
         let len = self.varint()?;
+        let start = self.at;
         let mut fragment = Cursor::new(self.take(len)?);
+        fragment.text = self.text.and_then(|text| text.get(start..self.at));
         let instance = fragment.varint()?;
         if instance & 1 == 1 {
             fragment.take(instance >> 1)?;
@@ -347,7 +381,8 @@ impl<'a> Cursor<'a> {
         let lines = &row.bytes[lines_start..row.at];
         let count = row.varint()?;
         let attributes = &row.bytes[row.at..];
-        Ok(Some(Encoded { lines, line_count, contact, attributes, count }))
+        let text = row.text;
+        Ok(Some(Encoded { lines, line_count, contact, attributes, count, text }))
     }
 
     /// The contact of the next fragment; `None` at the end. (All the merge's first pass needs:
@@ -364,7 +399,7 @@ impl<'a> Encoded<'a> {
         'a: 'x,
     {
         let mut cursor = Cursor::new(self.contact);
-        let text = |bytes| std::str::from_utf8(bytes).map_err(|_| corrupt("an id that is not UTF-8"));
+        let text = |bytes| self.as_text(bytes).ok_or_else(|| corrupt("an id that is not UTF-8"));
         let tag = cursor.varint()?;
         let instance = if tag & 1 == 1 {
             text(cursor.take(tag >> 1)?)?
@@ -384,6 +419,19 @@ impl<'a> Encoded<'a> {
         })
     }
 
+    /// `part` (the fragment's bytes from some place on) as text: from the fragment's text when its
+    /// buffer was checked as a whole, else checked now.
+    #[inline]
+    fn as_text(&self, part: &'a [u8]) -> Option<&'a str> {
+        match self.text {
+            Some(text) => {
+                let start = part.as_ptr() as usize - text.as_ptr() as usize;
+                text.get(start..start + part.len())
+            }
+            None => std::str::from_utf8(part).ok(),
+        }
+    }
+
     /// The attributes in the row's order, as (key, value), then the error that stopped the walk
     /// if one did (tests: the merge walks them with [`Encoded::for_each_attribute`]).
     #[cfg(test)]
@@ -400,8 +448,8 @@ impl<'a> Encoded<'a> {
     /// `Ok(false)` or an error. Inlined into the merge's loop: no (key, value) result is handed
     /// back through memory, attribute by attribute.
     ///
-    /// Values are checked to be UTF-8 in one go for the whole row where its numbers are all under
-    /// 128 (one byte each, ASCII), which they nearly always are; else one by one. An attribute
+    /// Values are checked to be UTF-8 in one go for the whole row (when its buffer was not checked
+    /// as a whole already), or one by one when that fails, to find the bad one. An attribute
     /// whose key number and length are one byte each (nearly every one) is read straight off the
     /// bytes.
     #[inline(always)]
@@ -410,12 +458,12 @@ impl<'a> Encoded<'a> {
         mut each: impl FnMut(EncodedKey<'a>, &'a str) -> io::Result<bool>,
     ) -> io::Result<()> {
         let bytes = self.attributes;
-        let whole = std::str::from_utf8(bytes).ok();
+        let whole = self.as_text(bytes);
         let mut cursor = Cursor::new(bytes);
         for _ in 0..self.count {
             let at = cursor.at;
             let (key, value) = match (whole, bytes.get(at..at + 2)) {
-                (Some(whole), Some(&[tag, len])) if (tag | len) < 0x80 && tag & 1 == 0 => {
+                (Some(whole), Some(&[tag, len])) if (tag | len) < MORE && tag & 1 == 0 => {
                     let end = at + 2 + usize::from(len);
                     match whole.get(at + 2..end) {
                         Some(value) => {
@@ -515,8 +563,8 @@ mod tests {
         assert_eq!(cursor.next_row().unwrap().unwrap().ids(&keys.names()).unwrap(), ("i", "d"));
     }
 
-    /// Values are checked as UTF-8 for the whole row when its numbers are one byte each, one by
-    /// one when a number is longer (a value of 128 bytes or more); bad bytes are an error either way.
+    /// Values are checked as UTF-8 for the whole row, then one by one when that fails (to name the
+    /// bad one), with a short value and a long one (whose length takes two bytes).
     #[test]
     fn values_are_text_and_bad_bytes_are_an_error() {
         let long = "é".repeat(100);
@@ -548,7 +596,7 @@ mod tests {
             for after in [0usize, 1, 29, 30, 31, 400] {
                 let text: Vec<u8> = (0..3 + len + after).map(|i| b'a' + (i % 26) as u8).collect();
                 let span = (3, 3 + len);
-                for tag in [0u8, 2, 126] {
+                for tag in [0u8, 2, 62] {
                     let (mut tagged, mut plain) = (b"before".to_vec(), b"before".to_vec());
                     put_tagged(tag, &text, span, &mut tagged);
                     put_attribute(EncodedKey::Id(u32::from(tag >> 1)), &text[3..3 + len], &mut plain);
@@ -558,9 +606,9 @@ mod tests {
         }
     }
 
-    /// A column's one-byte tags exist only once every column asked for has a number under 64.
+    /// A column's one-byte tags exist only once every column asked for has a number under 32.
     #[test]
-    fn column_tags_need_every_column_numbered_under_64() {
+    fn column_tags_need_every_column_numbered_under_32() {
         let mut keys = Keys::new(usize::MAX);
         assert_eq!(keys.column_tags(0, 2), None);
         keys.column_id(0, 0, "A");
@@ -569,15 +617,15 @@ mod tests {
         keys.column_id(0, 1, "B");
         assert_eq!(keys.column_tags(0, 2), Some(&[0u8, 2][..]));
         assert_eq!(keys.column_tags(1, 1), None, "another input numbers its own columns");
-        for column in 0..70 {
+        for column in 0..40 {
             keys.column_id(2, column, &format!("K{column}"));
         }
-        assert_eq!(keys.column_tags(2, 62).map(<[u8]>::len), Some(62));
-        assert_eq!(keys.column_tags(2, 70), None, "the last columns are numbered 64 and up");
+        assert_eq!(keys.column_tags(2, 30).map(<[u8]>::len), Some(30));
+        assert_eq!(keys.column_tags(2, 40), None, "the last columns are numbered 32 and up");
     }
 
     /// Attributes read straight off the bytes and those read the general way (a number of two
-    /// bytes: a key numbered 64 or more, a value of 128 bytes or more; a key spelled out) come
+    /// bytes: a key numbered 32 or more, a value of 64 bytes or more; a key spelled out) come
     /// out in the row's order, and the walk stops when asked to.
     #[test]
     fn every_kind_of_attribute_is_walked_in_order() {
@@ -593,6 +641,8 @@ mod tests {
             (EncodedKey::Name(b"Spelled"), "c"),
             (key_of(&mut keys, 0, AttributeKey { column: None, name: "K2" }), long.as_str()),
             (key_of(&mut keys, 0, AttributeKey { column: None, name: "K3" }), ""),
+            (key_of(&mut keys, 0, AttributeKey { column: None, name: "K31" }), &long[..63]),
+            (key_of(&mut keys, 0, AttributeKey { column: None, name: "K32" }), &long[..64]),
         ];
         let encoded = attributes.iter().map(|&(key, value)| (key, value.as_bytes()));
         encode_fragment(&[Location::default()], b"\x02\x01c", encoded, &mut bytes);
@@ -611,6 +661,37 @@ mod tests {
         })
         .unwrap();
         assert_eq!(first_two, attributes[..2]);
+    }
+
+    /// Every number is written in ASCII bytes (the largest line, a fragment too long for its two
+    /// bytes, keys spelled out and numbered past one digit): a buffer of rows is text as a whole,
+    /// and read with its text it gives the same rows.
+    #[test]
+    fn a_buffer_of_rows_is_text_as_a_whole() {
+        let mut keys = Keys::new(64);
+        for i in 0..40 {
+            keys.id(&format!("K{i}"));
+        }
+        let long = "é".repeat(3000);
+        let rows = [
+            Row::new(Location { input: 7, line: u64::MAX }, "inst", "c1", &[("K39", "a"), ("SpelledOutKey", "b")]),
+            Row::new(Location { input: 0, line: 1 << 40 }, "other instance", "c2", &[("K1", &long)]),
+        ];
+        let mut bytes = Vec::new();
+        for row in &rows {
+            encode(row, &mut keys, &mut bytes);
+        }
+        let text = piece_text(&bytes).expect("a buffer of rows is UTF-8");
+        let mut cursor = Cursor::new(&bytes).with_text(Some(text));
+        let names = keys.names();
+        for row in &rows {
+            let encoded = cursor.next_row().unwrap().unwrap();
+            assert_eq!(encoded.locations().collect::<Vec<_>>(), [row.location]);
+            assert_eq!(encoded.ids(&names).unwrap(), (row.instance_id.as_str(), row.contact_id.as_str()));
+            let values: Vec<&str> = encoded.attributes().map(|a| a.unwrap().1).collect();
+            assert_eq!(values, row.attributes().map(|(_, value)| value).collect::<Vec<_>>());
+        }
+        assert!(cursor.next_row().unwrap().is_none());
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub struct Keys {
     keys: Numbered,
     /// For each input, the id of each of its attribute columns, once seen.
     columns: Vec<Vec<Option<u32>>>,
-    /// For each input, once every one of its attribute columns has an id under 64: the byte an
+    /// For each input, once every one of its attribute columns has an id under 32: the byte an
     /// encoded row names each by (see [`Keys::column_tags`]).
     tags: Vec<Vec<u8>>,
     instances: Numbered,
@@ -108,7 +108,8 @@ impl Keys {
     }
 
     /// The first `count` attribute columns of input `input` as an encoded row names them, one
-    /// byte each (`id << 1`), once each has an id under 64; `None` until then, or ever when one
+    /// byte each (`id << 1`, a one-digit number), once each has an id under 32; `None` until then,
+    /// or ever when one
     /// has a larger id or none (past the limit). A wide row's keys are then written without
     /// looking up each column.
     #[inline]
@@ -116,7 +117,7 @@ impl Keys {
         let input = input as usize;
         if self.tags.get(input).is_none_or(|tags| tags.len() < count) {
             let ids = self.columns.get(input)?.get(..count)?;
-            if !ids.iter().all(|id| id.is_some_and(|id| id < 64)) {
+            if !ids.iter().all(|id| id.is_some_and(|id| id < 32)) {
                 return None;
             }
             if self.tags.len() <= input {
