@@ -3,10 +3,13 @@
 //!
 //! Little's law alone cannot see a queue: once the server is the bottleneck, every extra request
 //! in flight adds its wait to the latency, and a longer latency asks for more in flight. So a
-//! second bound, [`Limit`], watches the latency against the lowest one seen lately (the round trip
-//! of a request that did not queue). While answers come back near that floor it lets the number
-//! in flight grow; when the latency stands well above it, requests are queueing and it shrinks.
-//! A far endpoint has a high floor, not a queue, so it is never held back.
+//! second bound, [`Limit`], watches the latency of successful answers against a floor: the lowest
+//! tenth percentile of recent answers seen over the last 10 to 20 s (a percentile, so a few lucky
+//! fast answers do not lower it). While answers come back near that floor it lets the number in
+//! flight grow; when the smoothed latency stands well above it, requests are queueing and it cuts
+//! the bound by a tenth, at most once per round trip. A far endpoint has a high floor, not a
+//! queue, so it is never held back; nor is a jittery one, whose tenth percentile stays within
+//! half of its mean.
 
 use std::time::{Duration, Instant};
 
@@ -25,33 +28,69 @@ const FLOOR_WINDOW: Duration = Duration::from_secs(10);
 /// slack keeps a network's ordinary jitter from reading as a queue on a fast route.
 const QUEUE_FACTOR: f64 = 2.0;
 const QUEUE_SLACK: Duration = Duration::from_millis(1);
+/// The floor's samples: the tenth percentile of the last `RECENT` answers, taken every `EVERY`.
+const RECENT: usize = 128;
+const EVERY: usize = 32;
+/// A cut keeps this share of the bound.
+const CUT: f64 = 0.9;
 
 /// The in-flight target's state: the latency seen and the queue bound it implies.
 #[derive(Debug)]
 pub struct Limit {
     /// Smoothed latency of recent answers (exponential, a tenth per answer); `None` before any.
     smoothed: Option<Duration>,
+    /// The last `RECENT` latencies (a ring), and how many answers there have been.
+    recent: Vec<Duration>,
+    answers: usize,
     floor: WindowedMin,
+    /// The floor as last worked out; `None` until `EVERY` answers came back.
+    current_floor: Option<Duration>,
+    last_cut: Option<Instant>,
     limit: usize,
 }
 
 impl Default for Limit {
     fn default() -> Limit {
-        Limit { smoothed: None, floor: WindowedMin::default(), limit: START_LIMIT }
+        Limit {
+            smoothed: None,
+            recent: Vec::with_capacity(RECENT),
+            answers: 0,
+            floor: WindowedMin::default(),
+            current_floor: None,
+            last_cut: None,
+            limit: START_LIMIT,
+        }
     }
 }
 
 impl Limit {
-    /// An answer came back after `latency`, with `in_flight` requests out (itself included).
+    /// A successful answer came back after `latency`, with `in_flight` requests out (itself
+    /// included). Failures and throttles are not fed in: a fast refusal or a timeout says nothing
+    /// about how long the server takes to do the work.
     pub fn on_answer(&mut self, latency: Duration, in_flight: usize, now: Instant) {
         let smoothed = match self.smoothed {
             None => latency,
             Some(old) => (old * 9 + latency) / 10,
         };
         self.smoothed = Some(smoothed);
-        let floor = self.floor.update(latency, now);
+        if self.recent.len() < RECENT {
+            self.recent.push(latency);
+        } else {
+            self.recent[self.answers % RECENT] = latency;
+        }
+        self.answers += 1;
+        if self.answers.is_multiple_of(EVERY) {
+            let mut sorted = self.recent.clone();
+            let tenth = sorted.len() / 10;
+            let (_, low, _) = sorted.select_nth_unstable(tenth);
+            self.current_floor = Some(self.floor.update(*low, now));
+        }
+        let Some(floor) = self.current_floor else { return };
         if smoothed.as_secs_f64() > QUEUE_FACTOR * floor.as_secs_f64() + QUEUE_SLACK.as_secs_f64() {
-            self.limit = self.limit.saturating_sub(1).max(FLOOR_LIMIT);
+            if self.last_cut.is_none_or(|cut| now.saturating_duration_since(cut) >= smoothed) {
+                self.limit = ((self.limit as f64 * CUT) as usize).max(FLOOR_LIMIT);
+                self.last_cut = Some(now);
+            }
         } else if in_flight + 1 >= self.limit {
             self.limit = (self.limit + 1).min(AUTO_CAP);
         }
@@ -146,7 +185,7 @@ mod tests {
         let mut limit = Limit::default();
         let start = Instant::now();
         // Unloaded, answers take 200 us; then a queue builds and they take 5 ms.
-        let now = answers(&mut limit, None, Duration::from_micros(200), 50, start);
+        let now = answers(&mut limit, None, Duration::from_micros(200), 64, start);
         let before = limit.target(None);
         answers(&mut limit, None, 5 * MS, 500, now);
         assert!(before > START_LIMIT, "{before}");
@@ -166,6 +205,38 @@ mod tests {
         assert_eq!(limit.target(None), AUTO_CAP);
     }
 
+    /// Latencies that only look like a queue to a plain minimum: a long tail, and a few answers
+    /// far faster than the rest. At 500/s both need far more than four in flight.
+    #[test]
+    fn a_jittery_or_long_tailed_route_is_not_a_queue() {
+        let mut seed = 12345u64;
+        let mut uniform = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut long_tailed = Limit::default();
+        let mut few_fast = Limit::default();
+        let mut wide = Limit::default();
+        let mut now = Instant::now();
+        for i in 0..5_000 {
+            now += MS;
+            // 10 ms plus a log-normal part (median 20 ms), as API latencies often look.
+            let normal = (-2.0 * uniform().max(1e-12).ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
+            let tail = Duration::from_secs_f64(0.010 + 0.020 * (0.5 * normal).exp());
+            long_tailed.on_answer(tail, long_tailed.target(Some(500.0)), now);
+            // 2% of answers at 4 ms, the rest 30 to 40 ms.
+            let fast = if i % 50 == 0 { 4 * MS } else { Duration::from_secs_f64(0.030 + 0.010 * uniform()) };
+            few_fast.on_answer(fast, few_fast.target(Some(500.0)), now);
+            // 50 ms plus up to 150 ms.
+            let spread = Duration::from_secs_f64(0.050 + 0.150 * uniform());
+            wide.on_answer(spread, wide.target(Some(100.0)), now);
+        }
+        // Little's law with headroom: 500/s x ~33 ms x 1.5, 500/s x ~35 ms x 1.5, 100/s x 125 ms x 1.5.
+        assert!(long_tailed.target(Some(500.0)) > 20, "{:?}", long_tailed);
+        assert!(few_fast.target(Some(500.0)) > 20, "{:?}", few_fast);
+        assert!(wide.target(Some(100.0)) > 15, "{:?}", wide);
+    }
+
     #[test]
     fn without_answers_at_the_limit_the_bound_does_not_grow() {
         let mut limit = Limit::default();
@@ -181,13 +252,14 @@ mod tests {
     fn a_slower_route_is_learned_after_two_windows() {
         let mut limit = Limit::default();
         let start = Instant::now();
-        answers(&mut limit, None, Duration::from_micros(200), 50, start);
-        // From now on every answer takes 20 ms: at first that reads as a queue...
-        let later = answers(&mut limit, None, 20 * MS, 100, start + MS * 100);
+        answers(&mut limit, None, Duration::from_micros(200), 64, start);
+        // From now on every answer takes 20 ms: at first that reads as a queue (cut once per
+        // round trip: answers 5 ms apart, 1.5 s of them)...
+        let later = answers_every(&mut limit, None, 20 * MS, 300, start + MS * 100, 5 * MS);
         assert_eq!(limit.target(None), FLOOR_LIMIT);
-        // ...until the 200 us floor has aged out of both windows (answers every 100 ms for 25 s):
+        // ...until the 200 us floor has aged out of both windows (answers every 100 ms for 40 s):
         // then it grows again.
-        answers_every(&mut limit, None, 20 * MS, 250, later, 100 * MS);
+        answers_every(&mut limit, None, 20 * MS, 400, later, 100 * MS);
         assert!(limit.target(None) > START_LIMIT, "{}", limit.target(None));
     }
 

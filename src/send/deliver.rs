@@ -45,13 +45,14 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
                 return Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: sent + 1 };
             }
         };
-        context.record_latency(started.elapsed());
+        let latency = started.elapsed();
         context.counters.requests.fetch_add(1, Ordering::Relaxed);
         sent += 1;
         let class = classify(&attempt);
         context.rate.on_answer(tokio::time::Instant::from_std(started), class == Class::Throttled);
         match class {
             Class::Success => {
+                context.record_latency(latency);
                 context.budget.on_success();
                 note_instance(context, &contact.instance_id, true);
                 return Outcome { contact, status: Status::Updated, attempts: sent };

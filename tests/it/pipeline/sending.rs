@@ -45,6 +45,24 @@ fn a_slow_endpoint_gets_enough_requests_in_flight_to_reach_the_rate() {
     assert_state(&handle, &expected_merge(&[&text], ""));
 }
 
+#[test]
+fn a_jittery_endpoint_is_not_mistaken_for_a_queue() {
+    // 50 ms to 200 ms per answer: a plain minimum would read the spread as a queue and hold the
+    // run to a few requests in flight (about 30/s here). 100/s needs about 19 in flight.
+    let latency = std::time::Duration::from_millis(50);
+    let jitter = std::time::Duration::from_millis(150);
+    let handle = emulator(Config { latency, jitter, ..Config::default() });
+    let scratch = Scratch::new();
+    let text = simple_wide("inst", "jitter-", 400);
+    scratch.write("in.csv", &text);
+    let output = run(&scratch, &handle, &["--rate", "100", "--burst", "100"], &["in.csv"]);
+    assert_exit(&scratch, &output, 0);
+    let summary = assert_summary_file(&scratch, &output);
+    assert_eq!(count(&summary, "updated"), 400, "{summary:#}");
+    let rate = summary["achieved_rate"].as_f64().unwrap_or_default();
+    assert!(rate > 60.0, "achieved {rate:.1}/s: the jitter was taken for a queue\n{summary:#}");
+}
+
 /// The emulator draws faults from one seeded stream in arrival order. Near the end of a run the
 /// unluckiest contact retries alone, so its last attempts take consecutive draws, and with a fixed
 /// seed whether it fails is decided by the stream, not by chance (seed 42 fails it in about half
