@@ -109,7 +109,7 @@ impl HttpSender {
                 let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
                 Attempt::Answered(classify::answer(parts.status.as_u16(), header, &body))
             }
-            Ok(Err(error)) => Attempt::Transport { timeout: false, message: super::describe_error(&error) },
+            Ok(Err(error)) => Attempt::Transport { timeout: timed_out(&error), message: super::describe_error(&error) },
             Err(_) => Attempt::Transport {
                 timeout: true,
                 message: format!("no answer within {} s (--timeout)", self.timeout.as_secs_f64()),
@@ -139,6 +139,18 @@ impl std::fmt::Display for Redacted<'_> {
     }
 }
 
+/// Whether an error or one of its causes is a timeout (connecting took longer than allowed).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut) {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
 fn is_expired(attempt: &Attempt) -> bool {
     matches!(attempt, Attempt::Answered(a) if matches!(a.error_type.as_deref(), Some("ExpiredTokenException" | "ExpiredToken")))
 }
@@ -165,6 +177,26 @@ mod tests {
         );
         assert_eq!(normalized("http://[::ffff:127.0.0.1]:8080/x"), "http://[::ffff:7f00:1]:8080/x");
         assert_eq!(normalized("http://127.0.0.1:8080/x"), "http://127.0.0.1:8080/x");
+    }
+
+    #[test]
+    fn a_timeout_anywhere_among_the_causes_is_a_timeout() {
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("client error (Connect)")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let timeout = Wrapper(std::io::Error::new(std::io::ErrorKind::TimedOut, "tcp connect timed out"));
+        let refused = Wrapper(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"));
+        assert!(timed_out(&timeout));
+        assert!(!timed_out(&refused));
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub fn connector(
     tcp.set_nodelay(true);
     tcp.set_connect_timeout(Some(connect_timeout));
     tcp.enforce_http(false);
+    // As reqwest did: a pooled connection a middlebox dropped is found before a request waits on it.
+    tcp.set_keepalive(Some(Duration::from_secs(15)));
+    tcp.set_keepalive_interval(Some(Duration::from_secs(15)));
+    tcp.set_keepalive_retries(Some(3));
     let proxy = if on_this_machine(endpoint) { None } else { proxies.intercept(endpoint) };
     let (route, shown) = match proxy {
         None => (Route::Direct(tcp), None),
