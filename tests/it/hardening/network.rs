@@ -1,6 +1,7 @@
 //! Data goes only where it should: a plain-http endpoint off this machine is refused (exit 2)
-//! before anything is read or sent, unless `--allow-insecure-endpoint`; and TLS certificates are
-//! verified: a server with a self-signed certificate gets no request.
+//! before anything is read or sent, unless `--allow-insecure-endpoint`; TLS certificates are
+//! verified: a server with a self-signed certificate gets no request, and one whose CA is trusted
+//! (`SSL_CERT_FILE`) gets every contact; and a proxy from the environment carries the requests.
 //!
 //! "Off this machine" is simulated with `http://[::ffff:127.0.0.1]:PORT`: the check does not take
 //! an IPv4-mapped address for loopback, yet the connection would reach the emulator, so the
@@ -214,4 +215,85 @@ fn the_emulator_on_this_machine_is_never_proxied() {
     let output = run_env(&scratch, &args, &[("HTTP_PROXY", "http://127.0.0.1:9"), ("ALL_PROXY", "http://127.0.0.1:9")]);
     output.assert_code(0);
     assert_eq!(handle.state().instances["inst"].len(), 3);
+}
+
+/// A TLS front for the emulator: terminates TLS with a certificate from the test CA
+/// (`tests/data/tls/test-ca.pem`) and passes each HTTP/1.1 exchange (framed by Content-Length)
+/// to the emulator in plain text. Counts the exchanges it carried.
+fn tls_front(emulator_port: u16) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/");
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(format!("{data}test-server.pem"))
+        .expect("the certificate")
+        .collect::<Result<_, _>>()
+        .expect("PEM");
+    let key = PrivateKeyDer::from_pem_file(format!("{data}test-server.key")).expect("the key");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("a server config");
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let carried = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = carried.clone();
+    /// One HTTP/1.1 message: its head up to the blank line, then Content-Length bytes.
+    fn message(from: &mut impl Read) -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        let mut byte = [0u8];
+        while !bytes.ends_with(b"\r\n\r\n") {
+            if from.read(&mut byte).ok()? == 0 {
+                return None;
+            }
+            bytes.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse::<usize>().unwrap_or(0));
+        let mut body = vec![0; length];
+        from.read_exact(&mut body).ok()?;
+        bytes.extend_from_slice(&body);
+        Some(bytes)
+    }
+    std::thread::spawn(move || {
+        for socket in listener.incoming().flatten() {
+            let (config, count) = (config.clone(), count.clone());
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).expect("a connection");
+                let mut tls = rustls::StreamOwned::new(connection, socket);
+                let mut plain = std::net::TcpStream::connect(("127.0.0.1", emulator_port)).expect("the emulator");
+                while let Some(request) = message(&mut tls) {
+                    plain.write_all(&request).expect("to the emulator");
+                    let Some(answer) = message(&mut plain) else { return };
+                    tls.write_all(&answer).expect("to the client");
+                    tls.flush().expect("flush");
+                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    (port, carried)
+}
+
+#[test]
+fn https_with_a_trusted_certificate_gets_every_contact_through() {
+    let handle = emulator(Config::default());
+    let (port, carried) = tls_front(handle.port());
+    let scratch = Scratch::new();
+    let text = simple_wide("inst", "tls-", 20);
+    scratch.write("in.csv", &text);
+    let mut args = run_args(&handle, &[], &["in.csv"]);
+    let at = args.iter().position(|a| a == "--endpoint-url").unwrap() + 1;
+    // The name the certificate holds, and the port of the TLS front.
+    args[at] = format!("https://localhost:{port}");
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/test-ca.pem");
+    let output = run_env(&scratch, &args, &[("SSL_CERT_FILE", ca)]);
+    output.assert_code(0);
+    assert_state(&handle, &expected_merge(&[&text], ""));
+    assert_eq!(carried.load(std::sync::atomic::Ordering::Relaxed), 20, "every request went through TLS");
 }
