@@ -81,13 +81,14 @@ fn validate_does_not_ask_a_plain_http_service_quotas_endpoint_either() {
 }
 
 /// A TLS server on 127.0.0.1 with a self-signed certificate; reports each handshake's result.
-fn self_signed_server() -> (u16, mpsc::Receiver<Result<(), String>>) {
+/// A TLS server configuration with the certificate and key `tests/data/tls/{name}.pem|.key`.
+fn server_config(name: &str) -> Arc<rustls::ServerConfig> {
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/");
-    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(format!("{data}self-signed.pem"))
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(format!("{data}{name}.pem"))
         .expect("the certificate")
         .collect::<Result<_, _>>()
         .expect("PEM");
-    let key = PrivateKeyDer::from_pem_file(format!("{data}self-signed.key")).expect("the key");
+    let key = PrivateKeyDer::from_pem_file(format!("{data}{name}.key")).expect("the key");
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -95,7 +96,11 @@ fn self_signed_server() -> (u16, mpsc::Receiver<Result<(), String>>) {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .expect("a server config");
-    let config = Arc::new(config);
+    Arc::new(config)
+}
+
+fn self_signed_server() -> (u16, mpsc::Receiver<Result<(), String>>) {
+    let config = server_config("self-signed");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let (report, results) = mpsc::channel();
@@ -222,20 +227,7 @@ fn the_emulator_on_this_machine_is_never_proxied() {
 /// to the emulator in plain text. Counts the exchanges it carried.
 fn tls_front(emulator_port: u16) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::{Read, Write};
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/");
-    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(format!("{data}test-server.pem"))
-        .expect("the certificate")
-        .collect::<Result<_, _>>()
-        .expect("PEM");
-    let key = PrivateKeyDer::from_pem_file(format!("{data}test-server.key")).expect("the key");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("a server config");
-    let config = Arc::new(config);
+    let config = server_config("test-server");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let carried = Arc::new(std::sync::atomic::AtomicUsize::new(0));

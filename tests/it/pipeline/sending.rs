@@ -25,24 +25,30 @@ fn a_quota_below_the_rate_is_throttled_but_every_contact_gets_through() {
     assert_eq!(count(&summary, "requests"), stats.requests, "{stats:?}");
 }
 
+/// Sends `n` contacts at `--rate R --burst R` to an emulator configured as `config`; checks that
+/// every one arrived as merged and returns the achieved rate with the summary.
+fn achieved_rate(config: Config, n: usize, rate: &str) -> (f64, serde_json::Value) {
+    let handle = emulator(config);
+    let scratch = Scratch::new();
+    let text = simple_wide("inst", "paced-", n);
+    scratch.write("in.csv", &text);
+    let output = run(&scratch, &handle, &["--rate", rate, "--burst", rate], &["in.csv"]);
+    assert_exit(&scratch, &output, 0);
+    let summary = assert_summary_file(&scratch, &output);
+    assert_eq!(count(&summary, "updated"), n as u64, "{summary:#}");
+    assert_state(&handle, &expected_merge(&[&text], ""));
+    (summary["achieved_rate"].as_f64().unwrap_or_default(), summary)
+}
+
 #[test]
 fn a_slow_endpoint_gets_enough_requests_in_flight_to_reach_the_rate() {
     // Every answer takes 250 ms. At 40/s that needs ten in flight (Little's law); the four the
     // run would start with before its first answer reach 16/s at most.
     let latency = std::time::Duration::from_millis(250);
-    let handle = emulator(Config { latency, ..Config::default() });
-    let scratch = Scratch::new();
-    let text = simple_wide("inst", "slow-", 200);
-    scratch.write("in.csv", &text);
-    let output = run(&scratch, &handle, &["--rate", "40", "--burst", "40"], &["in.csv"]);
-    assert_exit(&scratch, &output, 0);
-    let summary = assert_summary_file(&scratch, &output);
-    assert_eq!(count(&summary, "updated"), 200, "{summary:#}");
-    let rate = summary["achieved_rate"].as_f64().unwrap_or_default();
+    let (rate, summary) = achieved_rate(Config { latency, ..Config::default() }, 200, "40");
     // Fully hidden, the run takes 200/40 = 5 s plus one latency: 38/s. With no more in flight
     // than at the start it would take 12.5 s. A loaded machine only adds a little to either.
     assert!(rate > 25.0, "achieved {rate:.1}/s: the latency was not hidden\n{summary:#}");
-    assert_state(&handle, &expected_merge(&[&text], ""));
 }
 
 #[test]
@@ -51,15 +57,7 @@ fn a_jittery_endpoint_is_not_mistaken_for_a_queue() {
     // run to a few requests in flight (about 30/s here). 100/s needs about 19 in flight.
     let latency = std::time::Duration::from_millis(50);
     let jitter = std::time::Duration::from_millis(150);
-    let handle = emulator(Config { latency, jitter, ..Config::default() });
-    let scratch = Scratch::new();
-    let text = simple_wide("inst", "jitter-", 400);
-    scratch.write("in.csv", &text);
-    let output = run(&scratch, &handle, &["--rate", "100", "--burst", "100"], &["in.csv"]);
-    assert_exit(&scratch, &output, 0);
-    let summary = assert_summary_file(&scratch, &output);
-    assert_eq!(count(&summary, "updated"), 400, "{summary:#}");
-    let rate = summary["achieved_rate"].as_f64().unwrap_or_default();
+    let (rate, summary) = achieved_rate(Config { latency, jitter, ..Config::default() }, 400, "100");
     assert!(rate > 60.0, "achieved {rate:.1}/s: the jitter was taken for a queue\n{summary:#}");
 }
 
