@@ -28,7 +28,7 @@ const CONTENT_TYPE: &str = "application/json";
 pub struct HttpSenderError(String);
 
 pub struct HttpSender {
-    client: Client<hyper_rustls::HttpsConnector<super::route::Route>, Full<Bytes>>,
+    client: Client<super::route::Bounded<hyper_rustls::HttpsConnector<super::route::Route>>, Full<Bytes>>,
     url: String,
     uri: http::Uri,
     /// The whole exchange, from asking for a connection to the answer's last byte.

@@ -17,13 +17,14 @@ use tower_service::Service;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The connector for `endpoint`: TLS over a direct or tunnelled TCP connection. `proxies` is
-/// usually [`Matcher::from_env`]. Returns the proxy chosen (its URI without credentials) too.
+/// The connector for `endpoint`: TLS over a direct or tunnelled TCP connection, all of it (TCP,
+/// the proxy's answer, the TLS handshake) within `connect_timeout`. `proxies` is usually
+/// [`Matcher::from_env`]. Returns the proxy chosen (its URI without credentials) too.
 pub fn connector(
     endpoint: &http::Uri,
     proxies: &Matcher,
     connect_timeout: Duration,
-) -> Result<(HttpsConnector<Route>, Option<String>), String> {
+) -> Result<(Bounded<HttpsConnector<Route>>, Option<String>), String> {
     let mut tcp = HttpConnector::new();
     tcp.set_nodelay(true);
     tcp.set_connect_timeout(Some(connect_timeout));
@@ -57,7 +58,43 @@ pub fn connector(
         .https_or_http()
         .enable_http1()
         .wrap_connector(route);
-    Ok((tls, shown))
+    Ok((Bounded { inner: tls, limit: connect_timeout }, shown))
+}
+
+/// A connector whose every connection must be ready within `limit`, or fails with a `TimedOut`
+/// I/O error (which the sender reports as a timeout).
+#[derive(Clone)]
+pub struct Bounded<C> {
+    inner: C,
+    limit: Duration,
+}
+
+impl<C> Service<http::Uri> for Bounded<C>
+where
+    C: Service<http::Uri>,
+    C::Future: Send + 'static,
+    C::Error: Into<BoxError>,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, destination: http::Uri) -> Self::Future {
+        let (connecting, limit) = (self.inner.call(destination), self.limit);
+        Box::pin(async move {
+            match tokio::time::timeout(limit, connecting).await {
+                Ok(connected) => connected.map_err(Into::into),
+                Err(_) => Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no connection within {} s", limit.as_secs_f64()),
+                )) as BoxError),
+            }
+        })
+    }
 }
 
 /// TCP straight to the endpoint, or through a proxy's tunnel.
@@ -135,6 +172,27 @@ mod tests {
         assert_eq!(route_of("http://[::1]:8080", &matcher), Ok(None));
         assert_eq!(route_of("http://localhost:8080", &matcher), Ok(None));
         assert_eq!(route_of("https://connect.eu-west-2.amazonaws.com", &Matcher::builder().build()), Ok(None));
+    }
+
+    #[tokio::test]
+    async fn a_connection_not_ready_in_time_fails_as_a_timeout() {
+        #[derive(Clone)]
+        struct Stalls;
+        impl Service<http::Uri> for Stalls {
+            type Response = ();
+            type Error = std::io::Error;
+            type Future = std::future::Pending<Result<(), std::io::Error>>;
+            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), std::io::Error>> {
+                Poll::Ready(Ok(()))
+            }
+            fn call(&mut self, _: http::Uri) -> Self::Future {
+                std::future::pending()
+            }
+        }
+        let mut bounded = Bounded { inner: Stalls, limit: Duration::from_millis(20) };
+        let error = bounded.call("https://example.com".parse().unwrap()).await.unwrap_err();
+        let io = error.downcast_ref::<std::io::Error>().expect("an I/O error");
+        assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
     }
 
     #[test]
