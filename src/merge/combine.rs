@@ -4,7 +4,8 @@
 //!
 //! Values are compared and chosen as borrowed bytes; only the winners are copied out, once.
 
-use super::encode::{Cursor, Encoded, EncodedKey, KeyNames, contact_hash, piece_text};
+use super::decode::{Cursor, Encoded, piece_text};
+use super::encode::{EncodedKey, KeyNames, contact_hash};
 use super::{Contact, MergeError};
 use crate::input::Location;
 use std::collections::HashMap;

@@ -17,6 +17,7 @@
 //! the last row, and a contact once sent or reported cannot be taken back.
 
 mod combine;
+mod decode;
 mod emit;
 mod encode;
 mod grouped;
@@ -37,7 +38,8 @@ pub use combine::ContactView;
 pub use emit::{Contacts, Strategy};
 
 use crate::input::{Location, Row};
-use encode::{Cursor, Keys, contact_hash};
+use decode::Cursor;
+use encode::{Keys, contact_hash};
 use grouped::{Grouping, Verdict};
 use open::OpenContact;
 use partitioned::{Partitioned, share};

@@ -8,7 +8,8 @@
 //! every file keeps its rows in input order, which is what lets later rows win.
 
 use super::MergeError;
-use super::encode::{Cursor, contact_hash};
+use super::decode::Cursor;
+use super::encode::contact_hash;
 use super::spool::{self, Spool};
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
