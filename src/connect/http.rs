@@ -3,9 +3,9 @@
 //! except one re-sign with refreshed credentials when the service says they expired.
 //!
 //! This hot path uses hyper's pooled client directly ([`super::route`] makes its connections);
-//! reqwest, which wraps the same client, still serves the occasional Service Quotas lookup. On
-//! the end-to-end benchmark's no-quota run reqwest's own layers (URL handling, proxy matching per
-//! request, its service stack) cost about 40% of the client's user CPU (BENCHMARKS.md).
+//! reqwest, which wraps the same client, still serves the occasional Service Quotas lookup. On a
+//! no-quota run reqwest's own layers (URL handling, proxy matching per request, its service
+//! stack) cost about a third of the client's user CPU (BENCHMARKS.md, "Ninth session").
 
 use super::classify::{self, Answer, Attempt};
 use super::credentials::CredentialCache;
