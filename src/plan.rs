@@ -167,7 +167,9 @@ pub fn check_endpoint(endpoint: &str, allow_insecure: bool) -> Result<(), Error>
     }
 }
 
-fn is_loopback(url: &reqwest::Url) -> bool {
+/// Whether `url`'s host is this machine: `localhost` or a loopback address (an IPv4-mapped one is
+/// not taken for one).
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),

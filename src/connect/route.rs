@@ -130,9 +130,9 @@ impl Service<http::Uri> for Route {
     }
 }
 
+/// The rule `--endpoint-url` checks plain http against ([`crate::plan::is_loopback`]).
 fn on_this_machine(uri: &http::Uri) -> bool {
-    let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    reqwest::Url::parse(&uri.to_string()).is_ok_and(|url| crate::plan::is_loopback(&url))
 }
 
 /// A proxy URI as it may be shown: scheme, host and port, never a user or password.

@@ -108,10 +108,9 @@ impl Keys {
     }
 
     /// The first `count` attribute columns of input `input` as an encoded row names them, one
-    /// byte each (`id << 1`, a one-digit number), once each has an id under 32; `None` until then,
-    /// or ever when one
-    /// has a larger id or none (past the limit). A wide row's keys are then written without
-    /// looking up each column.
+    /// byte each (`id << 1`, a one-digit number), once each has an id under 32; `None` until
+    /// then, or ever when one has a larger id or none (past the limit). A wide row's keys are
+    /// then written without looking up each column.
     #[inline]
     pub fn column_tags(&mut self, input: u32, count: usize) -> Option<&[u8]> {
         let input = input as usize;
