@@ -197,11 +197,11 @@ fn put_tagged(tag: u8, text: &[u8], (start, end): (usize, usize), out: &mut Vec<
     let len = end - start;
     match text.get(start..start + SHORT_VALUE) {
         Some(after) if len <= SHORT_VALUE => {
-            let mut block = [0; SHORT_VALUE + 2];
-            block[0] = tag;
-            block[1] = len as u8;
-            block[2..].copy_from_slice(after);
-            out.extend_from_slice(&block);
+            // Straight from the text to the buffer: a block put together on the stack first was
+            // read back before its stores had landed, a stall on every attribute.
+            out.reserve(SHORT_VALUE + 2);
+            out.extend_from_slice(&[tag, len as u8]);
+            out.extend_from_slice(after);
             out.truncate(out.len() - (SHORT_VALUE - len));
         }
         _ => put_attribute(EncodedKey::Id(u32::from(tag >> 1)), &text[start..end], out),
