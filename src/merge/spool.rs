@@ -1,7 +1,7 @@
 //! The merge's temporary files: a private directory (in `--temp-dir`, else the system's) that is
 //! removed when the last handle to it is dropped, holding files of encoded rows that only ever
-//! grow at their end. Each write opens, appends and closes, so no file handle is held between
-//! writes however many partitions there are.
+//! grow at their end. [`Spool::append`] opens, appends and closes; the thread that spills the
+//! partitions writes through an [`Appender`], which keeps its files open between writes.
 //!
 //! Each write is one frame: the length of what was written and the CRC-32 of the length and the
 //! bytes, then the bytes. A frame holds whole rows. Reading checks every frame, so rows that the disk or the file system
@@ -50,17 +50,22 @@ impl Spool {
     /// bytes the file grew by. A full disk is reported here, before anything is sent. (No fsync:
     /// the files die with the run.)
     pub fn append(&self, name: &str, bytes: &[u8]) -> Result<u64, MergeError> {
-        let write = || -> io::Result<()> {
-            let mut file = OpenOptions::new().create(true).append(true).open(self.path(name))?;
-            file.write_all(&frame_header(bytes))?;
-            file.write_all(bytes)
-        };
+        let write = || write_frame(&mut self.open_append(name)?, bytes);
         write().map_err(|source| self.error(source))?;
-        let grew = frame_len(bytes.len());
+        Ok(self.note_written(name, bytes.len()))
+    }
+
+    fn open_append(&self, name: &str) -> io::Result<File> {
+        OpenOptions::new().create(true).append(true).open(self.path(name))
+    }
+
+    /// Counts a frame of `len` bytes appended to the file `name`; returns what the file grew by.
+    fn note_written(&self, name: &str, len: usize) -> u64 {
+        let grew = frame_len(len);
         if let Ok(mut written) = self.written.lock() {
             *written.entry(self.path(name)).or_default() += grew;
         }
-        Ok(grew)
+        grew
     }
 
     /// The bytes written to the file at `path` so far.
@@ -112,6 +117,58 @@ impl Spool {
     pub fn error(&self, source: io::Error) -> MergeError {
         let ours = self.dir.path();
         MergeError::Spill { dir: ours.parent().unwrap_or(ours).to_path_buf(), source }
+    }
+}
+
+/// Appends frames as [`Spool::append`] does, but keeps the files open between writes: opening a
+/// file (created in append mode) took about 34 us on ext4, a third of the spilling thread's time.
+/// At most `limit` files are held. Past that, or when opening fails while some are held (the
+/// process may be out of file descriptors), the held ones are closed first.
+pub struct Appender {
+    spool: Spool,
+    open: HashMap<String, File>,
+    limit: usize,
+}
+
+impl Appender {
+    pub fn new(spool: Spool, limit: usize) -> Appender {
+        Appender { spool, open: HashMap::new(), limit: limit.max(1) }
+    }
+
+    /// [`Spool::append`], through a file kept open.
+    pub fn append(&mut self, name: &str, bytes: &[u8]) -> Result<u64, MergeError> {
+        let written = self.file(name).and_then(|file| write_frame(file, bytes));
+        written.map_err(|source| self.spool.error(source))?;
+        Ok(self.spool.note_written(name, bytes.len()))
+    }
+
+    fn file(&mut self, name: &str) -> io::Result<&mut File> {
+        if !self.open.contains_key(name) {
+            if self.open.len() >= self.limit {
+                self.open.clear();
+            }
+            let file = match self.spool.open_append(name) {
+                Err(_) if !self.open.is_empty() => {
+                    self.open.clear();
+                    self.spool.open_append(name)?
+                }
+                opened => opened?,
+            };
+            self.open.insert(name.to_string(), file);
+        }
+        Ok(self.open.get_mut(name).expect("opened above"))
+    }
+}
+
+/// Writes `bytes` as one frame, header and bytes in one system call where the file takes them.
+fn write_frame(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+    let header = frame_header(bytes);
+    let wrote = file.write_vectored(&[io::IoSlice::new(&header), io::IoSlice::new(bytes)])?;
+    if wrote < FRAME_HEADER {
+        file.write_all(&header[wrote..])?;
+        file.write_all(bytes)
+    } else {
+        file.write_all(&bytes[wrote - FRAME_HEADER..])
     }
 }
 
@@ -262,6 +319,29 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         assert!(spool.read(&path, None).is_err());
         assert!(spool.read(&path, Some((first, second as usize))).is_err());
+    }
+
+    /// Frames appended through an `Appender` holding fewer files than it writes to are the bytes
+    /// `Spool::append` writes, file by file, and count as written.
+    #[test]
+    fn an_appender_writes_what_append_writes_whatever_it_holds_open() {
+        let parent = tempfile::tempdir().unwrap();
+        let (ours, theirs) = (Spool::create(Some(parent.path())).unwrap(), Spool::create(Some(parent.path())).unwrap());
+        let mut appender = Appender::new(ours.clone(), 2);
+        for round in 0..4u8 {
+            for part in ["a", "b", "c", "d", "e"] {
+                let bytes = vec![round; usize::from(round) * 1000 + part.len()];
+                assert_eq!(appender.append(part, &bytes).unwrap(), theirs.append(part, &bytes).unwrap());
+            }
+            assert!(appender.open.len() <= 2);
+        }
+        drop(appender);
+        for part in ["a", "b", "c", "d", "e"] {
+            let (path, expected) = (ours.path(part), std::fs::read(theirs.path(part)).unwrap());
+            assert_eq!(std::fs::read(&path).unwrap(), expected, "{part}");
+            assert_eq!(ours.written(&path), expected.len() as u64);
+            assert_eq!(ours.read(&path, None).unwrap(), theirs.read(&theirs.path(part), None).unwrap());
+        }
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //! anything is sent.
 
 use super::MergeError;
-use super::spool::Spool;
+use super::spool::{Appender, Spool};
+
+/// Files the thread keeps open: one per partition.
+const OPEN_FILES: usize = super::PARTITIONS;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -34,8 +37,9 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("spill".into())
             .spawn(move || {
+                let mut appender = Appender::new(spool, OPEN_FILES);
                 for (name, mut buffer) in queued_buffers {
-                    spool.append(&name, &buffer)?;
+                    appender.append(&name, &buffer)?;
                     if buffer.capacity() <= spare_capacity {
                         buffer.clear();
                         let _ = give_back.try_send(buffer);
