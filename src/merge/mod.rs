@@ -255,13 +255,21 @@ impl Merger {
                 self.scratch.clear();
                 encode::put_contact(&mut self.keys, &row.instance_id, &row.contact_id, &mut self.scratch);
                 let index = (contact_hash(&self.scratch) % PARTITIONS as u64) as usize;
-                let share = share(&self.options, &self.keys);
                 let State::Partitioned(partitioned) = &mut self.state else { unreachable!("matched above") };
-                let buffer = partitioned.room(index, encode::size_hint(row), share, &mut self.spool, &self.options)?;
-                encode::encode_row_of(&self.scratch, row, &mut self.keys, buffer);
+                encode::encode_row_of(&self.scratch, row, &mut self.keys, partitioned.stage());
+                if partitioned.staged_row(index) {
+                    self.place_staged()?;
+                }
                 Ok(())
             }
         }
+    }
+
+    /// Places the rows staged by [`Merger::add`] in their partitions.
+    fn place_staged(&mut self) -> Result<(), MergeError> {
+        let share = share(&self.options, &self.keys);
+        let State::Partitioned(partitioned) = &mut self.state else { return Ok(()) };
+        partitioned.place_staged(share, &mut self.spool, &self.options)
     }
 
     /// Adds one encoded row to its partition.
@@ -322,6 +330,7 @@ impl Merger {
         if let State::Grouped(grouped) = &mut self.state {
             grouped.close_open();
         }
+        self.place_staged()?;
         let strategy = self.strategy();
         let names = self.keys.names();
         // A fold holds at most what one piece per thread could (see `piece_limit`).

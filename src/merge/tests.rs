@@ -415,6 +415,8 @@ fn a_row_larger_than_a_write_buffer_does_not_keep_its_buffer_large() {
     for row in &rows {
         merger.add(row).unwrap();
     }
+    // (Rows are staged before they go to their partitions: all of them there now.)
+    merger.place_staged().unwrap();
     let State::Partitioned(partitioned) = &merger.state else { panic!("these rows are not grouped") };
     assert!(partitioned.spilled);
     assert!(partitioned.buffers.iter().all(|b| b.capacity() <= WRITE_BUFFER), "a buffer stayed large");
