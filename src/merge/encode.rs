@@ -140,6 +140,13 @@ pub fn put_contact(keys: &mut Keys, instance_id: &str, contact_id: &str, out: &m
     put_bytes(contact_id.as_bytes(), out);
 }
 
+/// At least the bytes [`encode`] writes for `row`, without walking its attributes: its values
+/// and spelled-out keys are within the text [`Row::text_len`] counts, and each number takes at
+/// most 10 bytes.
+pub fn size_hint(row: &Row) -> usize {
+    row.instance_id.len() + row.contact_id.len() + row.text_len() + 20 * row.most_attributes() + 64
+}
+
 /// Appends a fragment: the lines, contact and attributes of rows of one contact, merged.
 pub fn encode_fragment<'a>(
     lines: &[Location],

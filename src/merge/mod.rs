@@ -255,6 +255,17 @@ impl Merger {
                 self.scratch.clear();
                 encode::put_contact(&mut self.keys, &row.instance_id, &row.contact_id, &mut self.scratch);
                 let index = (contact_hash(&self.scratch) % PARTITIONS as u64) as usize;
+                let hint = encode::size_hint(row);
+                if hint > partitioned::STAGED {
+                    // A row larger than the stage goes straight to its partition (after the rows
+                    // before it), so it is never held twice.
+                    self.place_staged()?;
+                    let share = share(&self.options, &self.keys);
+                    let State::Partitioned(partitioned) = &mut self.state else { unreachable!("matched above") };
+                    let buffer = partitioned.room(index, hint, share, &mut self.spool, &self.options)?;
+                    encode::encode_row_of(&self.scratch, row, &mut self.keys, buffer);
+                    return Ok(());
+                }
                 let State::Partitioned(partitioned) = &mut self.state else { unreachable!("matched above") };
                 encode::encode_row_of(&self.scratch, row, &mut self.keys, partitioned.stage());
                 if partitioned.staged_row(index) {

@@ -19,9 +19,10 @@ pub struct Partitioned {
     staged_rows: Vec<(u32, u32)>,
 }
 
-/// Rows are staged until they hold this many bytes, then placed in their partitions. (Tests get
-/// a few rows' worth, so their small inputs are placed many times over, as a large one is.)
-const STAGED: usize = if cfg!(test) { 256 } else { 128 << 10 };
+/// Rows are staged until they hold this many bytes, then placed in their partitions; a row that
+/// may be larger skips the stage. (Tests get a few rows' worth, so their small inputs are placed
+/// many times over, as a large one is.)
+pub const STAGED: usize = if cfg!(test) { 1 << 10 } else { 128 << 10 };
 /// Rows ahead of the one placed whose partition's buffer is prefetched.
 const PLACE_AHEAD: usize = 8;
 
