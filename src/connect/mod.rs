@@ -10,6 +10,7 @@ pub mod sign;
 
 use crate::merge::Contact;
 use crate::wire::UpdateContactAttributes;
+use sha2::{Digest, Sha256};
 
 /// The JSON body of one UpdateContactAttributes call for a merged contact.
 pub fn request_body(contact: &Contact) -> Vec<u8> {
@@ -20,6 +21,25 @@ pub fn request_body(contact: &Contact) -> Vec<u8> {
     };
     // Serializing strings and a string map cannot fail.
     serde_json::to_vec(&request).unwrap_or_default()
+}
+
+/// What the journal records of a request body: the first 16 bytes of its SHA-256. Worked out
+/// where the body is built, so the report does not build the body a second time to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestDigest([u8; 16]);
+
+impl RequestDigest {
+    pub fn of(body: &[u8]) -> RequestDigest {
+        let hash = Sha256::digest(body);
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&hash[..16]);
+        RequestDigest(first)
+    }
+
+    /// Lowercase hex, as the journal writes it.
+    pub fn to_hex(self) -> String {
+        hex::encode(self.0)
+    }
 }
 
 /// An error with its causes on one line ("error sending request: connection refused"), and never

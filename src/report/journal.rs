@@ -7,9 +7,9 @@
 //! last line (the crash came mid-write) is ignored on load.
 
 use super::files::{RunDirError, create_private};
+use crate::connect::RequestDigest;
 use crate::send::Failure;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -67,8 +67,7 @@ struct StoredFailure {
 
 /// The digest of one request body: what was (or would be) sent for a contact.
 pub fn digest(body: &[u8]) -> String {
-    let hash = Sha256::digest(body);
-    hex::encode(&hash[..16])
+    RequestDigest::of(body).to_hex()
 }
 
 pub struct Journal {
@@ -264,6 +263,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(JOURNAL_FILE), "").unwrap();
         assert!(matches!(load(dir.path()), Err(LoadError::NoHeader { .. })));
+    }
+
+    /// The journal's digest is what it always was: the first 16 bytes of the body's SHA-256 in
+    /// hex (journals written before keep resuming).
+    #[test]
+    fn the_digest_is_the_first_half_of_the_bodys_sha256() {
+        let body = br#"{"InstanceId":"i","InitialContactId":"c","Attributes":{"A":"1"}}"#;
+        let full = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body));
+        assert_eq!(digest(body), full[..32]);
     }
 
     #[test]
