@@ -44,25 +44,27 @@ pub struct Finished {
     pub attempts: u32,
 }
 
+/// One finished contact's line. Written from borrowed strings (`Entry<&str>`, nothing copied),
+/// read back owned.
 #[derive(Debug, Serialize, Deserialize)]
-struct Entry {
+struct Entry<S = String> {
     /// "updated" or "failed"
-    s: String,
-    d: String,
-    i: String,
-    c: String,
+    s: S,
+    d: S,
+    i: S,
+    c: S,
     #[serde(default)]
     a: u32,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    e: Option<StoredFailure>,
+    e: Option<StoredFailure<S>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct StoredFailure {
-    t: String,
+struct StoredFailure<S = String> {
+    t: S,
     h: Option<u16>,
-    m: String,
-    r: Option<String>,
+    m: S,
+    r: Option<S>,
 }
 
 /// The digest of one request body: what was (or would be) sent for a contact.
@@ -100,14 +102,7 @@ impl Journal {
     }
 
     pub fn updated(&mut self, instance: &str, contact: &str, digest: &str, attempts: u32) -> Result<(), RunDirError> {
-        self.entry(Entry {
-            s: "updated".into(),
-            d: digest.into(),
-            i: instance.into(),
-            c: contact.into(),
-            a: attempts,
-            e: None,
-        })
+        self.entry(Entry { s: "updated", d: digest, i: instance, c: contact, a: attempts, e: None })
     }
 
     pub fn failed(
@@ -119,19 +114,12 @@ impl Journal {
         failure: &Failure,
     ) -> Result<(), RunDirError> {
         let e = StoredFailure {
-            t: failure.error_type.clone(),
+            t: failure.error_type.as_str(),
             h: failure.http_status,
-            m: failure.message.clone(),
-            r: failure.request_id.clone(),
+            m: failure.message.as_str(),
+            r: failure.request_id.as_deref(),
         };
-        self.entry(Entry {
-            s: "failed".into(),
-            d: digest.into(),
-            i: instance.into(),
-            c: contact.into(),
-            a: attempts,
-            e: Some(e),
-        })
+        self.entry(Entry { s: "failed", d: digest, i: instance, c: contact, a: attempts, e: Some(e) })
     }
 
     /// Makes everything written so far durable if a second has passed since the last time.
@@ -149,9 +137,14 @@ impl Journal {
         Ok(())
     }
 
-    fn entry(&mut self, entry: Entry) -> Result<(), RunDirError> {
-        let line = serde_json::to_string(&entry).unwrap_or_default();
-        self.line(&line)?;
+    /// Writes one entry's line straight into the buffer (the bytes `serde_json::to_string`
+    /// would give).
+    fn entry(&mut self, entry: Entry<&str>) -> Result<(), RunDirError> {
+        self.dirty = true;
+        let result = serde_json::to_writer(&mut self.writer, &entry)
+            .map_err(io::Error::from)
+            .and_then(|()| self.writer.write_all(b"\n"));
+        result.map_err(|source| RunDirError::File { path: self.path.clone(), source })?;
         self.sync_if_due()
     }
 
@@ -246,6 +239,32 @@ mod tests {
         assert_eq!((c1.digest.as_str(), &c1.failure, c1.attempts), (digest(b"one").as_str(), &None, 1));
         let c2 = &loaded.finished[&("i".to_string(), "c2".to_string())];
         assert_eq!(c2.failure.as_ref(), Some(&failure));
+    }
+
+    /// The lines as `--resume` and people read them: field names, order and layout.
+    #[test]
+    fn entries_are_written_as_one_compact_json_object_per_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), &header()).unwrap();
+        journal.updated("i-1", "c-1", "0123abcd", 1).unwrap();
+        let failure = Failure {
+            error_type: "ResourceNotFoundException".into(),
+            http_status: Some(404),
+            message: "Contact \"c-2\" not found".into(),
+            request_id: None,
+            permanent: true,
+        };
+        journal.failed("i-1", "c-2", "4567ef01", 3, &failure).unwrap();
+        journal.sync().unwrap();
+        let text = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        let entries: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            entries,
+            [
+                r#"{"s":"updated","d":"0123abcd","i":"i-1","c":"c-1","a":1}"#,
+                r#"{"s":"failed","d":"4567ef01","i":"i-1","c":"c-2","a":3,"e":{"t":"ResourceNotFoundException","h":404,"m":"Contact \"c-2\" not found","r":null}}"#,
+            ]
+        );
     }
 
     #[test]
