@@ -133,7 +133,7 @@ fn next_checked(contacts: &mut Contacts) -> Result<Vec<Result<Contact, Box<Outco
 fn check(contact: Contact) -> Result<Contact, Box<Outcome>> {
     match not_to_send(&ContactView::of(&contact, &mut Vec::new())) {
         None => Ok(contact),
-        Some(status) => Err(Box::new(Outcome { contact, status, attempts: 0 })),
+        Some(status) => Err(Box::new(Outcome::new(contact, status, 0))),
     }
 }
 
@@ -175,7 +175,7 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     let mut to_send = report::plan::ToSend::default();
     let check = |checked: &mut Checked, contact: &ContactView<'_>| match not_to_send(contact) {
         None => checked.to_send.add(contact),
-        Some(status) => checked.rejected.push(Outcome { contact: contact.to_contact(), status, attempts: 0 }),
+        Some(status) => checked.rejected.push(Outcome::new(contact.to_contact(), status, 0)),
     };
     while let Some(pieces) = contacts.next_folded(Checked::default, check)? {
         for piece in pieces {
@@ -411,7 +411,7 @@ fn feed(
             let outcome = match result.map(|contact| finished_before(contact, &before)) {
                 Ok(Ok(contact)) => match contact_tx.blocking_send(contact) {
                     Ok(()) => continue,
-                    Err(unsent) => Outcome { contact: unsent.0, status: Status::Skipped(Skip::Stopped), attempts: 0 },
+                    Err(unsent) => Outcome::new(unsent.0, Status::Skipped(Skip::Stopped), 0),
                 },
                 Ok(Err(done)) | Err(done) => *done,
             };
@@ -431,7 +431,7 @@ fn finished_before(contact: Contact, before: &FinishedBefore) -> Result<Contact,
     match before.get(&(contact.instance_id.clone(), contact.contact_id.clone())) {
         Some(done) if done.digest == journal::digest(&request_body(&contact)) => {
             let status = Status::AlreadyDone(done.failure.clone());
-            Err(Box::new(Outcome { contact, status, attempts: done.attempts }))
+            Err(Box::new(Outcome::new(contact, status, done.attempts)))
         }
         _ => Ok(contact),
     }

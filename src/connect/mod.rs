@@ -10,6 +10,7 @@ pub mod sign;
 
 use crate::merge::Contact;
 use crate::wire::UpdateContactAttributes;
+use sha2::{Digest, Sha256};
 
 /// The JSON body of one UpdateContactAttributes call for a merged contact.
 pub fn request_body(contact: &Contact) -> Vec<u8> {
@@ -20,6 +21,29 @@ pub fn request_body(contact: &Contact) -> Vec<u8> {
     };
     // Serializing strings and a string map cannot fail.
     serde_json::to_vec(&request).unwrap_or_default()
+}
+
+/// What the journal records of a request body: the first 16 bytes of its SHA-256. Worked out
+/// where the body is built, so the report does not build the body a second time to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestDigest([u8; 16]);
+
+impl RequestDigest {
+    pub fn of(body: &[u8]) -> RequestDigest {
+        let hash = Sha256::digest(body);
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&hash[..16]);
+        RequestDigest(first)
+    }
+
+    /// Lowercase hex, as the journal writes it (`hex::encode` collects a `String` a char at a
+    /// time; this writes the digits on the stack and copies them once).
+    pub fn to_hex(self) -> String {
+        let mut text = [0u8; 32];
+        // 16 bytes always fit 32 hex digits, all ASCII.
+        let _ = hex::encode_to_slice(self.0, &mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    }
 }
 
 /// An error with its causes on one line ("error sending request: connection refused"), and never
@@ -41,6 +65,13 @@ pub fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_digest_is_written_as_lowercase_hex() {
+        let digest = RequestDigest::of(b"x");
+        assert_eq!(digest.to_hex(), hex::encode(digest.0));
+        assert_eq!(digest.to_hex(), "2d711642b726b04401627ca9fbac32f5");
+    }
 
     #[test]
     fn body_has_the_three_fields_and_escapes_values() {

@@ -123,11 +123,27 @@ impl Service<http::Uri> for Route {
                 Box::pin(async move { connecting.await.map_err(Into::into) })
             }
             Route::Tunnel(tunnel) => {
-                let connecting = tunnel.call(destination);
+                let connecting = tunnel.call(with_explicit_port(destination));
                 Box::pin(async move { connecting.await.map_err(Into::into) })
             }
         }
     }
+}
+
+/// `destination` with its scheme's default port written out. The tunnel asks the proxy for the
+/// URI's port and takes 443 when it names none, which is wrong for a plain `http://` endpoint.
+fn with_explicit_port(destination: http::Uri) -> http::Uri {
+    let port = match destination.scheme_str() {
+        _ if destination.port().is_some() => return destination,
+        Some("http") => 80,
+        Some("https") => 443,
+        _ => return destination,
+    };
+    let Some(host) = destination.host() else { return destination };
+    let Ok(authority) = format!("{host}:{port}").parse::<http::uri::Authority>() else { return destination };
+    let mut parts = destination.clone().into_parts();
+    parts.authority = Some(authority);
+    http::Uri::from_parts(parts).unwrap_or(destination)
 }
 
 /// The rule `--endpoint-url` checks plain http against ([`crate::plan::is_loopback`]).
@@ -193,6 +209,44 @@ mod tests {
         let error = bounded.call("https://example.com".parse().unwrap()).await.unwrap_err();
         let io = error.downcast_ref::<std::io::Error>().expect("an I/O error");
         assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+    }
+
+    /// What a proxy is asked to CONNECT to for `endpoint` (a proxy on 127.0.0.1 that answers 200
+    /// and reports the request line).
+    async fn connect_line(endpoint: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy: http::Uri = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            while !request.ends_with(b"\r\n\r\n") {
+                let mut byte = [0u8; 1];
+                if socket.read(&mut byte).await.unwrap() == 0 {
+                    break;
+                }
+                request.push(byte[0]);
+            }
+            socket.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.unwrap();
+            String::from_utf8(request).unwrap().lines().next().unwrap_or_default().to_string()
+        });
+        let mut route = Route::Tunnel(Tunnel::new(proxy, HttpConnector::new()));
+        route.call(endpoint.parse().unwrap()).await.unwrap();
+        server.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_tunnel_goes_to_the_schemes_default_port_unless_the_endpoint_names_one() {
+        assert_eq!(
+            connect_line("http://connect.example/contact/attributes").await,
+            "CONNECT connect.example:80 HTTP/1.1"
+        );
+        assert_eq!(
+            connect_line("https://connect.example/contact/attributes").await,
+            "CONNECT connect.example:443 HTTP/1.1"
+        );
+        assert_eq!(connect_line("http://connect.example:8080/x").await, "CONNECT connect.example:8080 HTTP/1.1");
+        assert_eq!(connect_line("http://[2001:db8::1]/x").await, "CONNECT [2001:db8::1]:80 HTTP/1.1");
     }
 
     #[test]

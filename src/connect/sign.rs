@@ -2,16 +2,19 @@
 //! clock, so a test can sign at a vector's time and compare with botocore's signature.
 //!
 //! [`signature_headers`] signs any request through aws-sigv4's `sign`. [`PostSigner`] signs the one
-//! request the sender repeats (a JSON POST to one URL) with aws-sigv4's own key derivation and
-//! signature, but keeps the derived key for the day and writes the canonical request from a
-//! template: `sign` rebuilt both every time, and that was 15% of the client's CPU at full speed.
+//! request the sender repeats (a JSON POST to one URL) with aws-sigv4's own key derivation, but
+//! keeps the derived key for the day and writes the canonical request from a template: `sign`
+//! rebuilt both every time, and that was 15% of the client's CPU at full speed. The day's HMAC is
+//! kept keyed too (its two padded key blocks hashed once, not per request), and every string is
+//! written with `push_str` into a buffer of the right size: `format!` and aws-sigv4's hex
+//! encoding (a `String` collected a char at a time) were most of what was left of signing.
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::sync::RwLock;
 use std::time::{Duration, SystemTime};
 
@@ -56,9 +59,13 @@ struct HexSha256([u8; 64]);
 
 impl HexSha256 {
     fn of(bytes: &[u8]) -> HexSha256 {
+        HexSha256::from_digest(&Sha256::digest(bytes))
+    }
+
+    fn from_digest(digest: &[u8]) -> HexSha256 {
         let mut text = [0u8; 64];
         // 32 bytes always fit 64 hex digits.
-        let _ = hex::encode_to_slice(Sha256::digest(bytes), &mut text);
+        let _ = hex::encode_to_slice(digest, &mut text);
         HexSha256(text)
     }
 
@@ -80,16 +87,19 @@ pub struct PostSigner {
     content_type: &'static str,
     /// `POST\n<path>\n\ncontent-type:<type>\nhost:<host>\nx-amz-date:` (the date follows).
     canonical_head: String,
+    /// `/<region>/<service>/aws4_request`: the credential scope after its date.
+    scope_tail: String,
     /// `None` when the template differs from aws-sigv4: every request goes through `sign`.
     template_ok: bool,
     key: RwLock<Option<DayKey>>,
 }
 
-/// A derived signing key and what it was derived from. Holds the secret: never printed.
+/// A derived signing key, as the HMAC keyed with it, and what it was derived from. Holds the
+/// secret: never printed.
 struct DayKey {
     secret: String,
     date: [u8; 8],
-    key: Vec<u8>,
+    mac: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for PostSigner {
@@ -121,6 +131,7 @@ impl PostSigner {
             region: region.to_string(),
             service: service.to_string(),
             content_type,
+            scope_tail: format!("/{region}/{service}/aws4_request"),
             template_ok: canonical_head.is_some(),
             canonical_head: canonical_head.unwrap_or_default(),
             key: RwLock::new(None),
@@ -147,55 +158,86 @@ impl PostSigner {
         if token.is_some_and(|t| http::HeaderValue::from_str(t).is_err()) {
             return Err(SignError("the session token is not a valid header value".into()));
         }
-        let date_time = amz_date_time(time);
+        let stamp = AmzDateTime::of(time);
+        let date_time = stamp.as_str();
         let date = &date_time[..8];
-        let scope = format!("{date}/{}/{}/aws4_request", self.region, self.service);
         let signed_headers = if token.is_some() {
             "content-type;host;x-amz-date;x-amz-security-token"
         } else {
             "content-type;host;x-amz-date"
         };
-        let mut canonical = String::with_capacity(self.canonical_head.len() + 256);
-        canonical.push_str(&self.canonical_head);
-        canonical.push_str(&date_time);
+        let token_len = token.map_or(0, |t| t.len() + 22);
+        let mut canonical = String::with_capacity(self.canonical_head.len() + token_len + 160);
+        for part in [&self.canonical_head, date_time] {
+            canonical.push_str(part);
+        }
         if let Some(token) = token {
             canonical.push_str("\nx-amz-security-token:");
             canonical.push_str(token);
         }
-        let _ = write!(canonical, "\n\n{signed_headers}\n{}", HexSha256::of(body).as_str());
-        let string_to_sign =
-            format!("{ALGORITHM}\n{date_time}\n{scope}\n{}", HexSha256::of(canonical.as_bytes()).as_str());
-        let signature = self.with_key(credentials.secret_access_key(), time, date, |key| {
-            v4::calculate_signature(key, string_to_sign.as_bytes())
-        });
-        let authorization = format!(
-            "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-            credentials.access_key_id()
-        );
-        let mut headers = vec![("x-amz-date", date_time), ("authorization", authorization)];
+        for part in ["\n\n", signed_headers, "\n", HexSha256::of(body).as_str()] {
+            canonical.push_str(part);
+        }
+        let mut string_to_sign = String::with_capacity(ALGORITHM.len() + self.scope_tail.len() + 96);
+        let canonical_hash = HexSha256::of(canonical.as_bytes());
+        for part in [ALGORITHM, "\n", date_time, "\n", date, &self.scope_tail, "\n", canonical_hash.as_str()] {
+            string_to_sign.push_str(part);
+        }
+        let signature = self.with_key(credentials.secret_access_key(), time, date, |mac| {
+            let mut mac = mac.clone();
+            mac.update(string_to_sign.as_bytes());
+            HexSha256::from_digest(&mac.finalize().into_bytes())
+        })?;
+        let access_key = credentials.access_key_id();
+        let mut authorization = String::with_capacity(access_key.len() + self.scope_tail.len() + 200);
+        for part in [
+            ALGORITHM,
+            " Credential=",
+            access_key,
+            "/",
+            date,
+            &self.scope_tail,
+            ", SignedHeaders=",
+            signed_headers,
+            ", Signature=",
+            signature.as_str(),
+        ] {
+            authorization.push_str(part);
+        }
+        let mut headers = Vec::with_capacity(3);
+        headers.push(("x-amz-date", date_time.to_string()));
+        headers.push(("authorization", authorization));
         if let Some(token) = token {
             headers.push(("x-amz-security-token", token.to_string()));
         }
         Ok(headers)
     }
 
-    /// Runs `f` with the signing key for `secret` on `date`, derived (by aws-sigv4) only when the
-    /// secret or the date changed since the last call.
-    fn with_key<T>(&self, secret: &str, time: SystemTime, date: &str, f: impl FnOnce(&[u8]) -> T) -> T {
+    /// Runs `f` with the HMAC keyed with the signing key for `secret` on `date`, the key derived
+    /// (by aws-sigv4) only when the secret or the date changed since the last call.
+    fn with_key<T>(
+        &self,
+        secret: &str,
+        time: SystemTime,
+        date: &str,
+        f: impl FnOnce(&Hmac<Sha256>) -> T,
+    ) -> Result<T, SignError> {
         let date: [u8; 8] = date.as_bytes().try_into().unwrap_or_default();
         if let Ok(cached) = self.key.read()
             && let Some(day) = cached.as_ref()
             && day.date == date
             && day.secret == secret
         {
-            return f(&day.key);
+            return Ok(f(&day.mac));
         }
-        let key = v4::generate_signing_key(secret, time, &self.region, &self.service).as_ref().to_vec();
-        let out = f(&key);
+        let key = v4::generate_signing_key(secret, time, &self.region, &self.service);
+        // HMAC takes a key of any length: no error comes back in practice.
+        let mac = Hmac::<Sha256>::new_from_slice(key.as_ref()).map_err(|e| SignError(e.to_string()))?;
+        let out = f(&mac);
         if let Ok(mut cached) = self.key.write() {
-            *cached = Some(DayKey { secret: secret.to_string(), date, key });
+            *cached = Some(DayKey { secret: secret.to_string(), date, mac });
         }
-        out
+        Ok(out)
     }
 
     /// Whether the template signs exactly as aws-sigv4's `sign` does for this URL (checked with
@@ -219,21 +261,34 @@ impl PostSigner {
     }
 }
 
-/// `20261125T031500Z` (UTC, seconds truncated as aws-sigv4 does).
-fn amz_date_time(time: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(time);
-    let mut text = String::with_capacity(16);
-    let _ = write!(
-        text,
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    text
+/// `20261125T031500Z` (UTC, seconds truncated as aws-sigv4 does), on the stack.
+struct AmzDateTime([u8; 16]);
+
+impl AmzDateTime {
+    fn of(time: SystemTime) -> AmzDateTime {
+        let t = time::OffsetDateTime::from(time);
+        let mut text = *b"00000000T000000Z";
+        // Years past 9999 keep their last four digits; SigV4 dates have four.
+        let fields = [
+            (0, 4, t.year().rem_euclid(10_000) as u32),
+            (4, 2, u32::from(u8::from(t.month()))),
+            (6, 2, u32::from(t.day())),
+            (9, 2, u32::from(t.hour())),
+            (11, 2, u32::from(t.minute())),
+            (13, 2, u32::from(t.second())),
+        ];
+        for (start, width, mut value) in fields {
+            for digit in text[start..start + width].iter_mut().rev() {
+                *digit = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        AmzDateTime(text)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -369,6 +424,16 @@ mod tests {
         let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
         let c = Credentials::new("AKID", "secret", None, None, "t");
         assert_eq!(signer.sign(&c, b"{}", time).unwrap(), general(url, &c, b"{}", time));
+    }
+
+    #[test]
+    fn the_date_is_written_as_aws_sigv4_writes_it() {
+        let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        for seconds in [0, 951_782_400, 1_790_000_000, 1_790_000_059, 4_102_444_799, 253_402_300_799] {
+            let time = SystemTime::UNIX_EPOCH + Duration::from_secs(seconds);
+            let expected = time::OffsetDateTime::from(time).format(&format).unwrap();
+            assert_eq!(AmzDateTime::of(time).as_str(), expected, "{seconds}");
+        }
     }
 
     #[test]

@@ -251,7 +251,7 @@ connect_attrs_last_write_timestamp_seconds 1764040501
         use crate::send::Skip;
         let mut file = MetricsFile::new(None);
         let at = UNIX_EPOCH + Duration::from_secs(100);
-        let outcome = |status| Outcome { contact: Contact::default(), status, attempts: 1 };
+        let outcome = |status| Outcome::new(Contact::default(), status, 1);
         file.observe(&outcome(Status::Skipped(Skip::Stopped)), at);
         assert_eq!(file.last_success(), None);
         file.observe(&outcome(Status::Updated), at);

@@ -129,11 +129,16 @@ impl Report {
         Ok(())
     }
 
-    /// Records a contact finished in this session (updated, or refused for good) in the journal.
+    /// Records a contact finished in this session (updated, or refused for good) in the journal,
+    /// with the digest of the body the sender built (the body is built again only for an
+    /// outcome that came without one).
     fn journal(&mut self, outcome: &Outcome) -> Result<(), RunDirError> {
         let Some(journal) = self.journal.as_mut() else { return Ok(()) };
         let contact = &outcome.contact;
-        let digest = || journal::digest(&crate::connect::request_body(contact));
+        let digest = || match outcome.digest {
+            Some(digest) => digest.to_hex(),
+            None => journal::digest(&crate::connect::request_body(contact)),
+        };
         match &outcome.status {
             Status::Updated => journal.updated(&contact.instance_id, &contact.contact_id, &digest(), outcome.attempts),
             Status::Failed(failure) if failure.permanent => {

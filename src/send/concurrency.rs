@@ -111,9 +111,12 @@ impl Limit {
     }
 }
 
-/// The lowest value over the current window and the one before it.
+/// The lowest value over the current window and the one before it. Windows follow each other
+/// back to back from the first sample, so nothing older than two windows counts, however long
+/// the gap before the next sample (no success for a while: everything in backoff).
 #[derive(Debug, Default)]
 struct WindowedMin {
+    /// When the current window began.
     started: Option<Instant>,
     current: Option<Duration>,
     previous: Option<Duration>,
@@ -123,9 +126,16 @@ impl WindowedMin {
     fn update(&mut self, sample: Duration, now: Instant) -> Duration {
         match self.started {
             Some(started) if now.saturating_duration_since(started) < FLOOR_WINDOW => {}
+            // The next window: the current one becomes the previous.
+            Some(started) if now.saturating_duration_since(started) < 2 * FLOOR_WINDOW => {
+                self.started = Some(started + FLOOR_WINDOW);
+                self.previous = self.current.take();
+            }
+            // The first sample, or both windows are over: start afresh.
             _ => {
                 self.started = Some(now);
-                self.previous = self.current.take();
+                self.previous = None;
+                self.current = None;
             }
         }
         let current = self.current.map_or(sample, |c| c.min(sample));
@@ -261,6 +271,27 @@ mod tests {
         // then it grows again.
         answers_every(&mut limit, None, 20 * MS, 400, later, 100 * MS);
         assert!(limit.target(None) > START_LIMIT, "{}", limit.target(None));
+    }
+
+    /// Nothing older than two windows (20 s) counts, even when no sample came for longer than
+    /// that (everything in backoff): the old floor does not survive one more window.
+    #[test]
+    fn the_floor_forgets_samples_older_than_two_windows_after_a_silence() {
+        let mut floor = WindowedMin::default();
+        let start = Instant::now();
+        assert_eq!(floor.update(Duration::from_micros(200), start), Duration::from_micros(200));
+        assert_eq!(floor.update(20 * MS, start + Duration::from_secs(25)), 20 * MS);
+    }
+
+    /// Windows follow each other back to back: a sample counts for 10 to 20 s, whenever the
+    /// samples after it came.
+    #[test]
+    fn a_sample_counts_for_two_windows_at_most() {
+        let mut floor = WindowedMin::default();
+        let start = Instant::now();
+        floor.update(Duration::from_micros(200), start);
+        assert_eq!(floor.update(20 * MS, start + Duration::from_secs(15)), Duration::from_micros(200));
+        assert_eq!(floor.update(20 * MS, start + Duration::from_secs(21)), 20 * MS);
     }
 
     #[test]

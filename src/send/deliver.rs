@@ -5,7 +5,7 @@
 use super::stop::StopReason;
 use super::{Context, Failure, Outcome, Sender, Skip, Status};
 use crate::connect::classify::{Attempt, Class, Fatal, classify};
-use crate::connect::request_body;
+use crate::connect::{RequestDigest, request_body};
 use crate::merge::Contact;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
@@ -23,12 +23,20 @@ pub(super) struct InstanceHealth {
 
 pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -> Outcome {
     let body = Bytes::from(request_body(&contact));
+    let digest = RequestDigest::of(&body);
+    let mut outcome = attempts(contact, body, context).await;
+    outcome.digest = Some(digest);
+    outcome
+}
+
+/// Sends `body` as often as it takes; the outcome without its digest.
+async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>) -> Outcome {
     let mut sent = 0u32;
     let mut counted = 0u32;
     loop {
         // Stopped: no new attempt. The contact goes to the retry file; a resume sends it.
         if context.stop.is_stopped() {
-            return Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: sent };
+            return Outcome::new(contact, Status::Skipped(Skip::Stopped), sent);
         }
         tokio::select! {
             _ = context.rate.acquire() => {}
@@ -42,7 +50,7 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
         let attempt = tokio::select! {
             attempt = context.sender.send(body.clone()) => attempt,
             _ = context.stop.aborted() => {
-                return Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: sent + 1 };
+                return Outcome::new(contact, Status::Skipped(Skip::Stopped), sent + 1);
             }
         };
         let latency = started.elapsed();
@@ -55,7 +63,7 @@ pub(super) async fn deliver<S: Sender>(contact: Contact, context: &Context<S>) -
                 context.record_latency(latency);
                 context.budget.on_success();
                 note_instance(context, &contact.instance_id, true);
-                return Outcome { contact, status: Status::Updated, attempts: sent };
+                return Outcome::new(contact, Status::Updated, sent);
             }
             Class::Throttled => {
                 context.counters.throttled.fetch_add(1, Ordering::Relaxed);
@@ -120,7 +128,7 @@ fn note_instance<S>(context: &Context<S>, instance: &str, success: bool) -> bool
 }
 
 fn failed(contact: Contact, attempt: &Attempt, sent: u32) -> Outcome {
-    Outcome { contact, status: Status::Failed(failure(attempt)), attempts: sent }
+    Outcome::new(contact, Status::Failed(failure(attempt)), sent)
 }
 
 pub(super) fn failure(attempt: &Attempt) -> Failure {

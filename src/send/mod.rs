@@ -160,7 +160,7 @@ async fn start<S: Sender>(
 ) {
     context.wait_for_slot().await;
     if context.stop.is_stopped() {
-        let _ = outcomes.send(Outcome { contact, status: Status::Skipped(Skip::Stopped), attempts: 0 });
+        let _ = outcomes.send(Outcome::new(contact, Status::Skipped(Skip::Stopped), 0));
         return;
     }
     context.counters.in_flight.fetch_add(1, Ordering::AcqRel);

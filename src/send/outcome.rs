@@ -1,5 +1,6 @@
 //! What happened to each contact: the one record the report needs to write every output file.
 
+use crate::connect::RequestDigest;
 use crate::merge::Contact;
 use crate::validate::Invalid;
 
@@ -9,6 +10,9 @@ pub struct Outcome {
     pub status: Status,
     /// Requests sent for this contact, throttled ones included.
     pub attempts: u32,
+    /// The digest of the request body built for this contact, if the sender built one (the
+    /// journal records it).
+    pub digest: Option<RequestDigest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +49,11 @@ pub struct Failure {
 }
 
 impl Outcome {
+    /// An outcome for which no request body was built.
+    pub fn new(contact: Contact, status: Status, attempts: u32) -> Outcome {
+        Outcome { contact, status, attempts, digest: None }
+    }
+
     /// Whether the contact belongs in the retry file (it was valid and is not updated).
     pub fn retryable(&self) -> bool {
         matches!(self.status, Status::Failed(_) | Status::Skipped(Skip::Stopped) | Status::AlreadyDone(Some(_)))
