@@ -365,7 +365,9 @@ impl Merger {
                 Some(spool) if partitioned.spilled => {
                     partitioned.write_out(&spool)?;
                     let paths =
-                        (0..PARTITIONS).map(|i| spool.path(&partition_name(i))).filter(|p| p.exists()).collect();
+                        // Every file something was written to: one gone since is an error when it
+                        // is read, not a partition skipped.
+                        (0..PARTITIONS).map(|i| spool.path(&partition_name(i))).filter(|p| spool.written(p) > 0).collect();
                     let paths = split::split_large(&spool, paths, piece_limit(&self.options))?;
                     Ok(Contacts::partition_files(spool, paths, names, set, strategy))
                 }

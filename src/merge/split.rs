@@ -94,7 +94,7 @@ fn split(spool: &Spool, path: &Path, level: u32, fan_out: usize) -> Result<Split
             spool.append(&part_name(index), buffer)?;
         }
         let part = spool.path(&part_name(index));
-        if part.exists() {
+        if spool.written(&part) > 0 {
             parts.push(part);
         }
     }

@@ -163,7 +163,12 @@ impl Appender {
 /// Writes `bytes` as one frame, header and bytes in one system call where the file takes them.
 fn write_frame(file: &mut File, bytes: &[u8]) -> io::Result<()> {
     let header = frame_header(bytes);
-    let wrote = file.write_vectored(&[io::IoSlice::new(&header), io::IoSlice::new(bytes)])?;
+    let wrote = loop {
+        match file.write_vectored(&[io::IoSlice::new(&header), io::IoSlice::new(bytes)]) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            wrote => break wrote?,
+        }
+    };
     if wrote < FRAME_HEADER {
         file.write_all(&header[wrote..])?;
         file.write_all(bytes)
