@@ -9,11 +9,33 @@
 
 use super::MergeError;
 use super::spool::{Appender, Spool};
-
-/// Files the thread keeps open: one per partition.
-const OPEN_FILES: usize = super::PARTITIONS;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+
+/// Files the thread keeps open: one per partition, or a quarter of the process's limit on open
+/// files if that is fewer (macOS allows 256 by default, and the rest of the run opens files too).
+fn open_files(descriptor_limit: u64) -> usize {
+    usize::try_from(descriptor_limit / 4).unwrap_or(usize::MAX).clamp(1, super::PARTITIONS)
+}
+
+/// The process's soft limit on open files.
+#[cfg(unix)]
+fn descriptor_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `getrlimit` writes one `rlimit` through the pointer, which points to one.
+    match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } {
+        // (`rlim_t` is `u64` on Linux and macOS, not on every Unix.)
+        #[allow(clippy::unnecessary_cast)]
+        0 => limit.rlim_cur as u64,
+        _ => 256,
+    }
+}
+
+#[cfg(not(unix))]
+fn descriptor_limit() -> u64 {
+    // Windows: thousands of handles; the C runtime's 512 does not apply to `std::fs::File`.
+    1 << 13
+}
 
 pub struct Writer {
     /// What errors of the thread itself (not of a write) name: the spool's directory.
@@ -37,7 +59,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("spill".into())
             .spawn(move || {
-                let mut appender = Appender::new(spool, OPEN_FILES);
+                let mut appender = Appender::new(spool, open_files(descriptor_limit()));
                 for (name, mut buffer) in queued_buffers {
                     appender.append(&name, &buffer)?;
                     if buffer.capacity() <= spare_capacity {
@@ -84,5 +106,19 @@ impl Drop for Writer {
     // written, and the thread's copy of the spool is gone before the directory's removal is due.
     fn drop(&mut self) {
         let _ = self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_held_open_are_a_quarter_of_the_limit_at_most() {
+        assert_eq!(open_files(1024), super::super::PARTITIONS);
+        assert_eq!(open_files(256), 64);
+        assert_eq!(open_files(3), 1);
+        assert_eq!(open_files(u64::MAX), super::super::PARTITIONS);
+        assert!(open_files(descriptor_limit()) >= 1);
     }
 }
