@@ -140,17 +140,18 @@ impl Journal {
     /// Writes one entry's line straight into the buffer (the bytes `serde_json::to_string`
     /// would give).
     fn entry(&mut self, entry: Entry<&str>) -> Result<(), RunDirError> {
-        self.dirty = true;
-        let result = serde_json::to_writer(&mut self.writer, &entry)
-            .map_err(io::Error::from)
-            .and_then(|()| self.writer.write_all(b"\n"));
-        result.map_err(|source| RunDirError::File { path: self.path.clone(), source })?;
+        self.write_line(|writer| serde_json::to_writer(writer, &entry).map_err(io::Error::from))?;
         self.sync_if_due()
     }
 
     fn line(&mut self, line: &str) -> Result<(), RunDirError> {
+        self.write_line(|writer| writer.write_all(line.as_bytes()))
+    }
+
+    /// Writes what `write` writes, then a newline.
+    fn write_line(&mut self, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> Result<(), RunDirError> {
         self.dirty = true;
-        let result = self.writer.write_all(line.as_bytes()).and_then(|_| self.writer.write_all(b"\n"));
+        let result = write(&mut self.writer).and_then(|()| self.writer.write_all(b"\n"));
         result.map_err(|source| RunDirError::File { path: self.path.clone(), source })
     }
 }
