@@ -2,35 +2,40 @@
 //! HTTP/1.1 connections. Answers are turned into [`Attempt`]s; nothing here decides to retry,
 //! except one re-sign with refreshed credentials when the service says they expired.
 //!
-//! This hot path uses hyper's pooled client directly ([`super::route`] makes its connections);
-//! reqwest, which wraps the same client, still serves the occasional Service Quotas lookup. On a
-//! no-quota run reqwest's own layers (URL handling, proxy matching per request, its service
-//! stack) cost about a third of the client's user CPU (BENCHMARKS.md, "Ninth session").
+//! This hot path uses hyper's HTTP/1.1 connections directly, kept in [`super::pool`] and made by
+//! [`super::route`]; reqwest still serves the occasional Service Quotas lookup. On a no-quota run
+//! reqwest's own layers (URL handling, proxy matching per request, its service stack) cost about
+//! a third of the client's user CPU (BENCHMARKS.md, "Ninth session"), and hyper's pooled client
+//! much of the rest ("Eleventh session").
 
 use super::classify::{self, Answer, Attempt};
 use super::credentials::CredentialCache;
+use super::pool::Connections;
 use super::sign::PostSigner;
 use crate::wire::{SIGNING_NAME, UPDATE_CONTACT_ATTRIBUTES_PATH};
 use aws_credential_types::Credentials;
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
+use http_body_util::Full;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 const CONTENT_TYPE: &str = "application/json";
+/// How long a connection may sit idle and still be used: less than the minute after which AWS's
+/// front ends close idle connections.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the HTTP client: {0}")]
 pub struct HttpSenderError(String);
 
 pub struct HttpSender {
-    client: Client<super::route::Bounded<hyper_rustls::HttpsConnector<super::route::Route>>, Full<Bytes>>,
+    connections: Connections,
     url: String,
-    uri: http::Uri,
+    /// The path, as the request line names it (the connection already goes to the host).
+    path: http::Uri,
+    host: HeaderValue,
     /// The whole exchange, from asking for a connection to the answer's last byte.
     timeout: Duration,
     signer: PostSigner,
@@ -54,14 +59,15 @@ impl HttpSender {
         if let Some(proxy) = proxy {
             tracing::info!(%proxy, "sending through the proxy the environment names");
         }
+        // The Host that is signed: the URL's authority, with the default port already dropped.
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+        let host = HeaderValue::from_str(authority).map_err(|e| HttpSenderError(format!("endpoint {raw}: {e}")))?;
+        let path = http::Uri::from_static(UPDATE_CONTACT_ATTRIBUTES_PATH);
         // No retries of its own (deliver retries, with backoff) and no redirects (a redirect
-        // could not carry the signature anyway): hyper's client does neither.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(50))
-            .pool_timer(TokioTimer::new())
-            .build(connector);
+        // could not carry the signature anyway).
+        let connections = Connections::new(connector, uri, IDLE_TIMEOUT);
         let signer = PostSigner::new(&url, region, SIGNING_NAME, CONTENT_TYPE);
-        Ok(HttpSender { client, url, uri, timeout, signer, credentials })
+        Ok(HttpSender { connections, url, path, host, timeout, signer, credentials })
     }
 
     /// One UpdateContactAttributes call (plus one re-sign if the credentials had expired).
@@ -89,8 +95,9 @@ impl HttpSender {
         tracing::trace!(url = %self.url, headers = %Redacted(&signed), bytes = body.len(), "POST");
         let mut request = http::Request::new(Full::new(body));
         *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = self.uri.clone();
+        *request.uri_mut() = self.path.clone();
         let headers = request.headers_mut();
+        headers.insert(header::HOST, self.host.clone());
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         for (name, value) in signed {
             // Static lowercase names; the values are ASCII (the signer checks the session token).
@@ -99,17 +106,14 @@ impl HttpSender {
                 Err(_) => return credentials_attempt(format!("the signed {name} header is not a valid header value")),
             };
         }
-        let exchange = async {
-            let (parts, body) = self.client.request(request).await?.into_parts();
-            let body = body.collect().await.map(|body| body.to_bytes()).unwrap_or_default();
-            Ok::<_, hyper_util::client::legacy::Error>((parts, body))
-        };
-        match tokio::time::timeout(self.timeout, exchange).await {
+        match tokio::time::timeout(self.timeout, self.connections.exchange(request)).await {
             Ok(Ok((parts, body))) => {
                 let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
                 Attempt::Answered(classify::answer(parts.status.as_u16(), header, &body))
             }
-            Ok(Err(error)) => Attempt::Transport { timeout: timed_out(&error), message: super::describe_error(&error) },
+            Ok(Err(error)) => {
+                Attempt::Transport { timeout: timed_out(&*error), message: super::describe_error(&*error) }
+            }
             Err(_) => Attempt::Transport {
                 timeout: true,
                 message: format!("no answer within {} s (--timeout)", self.timeout.as_secs_f64()),

@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod credentials;
 pub mod http;
+pub mod pool;
 pub mod quotas;
 pub mod route;
 pub mod sign;
