@@ -66,7 +66,8 @@ impl Connections {
         loop {
             let (mut connection, reused) = match self.checkout() {
                 Some(connection) => (connection, true),
-                None => (self.connect().await?, false),
+                // Boxed: connecting is rare, and its future would make every exchange's larger.
+                None => (Box::pin(self.connect()).await?, false),
             };
             match connection.exchange(request).await {
                 Ok(answer) => {

@@ -47,8 +47,10 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
         }
         let started = Instant::now();
         // An attempt under way finishes unless the run is aborted (grace over, second signal).
+        // The send is boxed: its future is most of a contact's task, which tokio copies a few
+        // times as it starts one (callgrind: 1.5K instructions a request less).
         let attempt = tokio::select! {
-            attempt = context.sender.send(body.clone()) => attempt,
+            attempt = Box::pin(context.sender.send(body.clone())) => attempt,
             _ = context.stop.aborted() => {
                 return Outcome::new(contact, Status::Skipped(Skip::Stopped), sent + 1);
             }
