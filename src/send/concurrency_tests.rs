@@ -1,0 +1,158 @@
+//! Unit tests of `auto`'s in-flight target, one per behaviour.
+
+use super::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Feeds `n` answers of `latency`, `step` apart, each with as many in flight as the target
+/// allows; returns the time of the last.
+fn answers_every(
+    limit: &mut Limit,
+    rate: Option<f64>,
+    latency: Duration,
+    n: usize,
+    start: Instant,
+    step: Duration,
+) -> Instant {
+    let mut now = start;
+    for _ in 0..n {
+        now += step;
+        let in_flight = limit.target(rate);
+        limit.on_answer(latency, in_flight, now);
+    }
+    now
+}
+
+fn answers(limit: &mut Limit, rate: Option<f64>, latency: Duration, n: usize, start: Instant) -> Instant {
+    answers_every(limit, rate, latency, n, start, MS)
+}
+
+#[test]
+fn a_far_endpoint_gets_what_littles_law_asks_for() {
+    let mut limit = Limit::default();
+    answers(&mut limit, Some(100.0), 300 * MS, 500, Instant::now());
+    // 100/s at 300 ms: 30 in flight, with half again for headroom.
+    assert_eq!(limit.target(Some(100.0)), 47);
+    // The queue bound stays just above what is used.
+    assert_eq!(limit.target(None), 49);
+}
+
+#[test]
+fn far_and_fast_grows_up_to_the_cap_and_no_further() {
+    let mut limit = Limit::default();
+    answers(&mut limit, Some(5_000.0), 80 * MS, 1_000, Instant::now());
+    assert_eq!(limit.target(Some(5_000.0)), AUTO_CAP);
+}
+
+#[test]
+fn a_queueing_server_gets_fewer_requests_down_to_the_floor() {
+    let mut limit = Limit::default();
+    let start = Instant::now();
+    // Unloaded, answers take 200 us; then a queue builds and they take 5 ms.
+    let now = answers(&mut limit, None, Duration::from_micros(200), 64, start);
+    let before = limit.target(None);
+    answers(&mut limit, None, 5 * MS, 500, now);
+    assert!(before > START_LIMIT, "{before}");
+    assert_eq!(limit.target(None), FLOOR_LIMIT);
+}
+
+#[test]
+fn jitter_on_a_fast_route_is_not_a_queue() {
+    let mut limit = Limit::default();
+    let mut now = Instant::now();
+    // 300 us to 1.1 ms: twice the floor plus the slack is 1.6 ms.
+    for i in 0..2_000u64 {
+        now += MS;
+        let latency = Duration::from_micros(300 + (i * 7919) % 800);
+        limit.on_answer(latency, limit.target(None), now);
+    }
+    assert_eq!(limit.target(None), AUTO_CAP);
+}
+
+/// Latencies that only look like a queue to a plain minimum: a long tail, and a few answers
+/// far faster than the rest. At 500/s both need far more than four in flight.
+#[test]
+fn a_jittery_or_long_tailed_route_is_not_a_queue() {
+    let mut seed = 12345u64;
+    let mut uniform = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut long_tailed = Limit::default();
+    let mut few_fast = Limit::default();
+    let mut wide = Limit::default();
+    let mut now = Instant::now();
+    for i in 0..5_000 {
+        now += MS;
+        // 10 ms plus a log-normal part (median 20 ms), as API latencies often look.
+        let normal = (-2.0 * uniform().max(1e-12).ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
+        let tail = Duration::from_secs_f64(0.010 + 0.020 * (0.5 * normal).exp());
+        long_tailed.on_answer(tail, long_tailed.target(Some(500.0)), now);
+        // 2% of answers at 4 ms, the rest 30 to 40 ms.
+        let fast = if i % 50 == 0 { 4 * MS } else { Duration::from_secs_f64(0.030 + 0.010 * uniform()) };
+        few_fast.on_answer(fast, few_fast.target(Some(500.0)), now);
+        // 50 ms plus up to 150 ms.
+        let spread = Duration::from_secs_f64(0.050 + 0.150 * uniform());
+        wide.on_answer(spread, wide.target(Some(100.0)), now);
+    }
+    // Little's law with headroom: 500/s x ~33 ms x 1.5, 500/s x ~35 ms x 1.5, 100/s x 125 ms x 1.5.
+    assert!(long_tailed.target(Some(500.0)) > 20, "{:?}", long_tailed);
+    assert!(few_fast.target(Some(500.0)) > 20, "{:?}", few_fast);
+    assert!(wide.target(Some(100.0)) > 15, "{:?}", wide);
+}
+
+#[test]
+fn without_answers_at_the_limit_the_bound_does_not_grow() {
+    let mut limit = Limit::default();
+    let mut now = Instant::now();
+    for _ in 0..1_000 {
+        now += MS;
+        limit.on_answer(MS, 3, now);
+    }
+    assert_eq!(limit.target(None), START_LIMIT);
+}
+
+#[test]
+fn a_slower_route_is_learned_after_two_windows() {
+    let mut limit = Limit::default();
+    let start = Instant::now();
+    answers(&mut limit, None, Duration::from_micros(200), 64, start);
+    // From now on every answer takes 20 ms: at first that reads as a queue (cut once per
+    // round trip: answers 5 ms apart, 1.5 s of them)...
+    let later = answers_every(&mut limit, None, 20 * MS, 300, start + MS * 100, 5 * MS);
+    assert_eq!(limit.target(None), FLOOR_LIMIT);
+    // ...until the 200 us floor has aged out of both windows (answers every 100 ms for 40 s):
+    // then it grows again.
+    answers_every(&mut limit, None, 20 * MS, 400, later, 100 * MS);
+    assert!(limit.target(None) > START_LIMIT, "{}", limit.target(None));
+}
+
+/// Nothing older than two windows (20 s) counts, even when no sample came for longer than
+/// that (everything in backoff): the old floor does not survive one more window.
+#[test]
+fn the_floor_forgets_samples_older_than_two_windows_after_a_silence() {
+    let mut floor = WindowedMin::default();
+    let start = Instant::now();
+    assert_eq!(floor.update(Duration::from_micros(200), start), Duration::from_micros(200));
+    assert_eq!(floor.update(20 * MS, start + Duration::from_secs(25)), 20 * MS);
+}
+
+/// Windows follow each other back to back: a sample counts for 10 to 20 s, whenever the
+/// samples after it came.
+#[test]
+fn a_sample_counts_for_two_windows_at_most() {
+    let mut floor = WindowedMin::default();
+    let start = Instant::now();
+    floor.update(Duration::from_micros(200), start);
+    assert_eq!(floor.update(20 * MS, start + Duration::from_secs(15)), Duration::from_micros(200));
+    assert_eq!(floor.update(20 * MS, start + Duration::from_secs(21)), 20 * MS);
+}
+
+#[test]
+fn before_any_answer_the_target_assumes_a_short_latency() {
+    let limit = Limit::default();
+    // 50/s at the assumed 20 ms: 1.5 in flight, with headroom 2 + 2.
+    assert_eq!(limit.target(Some(50.0)), 4);
+    assert_eq!(limit.target(Some(0.1)), 3);
+    assert_eq!(limit.target(None), START_LIMIT);
+}
