@@ -3,13 +3,26 @@
 //!
 //! Little's law alone cannot see a queue: once the server is the bottleneck, every extra request
 //! in flight adds its wait to the latency, and a longer latency asks for more in flight. So a
-//! second bound, [`Limit`], watches the latency of successful answers against a floor: the lowest
-//! tenth percentile of recent answers seen over the last 10 to 20 s (a percentile, so a few lucky
-//! fast answers do not lower it). While answers come back near that floor it lets the number in
-//! flight grow; when the smoothed latency stands well above it, requests are queueing and it cuts
-//! the bound by a tenth, at most once per round trip. A far endpoint has a high floor, not a
-//! queue, so it is never held back; nor is a jittery one, whose tenth percentile stays within
-//! half of its mean.
+//! second bound, [`Limit`], compares the smoothed latency of successful answers with a floor: the
+//! route's latency when none of our own requests wait at the server. While answers come back near
+//! the floor it lets the number in flight grow; when the smoothed latency stands well above it,
+//! requests are queueing and it cuts the bound by a tenth, at most once per round trip.
+//!
+//! The floor is measured as BBR measures its ProbeRTT: only answers to requests that went out with
+//! at most `PROBE_LEVEL` (4) requests on the wire, themselves included, count. A request sent while
+//! 32 others waited at the server has their wait in its latency, and a floor taken from every answer
+//! (the tenth percentile of the last 128, until this design) let the bound settle at three times
+//! the server's knee and more. A floor sample is due at the start and `PROBE_INTERVAL` (10 s) after
+//! the last: the mean latency of at least four such answers, the first of them sent at least
+//! `PROBE_TIME` (100 ms) before the last came back, so that a jittery route's sample is not a few
+//! lucky answers. While one is due and the bound is what limits the target (no rate ceiling, or
+//! one that Little's law cannot reach under the bound), the target is held at `PROBE_LEVEL` until
+//! the sample is in: a round trip to drain, then a round trip or 100 ms, whichever is longer. When
+//! Little's law limits the target (a far endpoint: 100/s at 300 ms needs 47), nothing is held back;
+//! its first requests, sent a few at a time while the latency was still a guess, are its sample.
+//!
+//! The floor is the lowest sample of the last 10 to 20 s, so a route that got slower for good is
+//! learned within two windows.
 
 use std::time::{Duration, Instant};
 
@@ -21,30 +34,38 @@ const FLOOR_LIMIT: usize = 4;
 const START_LIMIT: usize = 32;
 /// Latency assumed before the first answer. Low, so the first requests to an unknown quota are few.
 const INITIAL_LATENCY: Duration = Duration::from_millis(20);
-/// The lowest latency is remembered over two windows of this length, so a route that got slower
+/// The floor is the lowest sample over two windows of this length, so a route that got slower
 /// for good is learned within `2 * FLOOR_WINDOW`.
 const FLOOR_WINDOW: Duration = Duration::from_secs(10);
 /// Requests queue when the smoothed latency exceeds `QUEUE_FACTOR * floor + QUEUE_SLACK`. The
 /// slack keeps a network's ordinary jitter from reading as a queue on a fast route.
 const QUEUE_FACTOR: f64 = 2.0;
 const QUEUE_SLACK: Duration = Duration::from_millis(1);
-/// The floor's samples: the tenth percentile of the last `RECENT` answers, taken every `EVERY`.
-const RECENT: usize = 128;
-const EVERY: usize = 32;
 /// A cut keeps this share of the bound.
 const CUT: f64 = 0.9;
+/// Requests sent with at most this many on the wire (themselves included) measure the floor.
+const PROBE_LEVEL: usize = FLOOR_LIMIT;
+/// A floor sample is the mean of at least `PROBE_ANSWERS` answers, the first sent at least
+/// `PROBE_TIME` before the last came back.
+const PROBE_ANSWERS: u32 = 4;
+const PROBE_TIME: Duration = Duration::from_millis(100);
+/// How often a floor sample is due.
+const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The in-flight target's state: the latency seen and the queue bound it implies.
 #[derive(Debug)]
 pub struct Limit {
     /// Smoothed latency of recent answers (exponential, a tenth per answer); `None` before any.
     smoothed: Option<Duration>,
-    /// The last `RECENT` latencies (a ring), and how many answers there have been.
-    recent: Vec<Duration>,
-    answers: usize,
+    /// The answers gathered so far for the next floor sample.
+    probe: Probe,
     floor: WindowedMin,
-    /// The floor as last worked out; `None` until `EVERY` answers came back.
+    /// The floor as last worked out; `None` until the first sample.
     current_floor: Option<Duration>,
+    last_sample: Option<Instant>,
+    /// A floor sample is due: none yet, or the last is `PROBE_INTERVAL` old. Kept, not worked out
+    /// in `target`, which has no clock.
+    sample_due: bool,
     last_cut: Option<Instant>,
     limit: usize,
 }
@@ -53,10 +74,11 @@ impl Default for Limit {
     fn default() -> Limit {
         Limit {
             smoothed: None,
-            recent: Vec::with_capacity(RECENT),
-            answers: 0,
+            probe: Probe::default(),
             floor: WindowedMin::default(),
             current_floor: None,
+            last_sample: None,
+            sample_due: true,
             last_cut: None,
             limit: START_LIMIT,
         }
@@ -64,29 +86,26 @@ impl Default for Limit {
 }
 
 impl Limit {
-    /// A successful answer came back after `latency`, with `in_flight` requests out (itself
-    /// included). Failures and throttles are not fed in: a fast refusal or a timeout says nothing
-    /// about how long the server takes to do the work.
-    pub fn on_answer(&mut self, latency: Duration, in_flight: usize, now: Instant) {
+    /// A successful answer came back after `latency`, to a request that went out with `on_the_wire`
+    /// requests sent and not yet answered (itself included); `in_flight` requests are out now
+    /// (itself included, and those waiting to be paced). Failures and throttles are not fed in: a
+    /// fast refusal or a timeout says nothing about how long the server takes to do the work.
+    pub fn on_answer(&mut self, latency: Duration, on_the_wire: usize, in_flight: usize, now: Instant) {
         let smoothed = match self.smoothed {
             None => latency,
             Some(old) => (old * 9 + latency) / 10,
         };
         self.smoothed = Some(smoothed);
-        if self.recent.len() < RECENT {
-            self.recent.push(latency);
-        } else {
-            self.recent[self.answers % RECENT] = latency;
+        if self.sample_due
+            && on_the_wire <= PROBE_LEVEL
+            && let Some(sample) = self.probe.add(latency, now)
+        {
+            self.current_floor = Some(self.floor.update(sample, now));
+            self.last_sample = Some(now);
         }
-        self.answers += 1;
-        if self.answers.is_multiple_of(EVERY) {
-            let mut sorted = self.recent.clone();
-            let tenth = sorted.len() / 10;
-            let (_, low, _) = sorted.select_nth_unstable(tenth);
-            self.current_floor = Some(self.floor.update(*low, now));
-        }
+        self.sample_due = self.last_sample.is_none_or(|at| now.saturating_duration_since(at) >= PROBE_INTERVAL);
         let Some(floor) = self.current_floor else { return };
-        if smoothed.as_secs_f64() > QUEUE_FACTOR * floor.as_secs_f64() + QUEUE_SLACK.as_secs_f64() {
+        if smoothed > floor.mul_f64(QUEUE_FACTOR) + QUEUE_SLACK {
             if self.last_cut.is_none_or(|cut| now.saturating_duration_since(cut) >= smoothed) {
                 self.limit = ((self.limit as f64 * CUT) as usize).max(FLOOR_LIMIT);
                 self.last_cut = Some(now);
@@ -103,11 +122,53 @@ impl Limit {
 
     /// The in-flight target for requests paced at `rate` per second (`None`: no ceiling at all).
     pub fn target(&self, rate: Option<f64>) -> usize {
-        let needed = match rate {
+        let settled = self.settled_target(rate);
+        // The bound is what limits: hold back while the floor is measured.
+        if self.sample_due && self.needed(rate) > self.limit { settled.min(PROBE_LEVEL) } else { settled }
+    }
+
+    /// The target when no floor sample is being taken.
+    fn settled_target(&self, rate: Option<f64>) -> usize {
+        self.needed(rate).min(self.limit).max(2)
+    }
+
+    /// What Little's law asks for, with half again for headroom, up to the cap.
+    fn needed(&self, rate: Option<f64>) -> usize {
+        match rate {
             None => AUTO_CAP,
-            Some(rate) => (rate * self.latency().as_secs_f64() * 1.5).ceil() as usize + 2,
-        };
-        needed.min(self.limit).clamp(2, AUTO_CAP)
+            Some(rate) => ((rate * self.latency().as_secs_f64() * 1.5).ceil() as usize + 2).min(AUTO_CAP),
+        }
+    }
+}
+
+/// The answers gathered for one floor sample.
+#[derive(Debug, Default)]
+struct Probe {
+    answers: u32,
+    total: Duration,
+    /// When the earliest of their requests went out.
+    first_sent: Option<Instant>,
+}
+
+impl Probe {
+    /// Adds one answer; once there are enough over a long enough time, returns their mean latency
+    /// and starts afresh.
+    fn add(&mut self, latency: Duration, now: Instant) -> Option<Duration> {
+        let sent = now.checked_sub(latency).unwrap_or(now);
+        // Answers gathered long before this one belong to an earlier probe.
+        if self.first_sent.is_some_and(|first| sent.saturating_duration_since(first) > PROBE_INTERVAL) {
+            *self = Probe::default();
+        }
+        let first = self.first_sent.map_or(sent, |first| first.min(sent));
+        self.first_sent = Some(first);
+        self.answers += 1;
+        self.total += latency;
+        if self.answers < PROBE_ANSWERS || now.saturating_duration_since(first) < PROBE_TIME {
+            return None;
+        }
+        let mean = self.total / self.answers;
+        *self = Probe::default();
+        Some(mean)
     }
 }
 
