@@ -109,6 +109,30 @@ fn a_jittery_or_long_tailed_route_is_not_a_queue() {
     assert!(wide.target(Some(100.0)) > 15, "{:?}", wide);
 }
 
+/// Over a floor of 10 ms: within a quarter of it nothing queues and the bound grows by one per
+/// answer; up to half again (near the knee) by one per round trip; beyond that it is cut.
+#[test]
+fn the_bound_grows_fast_then_slowly_then_is_cut_as_the_latency_rises() {
+    let mut limit = Limit::default();
+    // No rate ceiling: the first 100 ms of answers, with 4 on the wire, measure the floor.
+    let mut now = Instant::now();
+    for _ in 0..100 {
+        now += MS;
+        limit.on_answer(10 * MS, PROBE_LEVEL, PROBE_LEVEL, now);
+    }
+    assert_eq!(limit.current_floor, Some(10 * MS));
+    let now = answers(&mut limit, None, 12 * MS, 10, now);
+    assert_eq!(limit.target(None), START_LIMIT + 10);
+    // 100 answers over 100 ms at 14 ms: about one per round trip (the first few, while the smoothed
+    // latency is still within a quarter of the floor, one each).
+    let now = answers(&mut limit, None, 14 * MS, 100, now);
+    let grown = limit.target(None) - (START_LIMIT + 10);
+    assert!((7..=15).contains(&grown), "{grown}");
+    let before = limit.target(None);
+    answers(&mut limit, None, 16 * MS, 100, now);
+    assert!(limit.target(None) < before, "{limit:?}");
+}
+
 #[test]
 fn without_answers_at_the_limit_the_bound_does_not_grow() {
     let mut limit = Limit::default();
@@ -168,6 +192,7 @@ fn before_any_answer_the_target_assumes_a_short_latency() {
     assert_eq!(limit.settled_target(None), START_LIMIT);
 }
 
+const US: Duration = Duration::from_micros(1);
 const SECOND: Duration = Duration::from_secs(1);
 
 /// A server `network` away that works on `slots` requests at a time, first come first served, each
@@ -245,6 +270,19 @@ fn simulate(
     run
 }
 
+/// A server that works on 16 requests at a time, 1 ms each, and no rate ceiling: its knee is 16 in
+/// flight. A floor taken from every answer (the first of them queued behind 32) let the bound
+/// settle at about 74 in flight here; a clean floor with the old test for a queue (twice the floor
+/// and 1 ms) at about 74 too.
+#[test]
+fn with_no_rate_ceiling_the_bound_stays_near_the_servers_knee() {
+    let server = Server { slots: 16, service: |_| MS, network: Duration::ZERO };
+    let run = simulate(&mut Limit::default(), &server, None, (SECOND, 12 * SECOND), Limit::target);
+    assert!(run.mean_in_flight <= 2.0 * 16.0, "{run:?}");
+    // ...and the server stays busy: 16 answers per ms, less the probe at 10 s.
+    assert!(run.answered as f64 >= 0.98 * 16_000.0 * 11.0, "{run:?}");
+}
+
 /// 100/s at 300 ms: Little's law asks for 47 in flight, the bound never limits, and nothing is held
 /// back to measure the floor.
 #[test]
@@ -256,4 +294,34 @@ fn measuring_the_floor_costs_a_far_endpoint_nothing() {
     let unprobed = simulate(&mut Limit::default(), &server, Some(100.0), first_ten_seconds, Limit::settled_target);
     assert!(probed.answered as f64 >= 0.99 * unprobed.answered as f64, "{probed:?} {unprobed:?}");
     assert_eq!(limit.target(Some(100.0)), 47);
+}
+
+/// The same server as above, at 200 us a request for the first second and 20 ms after: the old floor
+/// is forgotten within two windows, and then the bound settles near the knee again.
+#[test]
+fn a_route_whose_floor_rises_is_learned() {
+    let server =
+        Server { slots: 16, service: |sent| if sent < SECOND { 200 * US } else { 20 * MS }, network: Duration::ZERO };
+    let run = simulate(&mut Limit::default(), &server, None, (31 * SECOND, 41 * SECOND), Limit::target);
+    assert!(run.mean_in_flight <= 2.0 * 16.0, "{run:?}");
+    // 16 answers per 20 ms.
+    assert!(run.answered as f64 >= 0.98 * 800.0 * 10.0, "{run:?}");
+}
+
+/// No queue at all, but latencies that vary by more than their mean: 5 ms plus an exponential
+/// part of 20 ms. A floor sample of a few answers is often far below the mean, and a floor that
+/// low reads the route as a queue: the old floor held 4 in flight here, samples of 10 ms of answers
+/// about 6; samples of 100 ms keep it near the cap.
+#[test]
+fn a_route_that_varies_by_more_than_its_mean_is_not_a_queue() {
+    fn jittery(_: Duration) -> Duration {
+        thread_local!(static SEED: std::cell::Cell<u64> = const { std::cell::Cell::new(12345) });
+        let seed = SEED.get().wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        SEED.set(seed);
+        let uniform = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        5 * MS + (20 * MS).mul_f64(-(1.0 - uniform).ln())
+    }
+    let server = Server { slots: usize::MAX, service: jittery, network: Duration::ZERO };
+    let run = simulate(&mut Limit::default(), &server, None, (2 * SECOND, 12 * SECOND), Limit::target);
+    assert!(run.mean_in_flight >= 0.8 * AUTO_CAP as f64, "{run:?}");
 }
