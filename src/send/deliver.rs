@@ -8,7 +8,7 @@ use crate::connect::classify::{Attempt, Class, Fatal, classify};
 use crate::connect::{RequestDigest, request_body};
 use crate::merge::Contact;
 use bytes::Bytes;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// ResourceNotFound answers in a row, with no success at all, that mean the instance is unknown.
@@ -46,6 +46,7 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
             context.counters.retries.fetch_add(1, Ordering::Relaxed);
         }
         let started = Instant::now();
+        let wire = OnTheWire::count(&context.on_the_wire);
         // An attempt under way finishes unless the run is aborted (grace over, second signal).
         // The send is boxed: its future is most of a contact's task, which tokio copies a few
         // times as it starts one (callgrind: 1.5K instructions a request less).
@@ -56,13 +57,15 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
             }
         };
         let latency = started.elapsed();
+        let on_the_wire = wire.sent_with;
+        drop(wire);
         context.counters.requests.fetch_add(1, Ordering::Relaxed);
         sent += 1;
         let class = classify(&attempt);
         context.rate.on_answer(tokio::time::Instant::from_std(started), class == Class::Throttled);
         match class {
             Class::Success => {
-                context.record_latency(latency);
+                context.record_latency(latency, on_the_wire);
                 context.budget.on_success();
                 note_instance(context, &contact.instance_id, true);
                 return Outcome::new(contact, Status::Updated, sent);
@@ -98,6 +101,26 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
                 return failed(contact, &attempt, sent);
             }
         }
+    }
+}
+
+/// One request on the wire, counted from its send until its answer, or until its task is dropped.
+struct OnTheWire<'a> {
+    count: &'a AtomicUsize,
+    /// How many were on the wire as it went out, itself included.
+    sent_with: usize,
+}
+
+impl OnTheWire<'_> {
+    fn count(count: &AtomicUsize) -> OnTheWire<'_> {
+        let sent_with = count.fetch_add(1, Ordering::AcqRel) + 1;
+        OnTheWire { count, sent_with }
+    }
+}
+
+impl Drop for OnTheWire<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

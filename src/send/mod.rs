@@ -73,6 +73,9 @@ pub struct Context<S> {
     pub stop: Arc<Stop>,
     instances: Mutex<HashMap<String, deliver::InstanceHealth>>,
     in_flight_limit: Mutex<concurrency::Limit>,
+    /// Requests sent and not yet answered (`in_flight` also counts those waiting to be paced or
+    /// retried): how many were ahead of a request at the server, for `auto`'s latency floor.
+    on_the_wire: AtomicUsize,
     slot_freed: Notify,
 }
 
@@ -95,6 +98,7 @@ impl<S: Sender> Context<S> {
             stop,
             instances: Mutex::new(HashMap::new()),
             in_flight_limit: Mutex::new(concurrency::Limit::default()),
+            on_the_wire: AtomicUsize::new(0),
             slot_freed: Notify::new(),
         }
     }
@@ -110,11 +114,12 @@ impl<S: Sender> Context<S> {
         }
     }
 
-    /// An answer came back `latency` after its request went out.
-    fn record_latency(&self, latency: std::time::Duration) {
+    /// An answer came back `latency` after its request went out with `on_the_wire` requests sent
+    /// and not yet answered, itself included.
+    fn record_latency(&self, latency: std::time::Duration, on_the_wire: usize) {
         let in_flight = self.counters.in_flight.load(Ordering::Relaxed);
         if let Ok(mut limit) = self.in_flight_limit.lock() {
-            limit.on_answer(latency, in_flight, std::time::Instant::now());
+            limit.on_answer(latency, on_the_wire, in_flight, std::time::Instant::now());
         }
     }
 
