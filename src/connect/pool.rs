@@ -7,7 +7,7 @@
 //! back. The connection is only polled while someone waits on it; one closed while idle is found
 //! when it is next checked out, and the request goes on a new connection instead.
 
-use super::route::{Bounded, Route};
+use super::route::{Bounded, BoxError, Route};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
@@ -21,12 +21,11 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
 type Driver = http1::Connection<Io, Full<Bytes>>;
 
-/// An answer's status and headers, and its whole body.
-pub type Answer = (http::response::Parts, Bytes);
+/// An answer's status and headers, and its whole body (`classify::Answer` is what they mean).
+pub type Response = (http::response::Parts, Bytes);
 
 /// The connections to one endpoint: made by `connector`, kept while idle for `idle_timeout`.
 pub struct Connections {
@@ -62,7 +61,7 @@ impl Connections {
     /// Sends `request` (origin-form, with its Host header) and reads the whole answer. A request
     /// that a kept-alive connection could not take (the server closed it while it was idle) is
     /// sent on another; a failure after it went out is returned, for the caller to retry or not.
-    pub async fn exchange(&self, mut request: http::Request<Full<Bytes>>) -> Result<Answer, BoxError> {
+    pub async fn exchange(&self, mut request: http::Request<Full<Bytes>>) -> Result<Response, BoxError> {
         loop {
             let (mut connection, reused) = match self.checkout() {
                 Some(connection) => (connection, true),
@@ -117,7 +116,7 @@ impl Connections {
 }
 
 impl Connection {
-    async fn exchange(&mut self, request: http::Request<Full<Bytes>>) -> Result<Answer, Failed> {
+    async fn exchange(&mut self, request: http::Request<Full<Bytes>>) -> Result<Response, Failed> {
         let Connection { send, driver } = self;
         // A kept-alive connection may have been closed while it sat idle: that shows here.
         if let Err(error) = drive(driver, send.ready()).await.and_then(|ready| ready.map_err(Into::into)) {

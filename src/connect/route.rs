@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The connector for `endpoint`: TLS over a direct or tunnelled TCP connection, all of it (TCP,
 /// the proxy's answer, the TLS handshake) within `connect_timeout`. `proxies` is usually
