@@ -8,12 +8,14 @@
 //! argument) or with `--quick`, a tiny smoke size runs in seconds and nothing is judged. Data is
 //! generated once under `$CARGO_TARGET_DIR/bench-data` and reused. Figures go in BENCHMARKS.md.
 
+mod floor;
 mod harness;
 mod memory;
 mod sending;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    floor::main_if_asked(&args);
     let bench = args.iter().any(|a| a == "--bench");
     let smoke = !bench || args.iter().any(|a| a == "--quick");
     let chosen: Vec<String> = args.iter().filter(|a| !a.starts_with("--")).cloned().collect();

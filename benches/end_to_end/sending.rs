@@ -1,8 +1,10 @@
 //! The sending scenarios of the end-to-end benchmark (P2-P5): the release `connect-attrs` against
 //! the in-process emulator, each figure printed beside its reference from the same run (a boto3
-//! client with adaptive retries against the same emulator configuration) and its target.
+//! client with adaptive retries against the same emulator configuration) and its target. P2 is
+//! also printed beside two floors (`floor.rs`) run against the same emulator: what sending the
+//! same request costs with connect-attrs's HTTP pool alone, and with bare sockets.
 
-use crate::harness;
+use crate::{floor, harness};
 use connect_attrs::emulator::{self, Config, Handle};
 use serde_json::Value;
 use std::io::Write;
@@ -75,6 +77,18 @@ fn p2(sizes: &Sizes, work: &Path, binary: &Path, python: Option<&Path>) -> bool 
         sizes.unlimited,
         met(sizes, per_request_us <= 25.0),
         reference.map(|r| format!(" | boto3 32 threads: {:.0} req/s", r.rate)).unwrap_or_default()
+    );
+    let floors: Vec<String> = floor::KINDS
+        .iter()
+        .map(|kind| {
+            let us = floor_run(kind, &handle, sizes.unlimited, FLOOR_CONCURRENCY);
+            format!("{kind} {us:.1} us/request (connect-attrs {:.2}x)", per_request_us / us)
+        })
+        .collect();
+    println!(
+        "   floors, one request signed once and sent {} times, {FLOOR_CONCURRENCY} at a time: {}",
+        sizes.unlimited,
+        floors.join(", ")
     );
     per_request_us <= 25.0
 }
@@ -168,6 +182,24 @@ fn contacts_file(work: &Path, name: &str, n: usize) -> PathBuf {
     path
 }
 
+/// Requests in flight in the floor clients: about what `--concurrency auto` keeps against the
+/// emulator, and above the point where more stops making a request cheaper.
+const FLOOR_CONCURRENCY: usize = 32;
+
+/// One floor client (`floor.rs`) as a child process: its CPU time per request.
+fn floor_run(kind: &str, handle: &Handle, requests: usize, concurrency: usize) -> f64 {
+    let this = std::env::current_exe().expect("the bench binary's path");
+    let child = Command::new(this)
+        .args(["--floor", kind, &handle.url(), &requests.to_string(), &concurrency.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the floor client starts");
+    let (_, cpu_seconds, success) = wait_measured(child);
+    assert!(success, "the {kind} floor client had answers other than 200");
+    cpu_seconds * 1e6 / requests.max(1) as f64
+}
+
 /// Runs the client to its end and measures its CPU time (user + system, from wait4).
 fn client(binary: &Path, handle: &Handle, extra: &[&str], input: &Path, work: &Path) -> ClientRun {
     let run_dir = tempfile::tempdir_in(work).expect("run dir");
@@ -185,12 +217,13 @@ fn client(binary: &Path, handle: &Handle, extra: &[&str], input: &Path, work: &P
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let child = command.spawn().expect("connect-attrs starts");
-    let (stdout, cpu_seconds) = wait_measured(child);
+    let (stdout, cpu_seconds, _) = wait_measured(child);
     let summary: Value = serde_json::from_slice(&stdout).expect("summary JSON on stdout");
     ClientRun { cpu_seconds, summary }
 }
 
-fn wait_measured(mut child: std::process::Child) -> (Vec<u8>, f64) {
+/// The child's stdout, CPU time (user + system, from wait4) and whether it exited 0.
+fn wait_measured(mut child: std::process::Child) -> (Vec<u8>, f64, bool) {
     use std::io::Read;
     let mut stdout = Vec::new();
     if let Some(mut pipe) = child.stdout.take() {
@@ -203,7 +236,8 @@ fn wait_measured(mut child: std::process::Child) -> (Vec<u8>, f64) {
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid, "wait4 on connect-attrs");
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (stdout, seconds(usage.ru_utime) + seconds(usage.ru_stime))
+    let success = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    (stdout, seconds(usage.ru_utime) + seconds(usage.ru_stime), success)
 }
 
 struct BotoRun {

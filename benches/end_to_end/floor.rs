@@ -1,0 +1,157 @@
+//! The floors P2 is read against: the same UpdateContactAttributes request, signed once, sent
+//! `requests` times to the emulator by a client that does nothing else. Each runs in a child
+//! process (this bench binary started again with `--floor`), so its CPU time is its own.
+//!
+//! - `transport`: connect-attrs's own keep-alive pool (`connect::pool`, hyper's HTTP/1.1) on the
+//!   same one-worker tokio runtime the tool uses: what sending costs with no reading, merging,
+//!   rate control, signing, classifying or journal.
+//! - `sockets`: the request's bytes written and the answer read on plain tokio sockets, with no
+//!   HTTP library: what the kernel and the runtime cost for one write and one read per request.
+
+use aws_credential_types::Credentials;
+use bytes::Bytes;
+use connect_attrs::connect::pool::Connections;
+use connect_attrs::connect::route;
+use connect_attrs::connect::sign::PostSigner;
+use connect_attrs::wire::{SIGNING_NAME, UPDATE_CONTACT_ATTRIBUTES_PATH};
+use http_body_util::Full;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const KINDS: [&str; 2] = ["transport", "sockets"];
+
+/// `--floor KIND URL REQUESTS CONCURRENCY`: runs one floor client and exits (0 if every answer was 200).
+pub fn main_if_asked(args: &[String]) {
+    let Some(at) = args.iter().position(|a| a == "--floor") else { return };
+    let [kind, url, requests, concurrency] = &args[at + 1..at + 5] else { panic!("--floor KIND URL N C") };
+    let requests: usize = requests.parse().expect("REQUESTS");
+    let concurrency: usize = concurrency.parse().expect("CONCURRENCY");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let request = Signed::new(url);
+    let ok = runtime.block_on(async move {
+        let request = Arc::new(request);
+        let left = Arc::new(AtomicUsize::new(requests));
+        let connections = Arc::new(pool(url));
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency {
+            let (request, left, connections) = (request.clone(), left.clone(), connections.clone());
+            let kind = kind.clone();
+            tasks.push(tokio::spawn(async move {
+                match kind.as_str() {
+                    "transport" => through_pool(&connections, &request, &left).await,
+                    "sockets" => through_socket(&request, &left).await,
+                    other => panic!("unknown floor {other}"),
+                }
+            }));
+        }
+        let mut ok = true;
+        for task in tasks {
+            ok &= task.await.expect("floor task");
+        }
+        ok
+    });
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
+/// One request, signed once (the emulator accepts a signature for 15 minutes).
+struct Signed {
+    head: http::request::Parts,
+    body: Bytes,
+    /// The whole request as it goes on the wire, for the socket floor.
+    wire: Vec<u8>,
+}
+
+impl Signed {
+    fn new(url: &str) -> Signed {
+        let full = format!("{url}{UPDATE_CONTACT_ATTRIBUTES_PATH}");
+        let signer = PostSigner::new(&full, "us-east-1", SIGNING_NAME, "application/json");
+        let credentials =
+            Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None, None, "floor");
+        let body = Bytes::from_static(
+            br#"{"InstanceId":"bench-instance","InitialContactId":"00000000-1111-2222-3333-444444444444","Attributes":{"CustomerTier":"Gold","LastOrderId":"ORD-0","OpenCases":"0"}}"#,
+        );
+        let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let mut request = http::Request::post(UPDATE_CONTACT_ATTRIBUTES_PATH)
+            .header(http::header::HOST, &host)
+            .header(http::header::CONTENT_TYPE, "application/json");
+        let mut wire = format!(
+            "POST {UPDATE_CONTACT_ATTRIBUTES_PATH} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in signer.sign(&credentials, &body, SystemTime::now()).expect("sign") {
+            request = request.header(name, &value);
+            wire.push_str(&format!("{name}: {value}\r\n"));
+        }
+        wire.push_str("\r\n");
+        let mut wire = wire.into_bytes();
+        wire.extend_from_slice(&body);
+        let (head, ()) = request.body(()).expect("request").into_parts();
+        Signed { head, body, wire }
+    }
+}
+
+fn pool(url: &str) -> Connections {
+    let uri: http::Uri = url.parse().expect("emulator URL");
+    // The emulator is on this machine: never proxied, whatever the environment says.
+    let (connector, _) =
+        route::connector(&uri, &hyper_util::client::proxy::matcher::Matcher::from_env(), Duration::from_secs(10))
+            .expect("connector");
+    Connections::new(connector, uri, Duration::from_secs(50))
+}
+
+/// Takes one of the requests left, if any.
+fn take(left: &AtomicUsize) -> bool {
+    left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
+}
+
+async fn through_pool(connections: &Connections, signed: &Signed, left: &AtomicUsize) -> bool {
+    while take(left) {
+        let mut request = http::Request::new(Full::new(signed.body.clone()));
+        *request.method_mut() = signed.head.method.clone();
+        *request.uri_mut() = signed.head.uri.clone();
+        *request.headers_mut() = signed.head.headers.clone();
+        match connections.exchange(request).await {
+            Ok((parts, _)) if parts.status == 200 => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+async fn through_socket(signed: &Signed, left: &AtomicUsize) -> bool {
+    let authority = signed.head.headers[http::header::HOST].to_str().expect("host");
+    let mut socket = tokio::net::TcpStream::connect(authority).await.expect("connect");
+    socket.set_nodelay(true).expect("nodelay");
+    let mut buffer = vec![0u8; 4096];
+    while take(left) {
+        socket.write_all(&signed.wire).await.expect("write");
+        // Read one whole answer: its head, then as many body bytes as content-length says.
+        let mut filled = 0;
+        loop {
+            let n = socket.read(&mut buffer[filled..]).await.expect("read");
+            assert!(n > 0, "the emulator closed the connection");
+            filled += n;
+            if answer_length(&buffer[..filled]).is_some_and(|length| filled >= length) {
+                if !buffer.starts_with(b"HTTP/1.1 200") {
+                    return false;
+                }
+                break;
+            }
+        }
+    }
+    true
+}
+
+/// The whole length of the answer at the start of `bytes`, once its head is complete.
+fn answer_length(bytes: &[u8]) -> Option<usize> {
+    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&bytes[..end]).ok()?;
+    let length = head
+        .lines()
+        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    Some(end + length)
+}
