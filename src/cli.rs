@@ -103,7 +103,7 @@ pub struct RunArgs {
     /// Most requests at once above the rate [default: with --rate N, the documented ratio (burst 5 at 2/s, 15 at 10/s)]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub burst: Option<u32>,
-    /// Requests in flight: a number, or auto to reach the rate at the observed latency
+    /// Requests in flight: a number, or auto to reach the rate at the observed latency (up to 1,024 and half the limit on open files)
     #[arg(long, default_value = "auto", value_parser = parse_concurrency)]
     pub concurrency: ConcurrencyArg,
     /// Attempts per contact, counting the first (throttled attempts do not count)

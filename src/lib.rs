@@ -9,6 +9,7 @@ pub mod ceiling;
 pub mod cli;
 pub mod completions;
 pub mod connect;
+pub mod descriptors;
 pub mod emulator;
 pub mod error;
 pub mod input;

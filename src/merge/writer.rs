@@ -18,25 +18,6 @@ fn open_files(descriptor_limit: u64) -> usize {
     usize::try_from(descriptor_limit / 4).unwrap_or(usize::MAX).clamp(1, super::PARTITIONS)
 }
 
-/// The process's soft limit on open files.
-#[cfg(unix)]
-fn descriptor_limit() -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `getrlimit` writes one `rlimit` through the pointer, which points to one.
-    match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } {
-        // (`rlim_t` is `u64` on Linux and macOS, not on every Unix.)
-        #[allow(clippy::unnecessary_cast)]
-        0 => limit.rlim_cur as u64,
-        _ => 256,
-    }
-}
-
-#[cfg(not(unix))]
-fn descriptor_limit() -> u64 {
-    // Windows: thousands of handles; the C runtime's 512 does not apply to `std::fs::File`.
-    1 << 13
-}
-
 pub struct Writer {
     /// What errors of the thread itself (not of a write) name: the spool's directory.
     spool: Spool,
@@ -59,7 +40,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("spill".into())
             .spawn(move || {
-                let mut appender = Appender::new(spool, open_files(descriptor_limit()));
+                let mut appender = Appender::new(spool, open_files(crate::descriptors::soft_limit()));
                 for (name, mut buffer) in queued_buffers {
                     appender.append(&name, &buffer)?;
                     if buffer.capacity() <= spare_capacity {
@@ -119,6 +100,6 @@ mod tests {
         assert_eq!(open_files(256), 64);
         assert_eq!(open_files(3), 1);
         assert_eq!(open_files(u64::MAX), super::super::PARTITIONS);
-        assert!(open_files(descriptor_limit()) >= 1);
+        assert!(open_files(crate::descriptors::soft_limit()) >= 1);
     }
 }

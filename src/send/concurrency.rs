@@ -31,13 +31,14 @@
 //! mean of a few answers can be far below the route's, and the windowed minimum keeps the lowest.
 //! In the tests' simulation, a server that serves 16 requests at a time for 1 ms each gets about 23
 //! in flight (the old bound: 74), and a route of 5 ms plus an exponential 20 ms with no queue keeps
-//! about 250 (the old bound: 4). Against the bundled emulator (20,000 contacts, no quota, three
+//! close to the cap (the old bound: 4). Against the bundled emulator (20,000 contacts, no quota, three
 //! runs each), the old bound kept 97 to 116 requests on the wire on average, this one 7 to 9.
 
 use std::time::{Duration, Instant};
 
-/// The most requests `auto` keeps in flight.
-pub const AUTO_CAP: usize = 256;
+/// The most requests `auto` keeps in flight, where the limit on open files allows: 1,000/s at
+/// 650 ms, or 5,000/s at 130 ms, with Little's law's headroom.
+pub const AUTO_CAP: usize = 1024;
 /// The fewest `auto` falls back to when the server queues.
 const FLOOR_LIMIT: usize = 4;
 /// Where the queue bound starts.
@@ -60,6 +61,8 @@ const PROBE_LEVEL: usize = FLOOR_LIMIT;
 /// `PROBE_TIME` before the last came back.
 const PROBE_ANSWERS: u32 = 4;
 const PROBE_TIME: Duration = Duration::from_millis(100);
+/// How long the cap must hold the rate back before a run says so.
+const CAP_NOTICE: Duration = Duration::from_secs(10);
 /// How often a floor sample is due.
 const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -80,10 +83,31 @@ pub struct Limit {
     last_cut: Option<Instant>,
     last_growth: Option<Instant>,
     limit: usize,
+    /// The most in flight, whatever Little's law asks for.
+    cap: usize,
+    /// Since when the cap has held the rate back, without a break.
+    held_since: Option<Instant>,
+    /// Whether the cap was reported (`cap_notice`).
+    cap_noticed: bool,
+}
+
+/// The cap for a process that may have `open_files` files open at once: each request in flight
+/// holds a connection, and half the limit is left to the inputs, the merge's partition files
+/// (a quarter) and the report (Linux's usual 1,024 allows 512).
+pub fn cap_for(open_files: u64) -> usize {
+    usize::try_from(open_files / 2).unwrap_or(usize::MAX).clamp(FLOOR_LIMIT, AUTO_CAP)
 }
 
 impl Default for Limit {
     fn default() -> Limit {
+        Limit::with_cap(AUTO_CAP)
+    }
+}
+
+impl Limit {
+    /// A target that never goes above `cap` (at least `FLOOR_LIMIT`).
+    pub fn with_cap(cap: usize) -> Limit {
+        let cap = cap.max(FLOOR_LIMIT);
         Limit {
             smoothed: None,
             probe: Probe::default(),
@@ -93,12 +117,13 @@ impl Default for Limit {
             sample_due: true,
             last_cut: None,
             last_growth: None,
-            limit: START_LIMIT,
+            limit: START_LIMIT.min(cap),
+            cap,
+            held_since: None,
+            cap_noticed: false,
         }
     }
-}
 
-impl Limit {
     /// A successful answer came back after `latency`, to a request that went out with `on_the_wire`
     /// requests sent and not yet answered (itself included); `in_flight` requests are out now
     /// (itself included, and those waiting to be paced). Failures and throttles are not fed in: a
@@ -127,7 +152,7 @@ impl Limit {
             && (smoothed <= floor.mul_f64(FAST_GROWTH)
                 || self.last_growth.is_none_or(|grown| now.saturating_duration_since(grown) >= smoothed))
         {
-            self.limit = (self.limit + 1).min(AUTO_CAP);
+            self.limit = (self.limit + 1).min(self.cap);
             self.last_growth = Some(now);
         }
     }
@@ -152,9 +177,40 @@ impl Limit {
     /// What Little's law asks for, with half again for headroom, up to the cap.
     fn needed(&self, rate: Option<f64>) -> usize {
         match rate {
-            None => AUTO_CAP,
-            Some(rate) => ((rate * self.latency().as_secs_f64() * 1.5).ceil() as usize + 2).min(AUTO_CAP),
+            None => self.cap,
+            Some(rate) => self.littles_law(rate).min(self.cap),
         }
+    }
+
+    fn littles_law(&self, rate: f64) -> usize {
+        let wanted = (rate * self.latency().as_secs_f64() * 1.5).ceil();
+        // (A float cast saturates: an absurd rate asks for `usize::MAX`.)
+        (wanted as usize).saturating_add(2)
+    }
+
+    /// When the cap is what holds the rate back: the cap, and what Little's law asks for at the
+    /// latency measured (`None` before the first answer, with no ceiling, or under the cap).
+    fn held_by_cap(&self, rate: Option<f64>) -> Option<(usize, usize)> {
+        let wanted = self.littles_law(rate?);
+        (self.smoothed.is_some() && wanted > self.cap).then_some((self.cap, wanted))
+    }
+
+    /// The cap and what Little's law asks for, once in a run: when the cap has held the rate at
+    /// `rate` back for `CAP_NOTICE` without a break (a slow first answer alone is not enough).
+    pub fn cap_notice(&mut self, rate: Option<f64>, now: Instant) -> Option<(usize, usize)> {
+        if self.cap_noticed {
+            return None;
+        }
+        let Some(held) = self.held_by_cap(rate) else {
+            self.held_since = None;
+            return None;
+        };
+        let since = *self.held_since.get_or_insert(now);
+        if now.saturating_duration_since(since) < CAP_NOTICE {
+            return None;
+        }
+        self.cap_noticed = true;
+        Some(held)
     }
 }
 

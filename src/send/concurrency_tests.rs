@@ -43,8 +43,63 @@ fn a_far_endpoint_gets_what_littles_law_asks_for() {
 #[test]
 fn far_and_fast_grows_up_to_the_cap_and_no_further() {
     let mut limit = Limit::default();
-    answers(&mut limit, Some(5_000.0), 80 * MS, 1_000, Instant::now());
+    // 5,000/s at 200 ms asks for 1,502.
+    answers(&mut limit, Some(5_000.0), 200 * MS, 1_000, Instant::now());
     assert_eq!(limit.target(Some(5_000.0)), AUTO_CAP);
+    // 1,000/s at 300 ms (452) is under the cap: the old cap of 256 held it to about 850/s.
+    let mut limit = Limit::default();
+    answers(&mut limit, Some(1_000.0), 300 * MS, 1_000, Instant::now());
+    assert_eq!(limit.target(Some(1_000.0)), 452);
+}
+
+#[test]
+fn the_cap_is_half_the_limit_on_open_files() {
+    assert_eq!(cap_for(1_024), 512);
+    assert_eq!(cap_for(256), 128);
+    assert_eq!(cap_for(1 << 20), AUTO_CAP);
+    assert_eq!(cap_for(3), FLOOR_LIMIT);
+    let mut limit = Limit::with_cap(cap_for(256));
+    answers(&mut limit, Some(1_000.0), 300 * MS, 1_000, Instant::now());
+    assert_eq!(limit.target(Some(1_000.0)), 128);
+    assert_eq!(limit.target(None), 128);
+}
+
+#[test]
+fn a_cap_that_holds_the_rate_back_is_reported_once_after_ten_seconds() {
+    let mut limit = Limit::with_cap(128);
+    let start = Instant::now();
+    let rate = Some(1_000.0);
+    assert_eq!(limit.cap_notice(rate, start), None, "no answer yet: the latency is a guess");
+    // One answer a millisecond, 300 ms each: 452 wanted from the first.
+    let mut now = start;
+    let mut notices = Vec::new();
+    for _ in 0..20_000 {
+        now += MS;
+        limit.on_answer(300 * MS, 128, 128, now);
+        if let Some(held) = limit.cap_notice(rate, now) {
+            notices.push((now - start, held));
+        }
+    }
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let (after, held) = notices[0];
+    assert_eq!(held, (128, 452));
+    assert!(after >= CAP_NOTICE && after <= CAP_NOTICE + 2 * MS, "{after:?}");
+}
+
+#[test]
+fn a_cap_that_lets_go_is_not_reported() {
+    let mut limit = Limit::with_cap(128);
+    let start = Instant::now();
+    let mut now = start;
+    for i in 0..20_000u32 {
+        now += MS;
+        limit.on_answer(300 * MS, 64, 64, now);
+        // Every nine seconds the rate falls (throttling) to what the cap allows.
+        let rate = if i % 9_000 < 8_990 { 1_000.0 } else { 200.0 };
+        assert_eq!(limit.cap_notice(Some(rate), now), None, "at {i} ms");
+        // With no ceiling the queue bound, not the cap, decides.
+        assert_eq!(limit.cap_notice(None, now), None);
+    }
 }
 
 #[test]

@@ -97,7 +97,9 @@ impl<S: Sender> Context<S> {
             counters,
             stop,
             instances: Mutex::new(HashMap::new()),
-            in_flight_limit: Mutex::new(concurrency::Limit::default()),
+            in_flight_limit: Mutex::new(concurrency::Limit::with_cap(concurrency::cap_for(
+                crate::descriptors::soft_limit(),
+            ))),
             on_the_wire: AtomicUsize::new(0),
             slot_freed: Notify::new(),
         }
@@ -118,8 +120,25 @@ impl<S: Sender> Context<S> {
     /// and not yet answered, itself included.
     fn record_latency(&self, latency: std::time::Duration, on_the_wire: usize) {
         let in_flight = self.counters.in_flight.load(Ordering::Relaxed);
-        if let Ok(mut limit) = self.in_flight_limit.lock() {
-            limit.on_answer(latency, on_the_wire, in_flight, std::time::Instant::now());
+        let now = std::time::Instant::now();
+        let held = match self.in_flight_limit.lock() {
+            Ok(mut limit) => {
+                limit.on_answer(latency, on_the_wire, in_flight, now);
+                limit.cap_notice(self.rate.current_rate(), now).map(|held| (held, limit.latency()))
+            }
+            Err(_) => None,
+        };
+        if let Some(((cap, wanted), latency)) = held {
+            let remedy = if cap < concurrency::AUTO_CAP {
+                "raise the limit on open files (ulimit -n; auto takes up to half of it) or pass --concurrency N"
+            } else {
+                "pass --concurrency N to go past it"
+            };
+            tracing::warn!(
+                "--concurrency auto is held at its cap of {cap} requests in flight, where the rate at {} ms of \
+                 latency needs {wanted}: {remedy}",
+                latency.as_millis()
+            );
         }
     }
 
