@@ -1,5 +1,6 @@
-//! The floors P2 is read against: the same UpdateContactAttributes request, signed once, sent
-//! `requests` times to the emulator by a client that does nothing else. Each runs in a child
+//! The floors P2 is read against: UpdateContactAttributes requests, each signed once, sent
+//! `requests` times in all to the emulator by a client that does nothing else (each of its
+//! `concurrency` tasks sends its own contact's request over and over). Each floor runs in a child
 //! process (this bench binary started again with `--floor`), so its CPU time is its own.
 //!
 //! - `transport`: connect-attrs's own keep-alive pool (`connect::pool`, hyper's HTTP/1.1) on the
@@ -13,8 +14,10 @@ use bytes::Bytes;
 use connect_attrs::connect::pool::Connections;
 use connect_attrs::connect::route;
 use connect_attrs::connect::sign::PostSigner;
+use connect_attrs::emulator::{DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY};
 use connect_attrs::wire::{SIGNING_NAME, UPDATE_CONTACT_ATTRIBUTES_PATH};
 use http_body_util::Full;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -22,22 +25,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const KINDS: [&str; 2] = ["transport", "sockets"];
 
-/// `--floor KIND URL REQUESTS CONCURRENCY`: runs one floor client and exits (0 if every answer was 200).
-pub fn main_if_asked(args: &[String]) {
-    let Some(at) = args.iter().position(|a| a == "--floor") else { return };
-    let [kind, url, requests, concurrency] = &args[at + 1..at + 5] else { panic!("--floor KIND URL N C") };
-    let requests: usize = requests.parse().expect("REQUESTS");
-    let concurrency: usize = concurrency.parse().expect("CONCURRENCY");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-    let request = Signed::new(url);
+/// `--floor KIND URL REQUESTS CONCURRENCY`: runs one floor client, and says how it ended (failure
+/// if any answer was not a 200); `None` when the arguments do not ask for a floor.
+pub fn main_if_asked(args: &[String]) -> Option<ExitCode> {
+    let at = args.iter().position(|a| a == "--floor")?;
+    let [kind, url, requests, concurrency] = args.get(at + 1..at + 5)? else { return None };
+    let (Ok(requests), Ok(concurrency)) = (requests.parse::<usize>(), concurrency.parse::<usize>()) else {
+        eprintln!("usage: --floor KIND URL REQUESTS CONCURRENCY, KIND one of {KINDS:?}");
+        return Some(ExitCode::FAILURE);
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().ok()?;
     let ok = runtime.block_on(async move {
-        let request = Arc::new(request);
         let left = Arc::new(AtomicUsize::new(requests));
         let connections = Arc::new(pool(url));
         let mut tasks = Vec::new();
-        for _ in 0..concurrency {
-            let (request, left, connections) = (request.clone(), left.clone(), connections.clone());
-            let kind = kind.clone();
+        for task in 0..concurrency {
+            let (left, connections) = (left.clone(), connections.clone());
+            let (kind, request) = (kind.clone(), Signed::new(url, task));
             tasks.push(tokio::spawn(async move {
                 match kind.as_str() {
                     "transport" => through_pool(&connections, &request, &left).await,
@@ -52,10 +56,10 @@ pub fn main_if_asked(args: &[String]) {
         }
         ok
     });
-    std::process::exit(if ok { 0 } else { 1 });
+    Some(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// One request, signed once (the emulator accepts a signature for 15 minutes).
+/// One request, signed once: a floor run must end within the emulator's 5 minutes of clock skew.
 struct Signed {
     head: http::request::Parts,
     body: Bytes,
@@ -64,14 +68,15 @@ struct Signed {
 }
 
 impl Signed {
-    fn new(url: &str) -> Signed {
+    /// The request for contact number `contact`.
+    fn new(url: &str, contact: usize) -> Signed {
         let full = format!("{url}{UPDATE_CONTACT_ATTRIBUTES_PATH}");
         let signer = PostSigner::new(&full, "us-east-1", SIGNING_NAME, "application/json");
-        let credentials =
-            Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None, None, "floor");
-        let body = Bytes::from_static(
-            br#"{"InstanceId":"bench-instance","InitialContactId":"00000000-1111-2222-3333-444444444444","Attributes":{"CustomerTier":"Gold","LastOrderId":"ORD-0","OpenCases":"0"}}"#,
-        );
+        let credentials = Credentials::new(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, None, None, "floor");
+        let body = Bytes::from(format!(
+            r#"{{"InstanceId":"bench-instance","InitialContactId":"{contact:08x}-1111-2222-3333-444444444444","Attributes":{{"CustomerTier":"Gold","LastOrderId":"ORD-{contact}","OpenCases":"{}"}}}}"#,
+            contact % 5
+        ));
         let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
         let mut request = http::Request::post(UPDATE_CONTACT_ATTRIBUTES_PATH)
             .header(http::header::HOST, &host)
@@ -124,12 +129,13 @@ async fn through_socket(signed: &Signed, left: &AtomicUsize) -> bool {
     let authority = signed.head.headers[http::header::HOST].to_str().expect("host");
     let mut socket = tokio::net::TcpStream::connect(authority).await.expect("connect");
     socket.set_nodelay(true).expect("nodelay");
-    let mut buffer = vec![0u8; 4096];
+    let mut buffer = vec![0u8; 64 << 10];
     while take(left) {
         socket.write_all(&signed.wire).await.expect("write");
         // Read one whole answer: its head, then as many body bytes as content-length says.
         let mut filled = 0;
         loop {
+            assert!(filled < buffer.len(), "an answer longer than {} bytes", buffer.len());
             let n = socket.read(&mut buffer[filled..]).await.expect("read");
             assert!(n > 0, "the emulator closed the connection");
             filled += n;
@@ -144,14 +150,15 @@ async fn through_socket(signed: &Signed, left: &AtomicUsize) -> bool {
     true
 }
 
-/// The whole length of the answer at the start of `bytes`, once its head is complete.
+/// The whole length of the answer at the start of `bytes`, once its head is complete (the
+/// emulator always sends content-length).
 fn answer_length(bytes: &[u8]) -> Option<usize> {
+    const NAME: &[u8] = b"content-length:";
     let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = std::str::from_utf8(&bytes[..end]).ok()?;
-    let length = head
-        .lines()
-        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
+    let length = bytes[..end]
+        .split(|&b| b == b'\n')
+        .find(|line| line.len() > NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME))
+        .and_then(|line| std::str::from_utf8(&line[NAME.len()..]).ok())
+        .and_then(|value| value.trim().parse::<usize>().ok())?;
     Some(end + length)
 }

@@ -13,16 +13,18 @@ mod harness;
 mod memory;
 mod sending;
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    floor::main_if_asked(&args);
+    if let Some(code) = floor::main_if_asked(&args) {
+        return code;
+    }
     let bench = args.iter().any(|a| a == "--bench");
     let smoke = !bench || args.iter().any(|a| a == "--quick");
     let chosen: Vec<String> = args.iter().filter(|a| !a.starts_with("--")).cloned().collect();
     let known = |c: &str| memory::SCENARIOS.contains(&c) || sending::SCENARIOS.contains(&c);
     if let Some(unknown) = chosen.iter().find(|c| !known(c.as_str())) {
         eprintln!("unknown scenario {unknown:?}: choose from {:?} and {:?}", memory::SCENARIOS, sending::SCENARIOS);
-        std::process::exit(2);
+        return std::process::ExitCode::from(2);
     }
     let memory_chosen: Vec<String> =
         chosen.iter().filter(|c| memory::SCENARIOS.contains(&c.as_str())).cloned().collect();
@@ -40,4 +42,5 @@ fn main() {
     if !smoke {
         println!("{}", if met { "all targets met" } else { "some targets not met" });
     }
+    std::process::ExitCode::SUCCESS
 }

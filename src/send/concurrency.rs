@@ -188,16 +188,21 @@ impl Limit {
         (wanted as usize).saturating_add(2)
     }
 
-    /// When the cap is what holds the rate back: the cap, and what Little's law asks for at the
-    /// latency measured (`None` before the first answer, with no ceiling, or under the cap).
-    fn held_by_cap(&self, rate: Option<f64>) -> Option<(usize, usize)> {
-        let wanted = self.littles_law(rate?);
-        (self.smoothed.is_some() && wanted > self.cap).then_some((self.cap, wanted))
+    /// When the cap is what holds the rate back: the target is the cap (not the queue bound, nor
+    /// a floor sample's hold), and the cap's requests at the latency measured carry less than
+    /// `rate` (`None` before the first answer or with no ceiling).
+    fn held_by_cap(&self, rate: Option<f64>) -> Option<CapHeld> {
+        let (rate, latency) = (rate?, self.smoothed?);
+        if self.target(Some(rate)) < self.cap {
+            return None;
+        }
+        let carries = self.cap as f64 / latency.as_secs_f64().max(1e-9);
+        (carries < rate).then_some(CapHeld { cap: self.cap, latency, carries, rate })
     }
 
-    /// The cap and what Little's law asks for, once in a run: when the cap has held the rate at
-    /// `rate` back for `CAP_NOTICE` without a break (a slow first answer alone is not enough).
-    pub fn cap_notice(&mut self, rate: Option<f64>, now: Instant) -> Option<(usize, usize)> {
+    /// Once in a run: the cap has held the rate back for `CAP_NOTICE` without a break (a slow
+    /// first answer alone is not enough).
+    pub fn cap_notice(&mut self, rate: Option<f64>, now: Instant) -> Option<CapHeld> {
         if self.cap_noticed {
             return None;
         }
@@ -212,6 +217,18 @@ impl Limit {
         self.cap_noticed = true;
         Some(held)
     }
+}
+
+/// The cap holding the rate back: what a run says about it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CapHeld {
+    pub cap: usize,
+    /// The smoothed latency of the answers.
+    pub latency: Duration,
+    /// Requests per second the cap's requests carry at that latency.
+    pub carries: f64,
+    /// The rate the ceiling allows now.
+    pub rate: f64,
 }
 
 /// The answers gathered for one floor sample.

@@ -97,9 +97,13 @@ impl<S: Sender> Context<S> {
             counters,
             stop,
             instances: Mutex::new(HashMap::new()),
-            in_flight_limit: Mutex::new(concurrency::Limit::with_cap(concurrency::cap_for(
-                crate::descriptors::soft_limit(),
-            ))),
+            in_flight_limit: Mutex::new(match concurrency {
+                // Each request in flight holds a connection, and so a file.
+                Concurrency::Auto => {
+                    concurrency::Limit::with_cap(concurrency::cap_for(crate::descriptors::soft_limit()))
+                }
+                Concurrency::Fixed(_) => concurrency::Limit::default(),
+            }),
             on_the_wire: AtomicUsize::new(0),
             slot_freed: Notify::new(),
         }
@@ -117,27 +121,33 @@ impl<S: Sender> Context<S> {
     }
 
     /// An answer came back `latency` after its request went out with `on_the_wire` requests sent
-    /// and not yet answered, itself included.
+    /// and not yet answered, itself included (for `auto` only).
     fn record_latency(&self, latency: std::time::Duration, on_the_wire: usize) {
+        if self.concurrency != Concurrency::Auto {
+            return;
+        }
         let in_flight = self.counters.in_flight.load(Ordering::Relaxed);
         let now = std::time::Instant::now();
         let held = match self.in_flight_limit.lock() {
             Ok(mut limit) => {
                 limit.on_answer(latency, on_the_wire, in_flight, now);
-                limit.cap_notice(self.rate.current_rate(), now).map(|held| (held, limit.latency()))
+                limit.cap_notice(self.rate.current_rate(), now)
             }
             Err(_) => None,
         };
-        if let Some(((cap, wanted), latency)) = held {
-            let remedy = if cap < concurrency::AUTO_CAP {
+        if let Some(held) = held {
+            let remedy = if held.cap < concurrency::AUTO_CAP {
                 "raise the limit on open files (ulimit -n; auto takes up to half of it) or pass --concurrency N"
             } else {
                 "pass --concurrency N to go past it"
             };
             tracing::warn!(
-                "--concurrency auto is held at its cap of {cap} requests in flight, where the rate at {} ms of \
-                 latency needs {wanted}: {remedy}",
-                latency.as_millis()
+                "--concurrency auto is held at its cap of {} requests in flight: at the {:.1} ms of latency \
+                 measured they carry {:.0}/s, under the {:.0}/s allowed: {remedy}",
+                held.cap,
+                held.latency.as_secs_f64() * 1e3,
+                held.carries,
+                held.rate
             );
         }
     }
