@@ -128,10 +128,7 @@ pub fn send_plan(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result
         allow_insecure_endpoint: args.allow_insecure_endpoint,
         rate: args.rate,
         burst: args.burst,
-        concurrency: match args.concurrency {
-            ConcurrencyArg::Auto => Concurrency::Auto,
-            ConcurrencyArg::Fixed(n) => Concurrency::Fixed(n),
-        },
+        concurrency: concurrency(args.concurrency, crate::descriptors::soft_limit()),
         retry: RetryPolicy {
             max_attempts: args.max_attempts,
             base: Duration::from_millis(args.retry_base_ms),
@@ -139,6 +136,26 @@ pub fn send_plan(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result
         },
         timeout: Duration::from_secs(args.timeout),
     })
+}
+
+/// `--concurrency` for a process that may have `open_files` files open: a number above half of
+/// them (each request in flight holds a connection) would run out of files mid-run, connections
+/// and the run's own outputs alike, so it is lowered, with a warning. `auto` keeps to the same
+/// half by itself.
+fn concurrency(arg: ConcurrencyArg, open_files: u64) -> Concurrency {
+    match arg {
+        ConcurrencyArg::Auto => Concurrency::Auto,
+        ConcurrencyArg::Fixed(n) => {
+            let allowed = usize::try_from(open_files / 2).unwrap_or(usize::MAX).max(1);
+            if n > allowed {
+                tracing::warn!(
+                    "--concurrency {n} needs a connection, so an open file, per request in flight, and the \
+                     limit on open files is {open_files}: using {allowed}; raise the limit (ulimit -n) for more"
+                );
+            }
+            Concurrency::Fixed(n.min(allowed))
+        }
+    }
 }
 
 /// The regional endpoint of Amazon Connect.
@@ -192,6 +209,14 @@ mod tests {
             Command::Run(args) => args,
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn a_fixed_concurrency_keeps_to_half_the_open_files() {
+        assert_eq!(concurrency(ConcurrencyArg::Fixed(400), 256), Concurrency::Fixed(128));
+        assert_eq!(concurrency(ConcurrencyArg::Fixed(400), 1_024), Concurrency::Fixed(400));
+        assert_eq!(concurrency(ConcurrencyArg::Fixed(4), 1), Concurrency::Fixed(1));
+        assert_eq!(concurrency(ConcurrencyArg::Auto, 256), Concurrency::Auto);
     }
 
     #[test]

@@ -31,6 +31,8 @@ const REPORT_EVERY: Duration = Duration::from_millis(20);
 /// Runs one command; `Ok` holds the exit code of a command that got to write its summary.
 pub fn run(cli: Cli) -> Result<u8, Error> {
     logging::init(cli.verbose, cli.quiet, cli.log_format);
+    let open_files = crate::descriptors::raise_soft_limit();
+    tracing::debug!(open_files, "limit on open files");
     let clock = Clock::start();
     match &cli.command {
         Command::Validate(args) => validate_command(args, &clock),

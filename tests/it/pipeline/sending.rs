@@ -123,3 +123,37 @@ fn injected_faults_are_retried_until_every_contact_is_delivered() {
     assert!(stats.dropped > 0, "{stats:?}");
     assert_eq!(stats.accepted, 200, "{stats:?}");
 }
+
+/// `--concurrency 400` needs 400 connections. Under a hard limit of 256 open files the run keeps
+/// to 128 and says so, and every contact gets through; it used to run out of files, failing
+/// contacts and even the retry file.
+#[cfg(unix)]
+#[test]
+fn a_concurrency_above_the_open_file_limit_is_lowered_and_nothing_fails() {
+    let handle = emulator(Config { latency: std::time::Duration::from_millis(200), ..Config::default() });
+    let scratch = Scratch::new();
+    let text = simple_wide("inst", "files-", 600);
+    scratch.write("in.csv", &text);
+    let output = run_with_open_files(&scratch, &handle, &["--concurrency", "400"], &["in.csv"], 256, 256);
+    assert_exit(&scratch, &output, 0);
+    assert!(output.stderr.contains("--concurrency 400") && output.stderr.contains("using 128"), "{}", output.stderr);
+    let summary = assert_summary_file(&scratch, &output);
+    assert_eq!(count(&summary, "updated"), 600, "{summary:#}");
+    assert_state(&handle, &expected_merge(&[&text], ""));
+}
+
+/// A soft limit of 256 under a hard one of 4,096 is raised at start, as Go programs do: the same
+/// run needs no lowering.
+#[cfg(unix)]
+#[test]
+fn a_low_soft_limit_on_open_files_is_raised_to_the_hard_one() {
+    let handle = emulator(Config { latency: std::time::Duration::from_millis(200), ..Config::default() });
+    let scratch = Scratch::new();
+    let text = simple_wide("inst", "raised-", 600);
+    scratch.write("in.csv", &text);
+    let output = run_with_open_files(&scratch, &handle, &["--concurrency", "400"], &["in.csv"], 256, 4_096);
+    assert_exit(&scratch, &output, 0);
+    assert!(!output.stderr.contains("using 128"), "{}", output.stderr);
+    let summary = assert_summary_file(&scratch, &output);
+    assert_eq!(count(&summary, "updated"), 600, "{summary:#}");
+}

@@ -118,6 +118,39 @@ pub fn connect_attrs_env(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &
 
 /// Starts the binary with the example credentials and nothing of the caller's AWS environment.
 pub fn spawn_connect_attrs(dir: &Path, args: &[&str], piped_stdin: bool, env: &[(&str, &str)]) -> Child {
+    command(dir, args, piped_stdin, env).spawn().expect("connect-attrs starts")
+}
+
+/// Runs the binary as [`run`] does, with its limit on open files set to `soft` and `hard` first.
+#[cfg(unix)]
+pub fn run_with_open_files(
+    scratch: &Scratch,
+    handle: &Handle,
+    extra: &[&str],
+    inputs: &[&str],
+    soft: u64,
+    hard: u64,
+) -> Output {
+    use std::os::unix::process::CommandExt;
+    let args = run_args(handle, extra, inputs);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut command = command(scratch.path(), &args, false, &[]);
+    // SAFETY: between fork and exec the closure only calls setrlimit, which is async-signal-safe,
+    // on a struct it owns.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    finish(command.spawn().expect("connect-attrs starts"), &args, String::new())
+}
+
+fn command(dir: &Path, args: &[&str], piped_stdin: bool, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_connect-attrs"));
     command
         .args(args)
@@ -141,7 +174,7 @@ pub fn spawn_connect_attrs(dir: &Path, args: &[&str], piped_stdin: bool, env: &[
     for (name, value) in env {
         command.env(name, value);
     }
-    command.spawn().expect("connect-attrs starts")
+    command
 }
 
 /// Waits for the child (killing it if it hangs) and collects its output; `stderr_seen` is what
