@@ -342,7 +342,13 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     if summary.stopped.is_some() {
         let args: Vec<String> = std::env::args().collect();
         let command = resume::resume_command(&args, &finished.dir);
-        tracing::warn!("contacts not sent are in the retry file; to go on where this run stopped: {command}");
+        // A write that failed may have been the retry file's own; each outcome is journalled first.
+        let kept = if write_error.is_some() {
+            "the retry file may be incomplete, but --resume picks up from the run's journal"
+        } else {
+            "contacts not sent are in the retry file"
+        };
+        tracing::warn!("{kept}; to go on where this run stopped: {command}");
         summary.resume_command = Some(command);
     }
     emit(&finished.dir, Summary { exit_code: code, ..summary })?;
