@@ -1,10 +1,20 @@
 //! The process's limit on open files, which bounds both the merge's partition files and the
 //! sender's connections (one per request in flight over HTTP/1.1).
 
-/// Raises the soft limit on open files as far as the hard limit allows, as Go's runtime does at
-/// start (many systems start processes at a soft 1,024 under a far higher hard limit), and
-/// returns the soft limit in force afterwards. macOS refuses more than its per-process maximum
-/// (10,240 by default) whatever the hard limit says, so that is tried second.
+/// What to do about a limit on open files that holds a run back: the soft limit is already raised
+/// as far as the hard one allows, so `ulimit -n` alone does not help.
+pub const REMEDY: &str = "for more, raise the hard limit on open files (ulimit -Hn as root, systemd's LimitNOFILE, or /etc/security/limits.conf)";
+
+/// The most `raise_soft_limit` asks for.
+#[cfg(unix)]
+const RAISED: libc::rlim_t = 65_536;
+
+/// Raises the soft limit on open files towards the hard limit, as Go's runtime does at start (many
+/// systems start processes at a soft 1,024 under a far higher hard limit), and returns the soft
+/// limit in force afterwards. At most `RAISED` (a run needs about twice `auto`'s cap of 1,024),
+/// because child processes (a profile's `credential_process`) inherit the limit, and some size
+/// tables from it or close every descriptor up to it. macOS refuses more than its per-process
+/// maximum (10,240 by default) whatever the hard limit says, so that is tried second.
 #[cfg(unix)]
 pub fn raise_soft_limit() -> u64 {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
@@ -12,7 +22,7 @@ pub fn raise_soft_limit() -> u64 {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return soft_limit();
     }
-    for wanted in [limit.rlim_max, limit.rlim_max.min(10_240)] {
+    for wanted in [limit.rlim_max.min(RAISED), limit.rlim_max.min(10_240)] {
         if wanted <= limit.rlim_cur {
             break;
         }

@@ -150,7 +150,8 @@ fn concurrency(arg: ConcurrencyArg, open_files: u64) -> Concurrency {
             if n > allowed {
                 tracing::warn!(
                     "--concurrency {n} needs a connection, so an open file, per request in flight, and the \
-                     limit on open files is {open_files}: using {allowed}; raise the limit (ulimit -n) for more"
+                     limit on open files is {open_files}: using {allowed}; {}",
+                    crate::descriptors::REMEDY
                 );
             }
             Concurrency::Fixed(n.min(allowed))

@@ -137,7 +137,8 @@ impl<S: Sender> Context<S> {
         };
         if let Some(held) = held {
             let remedy = if held.cap < concurrency::AUTO_CAP {
-                "raise the limit on open files (ulimit -n; auto takes up to half of it) or pass --concurrency N"
+                // (auto takes up to half the limit.)
+                crate::descriptors::REMEDY
             } else {
                 "pass --concurrency N to go past it"
             };

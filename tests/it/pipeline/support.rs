@@ -135,8 +135,8 @@ pub fn run_with_open_files(
     let args = run_args(handle, extra, inputs);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut command = command(scratch.path(), &args, false, &[]);
-    // SAFETY: between fork and exec the closure only calls setrlimit, which is async-signal-safe,
-    // on a struct it owns.
+    // SAFETY: between fork and exec the closure only calls setrlimit, a bare system call wrapper
+    // (no allocation, no lock), on a struct it owns.
     unsafe {
         command.pre_exec(move || {
             let limit = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
