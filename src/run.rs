@@ -316,7 +316,12 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let _ = feeder.join();
     let send_seconds = sending.elapsed().as_secs_f64();
     logging::set_bar(None);
-    let finished = report.finish(format.unwrap_or(Format::Wide))?;
+    let dir = report.dir().to_path_buf();
+    let finished = report.finish(format.unwrap_or(Format::Wide)).inspect_err(|_| {
+        // The journal is synced before the retry file is written: a resume rebuilds the rest.
+        let command = resume::resume_command(&std::env::args().collect::<Vec<_>>(), &dir);
+        tracing::warn!("the run's outputs could not be finished, but --resume picks up from its journal: {command}");
+    })?;
     let mut summary = summary(&input_plan, &finished, finished.tally, rows, bad_rows, format, clock);
     summary.requests = Counters::get(&counters.requests);
     summary.throttled = Counters::get(&counters.throttled);

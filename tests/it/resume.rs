@@ -157,6 +157,42 @@ fn sigterm_stops_cleanly_and_the_resume_command_finishes_the_job() {
     }
 }
 
+/// The retry file cannot be written at the end (a directory stands in its way): the run fails,
+/// says how to resume, and the resume, once the way is clear, finishes the job with no contact sent
+/// twice.
+#[test]
+fn a_run_whose_outputs_cannot_be_finished_says_how_to_resume() {
+    let scratch = Scratch::new();
+    inputs(&scratch);
+    let handle = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
+    let first = args(&handle, 0);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let mut child = spawn_connect_attrs(scratch.path(), &first, false, &[]);
+    while handle.stats().accepted < 300 {
+        assert!(child.try_wait().ok().flatten().is_none(), "the run ended before its outputs could be blocked");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let blocker = scratch.path().join("run/retry.csv");
+    std::fs::create_dir(&blocker).unwrap();
+    std::fs::write(blocker.join("keep"), "").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("retry.csv") && stderr.contains("--resume run"), "{stderr}");
+
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let resumed = args(&handle, 1);
+    let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
+    let output = connect_attrs(scratch.path(), &resumed, None);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    assert!(scratch.path().join("run/retry.csv").is_file());
+    let summary: Value = output.summary();
+    assert_eq!(summary["contacts"].as_u64(), Some(3000), "{summary}");
+    for contacts in handle.state().instances.values() {
+        assert!(contacts.values().all(|c| c.updates == 1), "a contact was sent twice");
+    }
+}
+
 #[test]
 fn resume_with_changed_inputs_is_refused_unless_forced() {
     let scratch = Scratch::new();
