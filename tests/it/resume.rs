@@ -124,8 +124,9 @@ fn killed_runs_resume_until_done(extra: &[&str]) {
     assert!(n("already_done") > 0, "{summary}");
 }
 
-#[test]
-fn sigterm_stops_cleanly_and_the_resume_command_finishes_the_job() {
+/// The inputs written, a first run started against an emulator where `gone-*` contacts are not
+/// found, and 300 contacts accepted: a run in the middle of sending.
+fn first_run_under_way() -> (Scratch, Handle, std::process::Child) {
     let scratch = Scratch::new();
     inputs(&scratch);
     let handle = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
@@ -133,9 +134,15 @@ fn sigterm_stops_cleanly_and_the_resume_command_finishes_the_job() {
     let first: Vec<&str> = first.iter().map(String::as_str).collect();
     let mut child = spawn_connect_attrs(scratch.path(), &first, false, &[]);
     while handle.stats().accepted < 300 {
-        assert!(child.try_wait().ok().flatten().is_none(), "the run ended before it could be stopped");
+        assert!(child.try_wait().ok().flatten().is_none(), "the run ended before 300 contacts were accepted");
         std::thread::sleep(Duration::from_millis(2));
     }
+    (scratch, handle, child)
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_the_resume_command_finishes_the_job() {
+    let (scratch, handle, child) = first_run_under_way();
     let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
@@ -162,16 +169,7 @@ fn sigterm_stops_cleanly_and_the_resume_command_finishes_the_job() {
 /// twice.
 #[test]
 fn a_run_whose_outputs_cannot_be_finished_says_how_to_resume() {
-    let scratch = Scratch::new();
-    inputs(&scratch);
-    let handle = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
-    let first = args(&handle, 0);
-    let first: Vec<&str> = first.iter().map(String::as_str).collect();
-    let mut child = spawn_connect_attrs(scratch.path(), &first, false, &[]);
-    while handle.stats().accepted < 300 {
-        assert!(child.try_wait().ok().flatten().is_none(), "the run ended before its outputs could be blocked");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let (scratch, handle, child) = first_run_under_way();
     let blocker = scratch.path().join("run/retry.csv");
     std::fs::create_dir(&blocker).unwrap();
     std::fs::write(blocker.join("keep"), "").unwrap();
