@@ -1,16 +1,65 @@
 //! `--resume RUN_DIR`: what a resumed run must check and say. The inputs must be the ones the
 //! journal recorded (name, size, modification time, a hash of the header and first block), unless
-//! `--force`; and a run that stops early prints the exact command that resumes it.
+//! `--force`; a contact an earlier session finished with the same request is not sent again; and
+//! a run that stops early prints the exact command that resumes it.
 
+use crate::cli::RunArgs;
+use crate::connect::request_body;
+use crate::error::Error;
 use crate::input::InputSpec;
-use crate::report::journal::{Header, InputFingerprint};
+use crate::merge::Contact;
+use crate::plan::InputPlan;
+use crate::report::Report;
+use crate::report::journal::{self, Header, InputFingerprint};
+use crate::send::{Outcome, Status};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 const HEAD_BYTES: u64 = 64 * 1024;
+
+/// A new run directory with a journal, or (`--resume`) the old one with what it finished.
+pub fn open_report(args: &RunArgs, plan: &mut InputPlan) -> Result<(Report, FinishedBefore), Error> {
+    let names: Vec<String> = plan.inputs.iter().map(|i| i.name.clone()).collect();
+    let Some(dir) = &args.resume else {
+        let report = Report::create(&plan.run_dir, names, Some(&fingerprint(&plan.inputs)))?;
+        return Ok((report, FinishedBefore::new()));
+    };
+    let loaded = journal::load(dir).map_err(|e| Error::Usage(format!("cannot resume: {e}")))?;
+    let now = fingerprint(&plan.inputs);
+    if let Some(why) = loaded.header.as_ref().and_then(|recorded| mismatch(recorded, &now)) {
+        if !args.force {
+            return Err(Error::Usage(format!(
+                "cannot resume {}: {why}. Resume with the inputs the run started with, or pass --force (contacts whose request changed are then sent again)",
+                dir.display()
+            )));
+        }
+        tracing::warn!("resuming although {why} (--force)");
+    }
+    tracing::info!("resuming {}: {} contacts finished before", dir.display(), loaded.finished.len());
+    plan.run_dir = dir.clone();
+    Ok((Report::resume(dir, names)?, loaded.finished))
+}
+
+/// What earlier sessions of a resumed run finished, by instance and contact id.
+pub type FinishedBefore = HashMap<(String, String), journal::Finished>;
+
+/// A contact finished in an earlier session with the same request is reported as such, not sent.
+pub fn finished_before(contact: Contact, before: &FinishedBefore) -> Result<Contact, Box<Outcome>> {
+    if before.is_empty() {
+        return Ok(contact);
+    }
+    match before.get(&(contact.instance_id.clone(), contact.contact_id.clone())) {
+        Some(done) if done.digest == journal::digest(&request_body(&contact)) => {
+            let status = Status::AlreadyDone(done.failure.clone());
+            Err(Box::new(Outcome::new(contact, status, done.attempts)))
+        }
+        _ => Ok(contact),
+    }
+}
 
 /// What the journal records of the inputs of a run (stdin: its name only).
 pub fn fingerprint(inputs: &[InputSpec]) -> Header {

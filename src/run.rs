@@ -3,12 +3,10 @@
 
 use crate::cli::{Cli, Command, RunArgs, ValidateArgs};
 use crate::connect::http::HttpSender;
-use crate::connect::request_body;
 use crate::error::{Error, exit};
 use crate::input::{self, Format, InputSpec, Item};
 use crate::merge::{Contact, ContactView, Contacts, Merger};
 use crate::plan::{self, InputPlan};
-use crate::report::journal;
 use crate::report::metrics::{MetricsFile, Snapshot};
 use crate::report::progress::Rates;
 use crate::report::{self, Report, Summary, Tally};
@@ -18,7 +16,6 @@ use crate::send::{self, Context, Counters, Outcome, Skip, Status};
 use crate::{ceiling, completions, logging, validate};
 use crate::{resume, shutdown, target};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::mpsc::TryRecvError;
@@ -227,7 +224,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let mut metrics = MetricsFile::new(args.metrics_file.as_deref());
     let first = Snapshot::of(Tally::default(), 0, &Counters::default(), Duration::ZERO, None);
     metrics.write(&first, Instant::now()).map_err(|e| Error::Config(format!("--metrics-file: {e}")))?;
-    let (report, finished_before) = open_report(args, &mut input_plan)?;
+    let (report, finished_before) = resume::open_report(args, &mut input_plan)?;
     let report = report.with_contact_column(input_plan.read.contact_column.as_deref());
     // Watch for signals and the deadline from now on: a stop while reading sends nothing.
     let stop = Arc::new(Stop::default());
@@ -375,38 +372,13 @@ fn stop_after(args: &RunArgs, clock: &Clock) -> Result<Option<Duration>, Error> 
     Ok([deadline.map_err(usage)?, max.map_err(usage)?].into_iter().flatten().min())
 }
 
-/// A new run directory with a journal, or (`--resume`) the old one with what it finished.
-fn open_report(args: &RunArgs, plan: &mut InputPlan) -> Result<(Report, FinishedBefore), Error> {
-    let names = input_names(plan);
-    let Some(dir) = &args.resume else {
-        let report = Report::create(&plan.run_dir, names, Some(&resume::fingerprint(&plan.inputs)))?;
-        return Ok((report, FinishedBefore::new()));
-    };
-    let loaded = journal::load(dir).map_err(|e| Error::Usage(format!("cannot resume: {e}")))?;
-    let now = resume::fingerprint(&plan.inputs);
-    if let Some(why) = loaded.header.as_ref().and_then(|recorded| resume::mismatch(recorded, &now)) {
-        if !args.force {
-            return Err(Error::Usage(format!(
-                "cannot resume {}: {why}. Resume with the inputs the run started with, or pass --force (contacts whose request changed are then sent again)",
-                dir.display()
-            )));
-        }
-        tracing::warn!("resuming although {why} (--force)");
-    }
-    tracing::info!("resuming {}: {} contacts finished before", dir.display(), loaded.finished.len());
-    plan.run_dir = dir.clone();
-    Ok((Report::resume(dir, names)?, loaded.finished))
-}
-
-type FinishedBefore = HashMap<(String, String), journal::Finished>;
-
 /// Feeds checked contacts to the sender, and contacts that are not to be sent (invalid, empty,
 /// finished in an earlier session) straight to the report, on a thread of its own (merging
 /// partitions is CPU work). Every contact is accounted for: once the sender is gone, the rest are
 /// reported as stopped. Ends when all are handed on; the merge's temporary files go with it.
 fn feed(
     mut contacts: Contacts,
-    before: FinishedBefore,
+    before: resume::FinishedBefore,
     contact_tx: tokio::sync::mpsc::Sender<Contact>,
     outcome_tx: std::sync::mpsc::Sender<Outcome>,
     stop: Arc<Stop>,
@@ -421,7 +393,7 @@ fn feed(
             }
         };
         for result in batch {
-            let outcome = match result.map(|contact| finished_before(contact, &before)) {
+            let outcome = match result.map(|contact| resume::finished_before(contact, &before)) {
                 Ok(Ok(contact)) => match contact_tx.blocking_send(contact) {
                     Ok(()) => continue,
                     Err(unsent) => Outcome::new(unsent.0, Status::Skipped(Skip::Stopped), 0),
@@ -434,20 +406,6 @@ fn feed(
         }
     }
     drop(contacts);
-}
-
-/// A contact finished in an earlier session with the same request is reported as such, not sent.
-fn finished_before(contact: Contact, before: &FinishedBefore) -> Result<Contact, Box<Outcome>> {
-    if before.is_empty() {
-        return Ok(contact);
-    }
-    match before.get(&(contact.instance_id.clone(), contact.contact_id.clone())) {
-        Some(done) if done.digest == journal::digest(&request_body(&contact)) => {
-            let status = Status::AlreadyDone(done.failure.clone());
-            Err(Box::new(Outcome::new(contact, status, done.attempts)))
-        }
-        _ => Ok(contact),
-    }
 }
 
 fn summary(
