@@ -17,11 +17,7 @@ const RAISED: libc::rlim_t = 65_536;
 /// maximum (10,240 by default) whatever the hard limit says, so that is tried second.
 #[cfg(unix)]
 pub fn raise_soft_limit() -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `getrlimit` writes one `rlimit` through the pointer, which points to one.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return soft_limit();
-    }
+    let Some(limit) = limits() else { return soft_limit() };
     for wanted in [limit.rlim_max.min(RAISED), limit.rlim_max.min(10_240)] {
         if wanted <= limit.rlim_cur {
             break;
@@ -43,18 +39,28 @@ pub fn raise_soft_limit() -> u64 {
 /// The process's soft limit on open files.
 #[cfg(unix)]
 pub fn soft_limit() -> u64 {
+    // (`rlim_t` is `u64` on Linux and macOS, not on every Unix.)
+    #[allow(clippy::unnecessary_cast)]
+    limits().map_or(256, |limit| limit.rlim_cur as u64)
+}
+
+/// The soft and hard limits on open files.
+#[cfg(unix)]
+fn limits() -> Option<libc::rlimit> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `getrlimit` writes one `rlimit` through the pointer, which points to one.
-    match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } {
-        // (`rlim_t` is `u64` on Linux and macOS, not on every Unix.)
-        #[allow(clippy::unnecessary_cast)]
-        0 => limit.rlim_cur as u64,
-        _ => 256,
-    }
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit)
 }
 
 #[cfg(not(unix))]
 pub fn soft_limit() -> u64 {
     // Windows: thousands of handles; the C runtime's 512 does not apply to `std::fs::File`.
     1 << 13
+}
+
+/// How many connections, one per request in flight, a process that may have `open_files` files
+/// open gives the sender: half, the rest left to the inputs, the merge's partition files (a
+/// quarter) and the report.
+pub fn connections_allowed(open_files: u64) -> usize {
+    usize::try_from(open_files / 2).unwrap_or(usize::MAX)
 }

@@ -146,7 +146,7 @@ fn concurrency(arg: ConcurrencyArg, open_files: u64) -> Concurrency {
     match arg {
         ConcurrencyArg::Auto => Concurrency::Auto,
         ConcurrencyArg::Fixed(n) => {
-            let allowed = usize::try_from(open_files / 2).unwrap_or(usize::MAX).max(1);
+            let allowed = crate::descriptors::connections_allowed(open_files).max(1);
             if n > allowed {
                 tracing::warn!(
                     "--concurrency {n} needs a connection, so an open file, per request in flight, and the \

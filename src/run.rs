@@ -314,9 +314,10 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let send_seconds = sending.elapsed().as_secs_f64();
     logging::set_bar(None);
     let dir = report.dir().to_path_buf();
+    let resume_command = || resume::resume_command(&std::env::args().collect::<Vec<_>>(), &dir);
     let finished = report.finish(format.unwrap_or(Format::Wide)).inspect_err(|_| {
         // The journal is synced before the retry file is written: a resume rebuilds the rest.
-        let command = resume::resume_command(&std::env::args().collect::<Vec<_>>(), &dir);
+        let command = resume_command();
         tracing::warn!("the run's outputs could not be finished, but --resume picks up from its journal: {command}");
     })?;
     let mut summary = summary(&input_plan, &finished, finished.tally, rows, bad_rows, format, clock);
@@ -342,8 +343,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
         tracing::error!("--metrics-file: {err}");
     }
     if summary.stopped.is_some() {
-        let args: Vec<String> = std::env::args().collect();
-        let command = resume::resume_command(&args, &finished.dir);
+        let command = resume_command();
         // A write that failed may have been the retry file's own; each outcome is journalled first.
         let kept = if write_error.is_some() {
             "the retry file may be incomplete, but --resume picks up from the run's journal"

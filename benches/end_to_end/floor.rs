@@ -12,9 +12,11 @@
 use aws_credential_types::Credentials;
 use bytes::Bytes;
 use connect_attrs::connect::pool::Connections;
+use connect_attrs::connect::request_body;
 use connect_attrs::connect::route;
 use connect_attrs::connect::sign::PostSigner;
 use connect_attrs::emulator::{DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY};
+use connect_attrs::merge::Contact;
 use connect_attrs::wire::{SIGNING_NAME, UPDATE_CONTACT_ATTRIBUTES_PATH};
 use http_body_util::Full;
 use std::process::ExitCode;
@@ -73,10 +75,18 @@ impl Signed {
         let full = format!("{url}{UPDATE_CONTACT_ATTRIBUTES_PATH}");
         let signer = PostSigner::new(&full, "us-east-1", SIGNING_NAME, "application/json");
         let credentials = Credentials::new(DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, None, None, "floor");
-        let body = Bytes::from(format!(
-            r#"{{"InstanceId":"bench-instance","InitialContactId":"{contact:08x}-1111-2222-3333-444444444444","Attributes":{{"CustomerTier":"Gold","LastOrderId":"ORD-{contact}","OpenCases":"{}"}}}}"#,
-            contact % 5
-        ));
+        // The contact P2's input gives, and its body as connect-attrs builds it.
+        let attributes = [("CustomerTier", "Gold".to_string()), ("LastOrderId", format!("ORD-{contact}"))]
+            .into_iter()
+            .chain([("OpenCases", (contact % 5).to_string())])
+            .map(|(key, value)| (key.to_string(), value))
+            .collect();
+        let body = Bytes::from(request_body(&Contact {
+            instance_id: "bench-instance".into(),
+            contact_id: format!("{contact:08x}-1111-2222-3333-444444444444"),
+            attributes,
+            lines: Vec::new(),
+        }));
         let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
         let mut request = http::Request::post(UPDATE_CONTACT_ATTRIBUTES_PATH)
             .header(http::header::HOST, &host)

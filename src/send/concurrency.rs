@@ -91,11 +91,10 @@ pub struct Limit {
     cap_noticed: bool,
 }
 
-/// The cap for a process that may have `open_files` files open at once: each request in flight
-/// holds a connection, and half the limit is left to the inputs, the merge's partition files
-/// (a quarter) and the report (Linux's usual 1,024 allows 512).
+/// The cap for a process that may have `open_files` files open at once: the connections they
+/// allow (Linux's usual 1,024 allows 512), within `FLOOR_LIMIT..=AUTO_CAP`.
 pub fn cap_for(open_files: u64) -> usize {
-    usize::try_from(open_files / 2).unwrap_or(usize::MAX).clamp(FLOOR_LIMIT, AUTO_CAP)
+    crate::descriptors::connections_allowed(open_files).clamp(FLOOR_LIMIT, AUTO_CAP)
 }
 
 impl Default for Limit {
