@@ -217,3 +217,62 @@ fn resume_with_changed_inputs_is_refused_unless_forced() {
     assert_eq!((summary["already_done"].as_u64(), summary["updated"].as_u64()), (Some(1), Some(1)));
     assert_eq!(handle.state().contact(INSTANCE, "c-1").unwrap().attributes["Tier"], "Platinum");
 }
+
+/// A write fails while the run is sending: a directory stands where the retry file's first entry
+/// goes, and the contacts the service refuses come last. The run stops, does not claim the retry
+/// file holds what was not sent, and names the resume; the resume, once the way is clear, finishes
+/// the job with no contact sent twice and the refused contacts in retry.csv.
+#[test]
+fn a_write_that_fails_mid_run_points_to_the_journal_and_the_resume_finishes() {
+    let scratch = Scratch::new();
+    let mut wide = String::from("InitialContactId,Tier\n");
+    let gone: BTreeSet<String> = (0..5).map(|i| format!("gone-{i}")).collect();
+    for i in 0..2000 {
+        wide.push_str(&format!("c-{i},T{}\n", i % 7));
+    }
+    for id in &gone {
+        wide.push_str(&format!("{id},T0\n"));
+    }
+    scratch.write("wide.csv", wide);
+    let handle = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
+    let session = |first: bool| {
+        let url = handle.url();
+        let run = if first { "--run-dir" } else { "--resume" };
+        let args = ["run", "--endpoint-url", &url, run, "run", "--rate", "400", "--burst", "50"];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.extend(["--instance-id", INSTANCE, "wide.csv"].iter().map(|s| s.to_string()));
+        args
+    };
+    let first = session(true);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let child = spawn_connect_attrs(scratch.path(), &first, false, &[]);
+    while handle.stats().accepted < 300 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Small merges go out in input order: no contact has failed yet, so no retry entry is written.
+    let blocker = scratch.path().join("run/retry.partial.csv");
+    assert!(!blocker.exists(), "a retry entry was written before the refused contacts were sent");
+    std::fs::create_dir(&blocker).unwrap();
+    std::fs::write(blocker.join("keep"), "").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("retry.partial.csv"), "the failed write is named: {stderr}");
+    assert!(stderr.contains("journal") && stderr.contains("--resume run"), "{stderr}");
+    assert!(!stderr.contains("contacts not sent are in the retry file"), "{stderr}");
+
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let resumed = session(false);
+    let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
+    let output = connect_attrs(scratch.path(), &resumed, None);
+    assert_eq!(output.code, 1, "the refused contacts fail: {}", output.stderr);
+    let mut expected = expected_merge(&[&scratch.read("wide.csv")], INSTANCE);
+    expected.retain(|(_, contact), _| !gone.contains(contact));
+    assert_contacts_eq(&stored(&handle.state()), &expected);
+    for contacts in handle.state().instances.values() {
+        assert!(contacts.values().all(|c| c.updates == 1), "a contact was sent twice");
+    }
+    let retried: BTreeSet<String> =
+        read_model_of(&scratch.path().join("run/retry.csv")).into_keys().map(|(_, c)| c).collect();
+    assert_eq!(retried, gone);
+}
