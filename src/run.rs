@@ -225,7 +225,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let first = Snapshot::of(Tally::default(), 0, &Counters::default(), Duration::ZERO, None);
     metrics.write(&first, Instant::now()).map_err(|e| Error::Config(format!("--metrics-file: {e}")))?;
     let (report, finished_before) = resume::open_report(args, &mut input_plan)?;
-    let report = report.with_contact_column(input_plan.read.contact_column.as_deref());
+    let report = report.reading_back_with(&input_plan.read);
     // Watch for signals and the deadline from now on: a stop while reading sends nothing.
     let stop = Arc::new(Stop::default());
     runtime.spawn(shutdown::watch(stop.clone(), stop_after, Duration::from_secs(args.grace)));

@@ -116,6 +116,22 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
     Ok(Layout::Wide { contact, instance, attributes, width })
 }
 
+/// Whether a wide file with `header` is read back, with `--contact-column` as `contact_column`,
+/// as wide with its instance in column 0, its contact in column 1, and every other column an
+/// attribute of the same name. A retry file is written wide only then: keys such as `Name` and
+/// `Value` alone would make it read as long, and a key named `InstanceId` would be a second
+/// instance column.
+pub fn reads_back_as_wide(header: &[String], contact_column: Option<&str>) -> bool {
+    let options = ReadOptions { contact_column: contact_column.map(str::to_string), ..ReadOptions::default() };
+    match layout("retry file", header, &options) {
+        Ok(Layout::Wide { contact: 1, instance: Some(0), attributes, .. }) => {
+            attributes.len() + 2 == header.len()
+                && attributes.iter().all(|(column, key)| header.get(*column).is_some_and(|h| h.as_str() == &**key))
+        }
+        _ => false,
+    }
+}
+
 /// Two columns of one name: which one is meant? The id columns too: a second `InitialContactId`
 /// would otherwise be sent as an attribute of that name.
 fn refuse_duplicates(name: &str, header: &[String]) -> Result<(), InputError> {

@@ -17,7 +17,7 @@ mod stdin;
 mod unclosed;
 
 pub use columns::ColumnRules;
-pub use header::{Format, FormatChoice, Layout};
+pub use header::{Format, FormatChoice, Layout, reads_back_as_wide};
 pub use reader::{read_input, read_reader};
 pub use stdin::Cancel;
 

@@ -60,7 +60,7 @@ impl Report {
         Ok(Report {
             dir: dir.to_path_buf(),
             errors: ErrorReport::create(dir, inputs)?,
-            retry: RetryWriter::new(dir, None),
+            retry: RetryWriter::new(dir, None, false),
             journal,
             tally: Tally::default(),
             progress: None,
@@ -68,9 +68,11 @@ impl Report {
         })
     }
 
-    /// Names the retry file's contact id column as the input did (`--contact-column`).
-    pub fn with_contact_column(mut self, column: Option<&str>) -> Report {
-        self.retry = RetryWriter::new(&self.dir, column);
+    /// Writes the retry file so that the options the inputs were read with read it back as the
+    /// same contacts: its contact id column named as the input's (`--contact-column`), and no
+    /// empty cell that `--send-empty` would send.
+    pub fn reading_back_with(mut self, read: &crate::input::ReadOptions) -> Report {
+        self.retry = RetryWriter::new(&self.dir, read.contact_column.as_deref(), read.send_empty);
         self
     }
 

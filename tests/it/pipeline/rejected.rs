@@ -301,3 +301,70 @@ fn the_retry_file_works_with_the_command_line_that_wrote_it() {
         [(("inst".to_string(), "gone-1".to_string()), [("Tier".into(), "Silver".into())].into())].into();
     assert_state(&second, &expected);
 }
+
+/// Every contact of `inputs` fails at a first service (503, one attempt); the retry file is then
+/// sent, with the same `flags`, to a second. The second must hold exactly what the same run holds
+/// at a service that takes everything, and each contact once.
+fn assert_retry_round_trips(inputs: &[(&str, &str)], flags: &[&str]) -> String {
+    let scratch = Scratch::new();
+    let names: Vec<&str> = inputs.iter().map(|(name, _)| *name).collect();
+    for (name, text) in inputs {
+        scratch.write(name, text);
+    }
+    fn with<'a>(flags: &[&'a str], extra: &[&'a str], run_dir: &'a str) -> Vec<&'a str> {
+        let mut flags = flags.to_vec();
+        flags.extend(["--instance-id", "inst", "--run-dir", run_dir]);
+        flags.extend(extra);
+        flags
+    }
+    let reference = emulator(Config::default());
+    run(&scratch, &reference, &with(flags, &[], "reference"), &names).assert_code(0);
+
+    let failing = emulator(Config { fail_503: 1.0, ..Config::default() });
+    let output = run(&scratch, &failing, &with(flags, &["--max-attempts", "1"], "first"), &names);
+    output.assert_code(1);
+    let retry = output.summary()["retry_file"].as_str().expect("a retry file").to_string();
+    let retry_text = scratch.read(&retry);
+
+    let second = emulator(Config::default());
+    run(&scratch, &second, &with(flags, &[], "second"), &[&retry]).assert_code(0);
+    assert_state(&second, &stored(&reference.state()));
+    assert_each_updated_once(&second);
+    retry_text
+}
+
+/// Keys `Name` and `Value` alone would make a wide retry file read as a long one.
+#[test]
+fn a_retry_file_whose_keys_look_like_a_long_header_stays_long() {
+    let text = "InitialContactId,Name,Value,Tier\nc1,Smith,1200,\nc3,Brown,50,\n";
+    let retry = assert_retry_round_trips(&[("in.csv", text)], &[]);
+    assert!(retry.starts_with("InstanceId,InitialContactId,Key,Value\n"), "{retry}");
+    // With a third key the header is wide beyond doubt.
+    let text = "InitialContactId,Name,Value,Tier\nc1,Smith,1200,Gold\n";
+    let retry = assert_retry_round_trips(&[("in.csv", text)], &[]);
+    assert!(retry.starts_with("InstanceId,InitialContactId,Name,Tier,Value\n"), "{retry}");
+}
+
+/// With `--send-empty`, an empty cell is a value: a contact missing another's key stays long.
+#[test]
+fn with_send_empty_contacts_of_different_keys_keep_the_long_format() {
+    let inputs = [("a.csv", "InitialContactId,A\nc1,x\n"), ("b.csv", "InitialContactId,B\nc2,y\n")];
+    let retry = assert_retry_round_trips(&inputs, &["--send-empty"]);
+    assert!(retry.starts_with("InstanceId,InitialContactId,Key,Value\n"), "{retry}");
+    // Without it an empty cell is "not given": wide is the same contacts.
+    let retry = assert_retry_round_trips(&inputs, &[]);
+    assert!(retry.starts_with("InstanceId,InitialContactId,A,B\n"), "{retry}");
+}
+
+/// A key named like an id column would be a second id column in a wide header.
+#[test]
+fn keys_named_like_the_id_columns_keep_the_long_format() {
+    let text = "InitialContactId,Tier\nc1,Gold\nc2,Silver\n";
+    for flags in [&["--set", "InstanceId=legacy"][..], &["--rename", "Tier=InitialContactId"]] {
+        let retry = assert_retry_round_trips(&[("in.csv", text)], flags);
+        assert!(retry.starts_with("InstanceId,InitialContactId,Key,Value\n"), "{flags:?}: {retry}");
+    }
+    // Another of the contact column's names is an attribute once InitialContactId is there.
+    let retry = assert_retry_round_trips(&[("in.csv", text)], &["--set", "contact_id=x"]);
+    assert!(retry.starts_with("InstanceId,InitialContactId,Tier,contact_id\n"), "{retry}");
+}
