@@ -63,13 +63,16 @@ impl ColumnRules {
 
     /// The attribute columns of a wide header: `(index, column)` pairs of every column that is not
     /// an id, to `(index, key)` pairs. Errors name the input and both columns of a collision.
+    /// `ids` are the header's id columns, always read: `--columns` may name them.
     pub fn wide_attributes(
         &self,
         input: &str,
         columns: &[(usize, &str)],
+        ids: &[&str],
     ) -> Result<Vec<(usize, Arc<str>)>, InputError> {
+        let named = |name: &str| columns.iter().any(|(_, c)| same(c, name)) || ids.iter().any(|id| same(id, name));
         if let Some(only) = &self.only
-            && let Some(missing) = only.iter().find(|name| !columns.iter().any(|(_, c)| same(c, name)))
+            && let Some(missing) = only.iter().find(|name| !named(name))
         {
             let names: Vec<&str> = columns.iter().map(|(_, c)| *c).collect();
             return Err(InputError::UnknownColumn {
@@ -79,7 +82,9 @@ impl ColumnRules {
             });
         }
         for (from, _) in &self.rename {
-            if !columns.iter().any(|(_, c)| same(c, from)) {
+            if ids.iter().any(|id| same(id, from)) {
+                tracing::warn!("{input}: --rename {from:?} is an id column, not an attribute: nothing renamed");
+            } else if !columns.iter().any(|(_, c)| same(c, from)) {
                 tracing::warn!("{input}: --rename {from:?}: there is no such column; nothing renamed");
             }
         }
@@ -172,7 +177,7 @@ mod tests {
 
     fn keys(rules: &ColumnRules, header: &[&str]) -> Result<Vec<(usize, String)>, InputError> {
         let columns: Vec<(usize, &str)> = header.iter().copied().enumerate().collect();
-        let keys = rules.wide_attributes("in.csv", &columns)?;
+        let keys = rules.wide_attributes("in.csv", &columns, &["InitialContactId"])?;
         Ok(keys.into_iter().map(|(i, k)| (i, k.to_string())).collect())
     }
 

@@ -106,13 +106,16 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
         }
         (FormatChoice::Auto, _, _) => None,
     };
+    let ids: Vec<&str> = [Some(contact), instance].into_iter().flatten().map(|i| header[i].trim()).collect();
+    refuse_duplicates(name, header, &ids)?;
     if let Some((key, value)) = long {
         return Ok(Layout::Long { contact, instance, key, value, width });
     }
-    refuse_duplicates(name, header)?;
+    // Spaces around a name are not part of it: ` Tier ` is the column `Tier` for every flag, and
+    // its key too.
     let columns: Vec<(usize, &str)> =
-        header.iter().enumerate().filter(|(i, _)| !is_id(*i)).map(|(i, c)| (i, c.as_str())).collect();
-    let attributes = options.columns.wide_attributes(name, &columns)?;
+        header.iter().enumerate().filter(|(i, _)| !is_id(*i)).map(|(i, c)| (i, c.trim())).collect();
+    let attributes = options.columns.wide_attributes(name, &columns, &ids)?;
     Ok(Layout::Wide { contact, instance, attributes, width })
 }
 
@@ -132,12 +135,17 @@ pub fn reads_back_as_wide(header: &[String], contact_column: Option<&str>) -> bo
     }
 }
 
-/// Two columns of one name: which one is meant? The id columns too: a second `InitialContactId`
-/// would otherwise be sent as an attribute of that name.
-fn refuse_duplicates(name: &str, header: &[String]) -> Result<(), InputError> {
+/// Two columns of one name: which one is meant? The id columns too, whatever the case (they are
+/// found whatever the case): a second `InitialContactId` or `initialcontactid` would otherwise be
+/// sent as an attribute of that name.
+fn refuse_duplicates(name: &str, header: &[String], ids: &[&str]) -> Result<(), InputError> {
     let mut seen = std::collections::HashSet::with_capacity(header.len());
-    match header.iter().find(|column| !seen.insert(column.trim())) {
-        Some(column) => Err(InputError::DuplicateColumn { name: name.into(), column: cut_short(column.trim()) }),
+    let twice = header.iter().find(|column| !seen.insert(column.trim())).map(|column| column.trim()).or_else(|| {
+        let named_twice = |id: &str| header.iter().filter(|column| column.trim().eq_ignore_ascii_case(id)).count() > 1;
+        ids.iter().copied().find(|id| named_twice(id))
+    });
+    match twice {
+        Some(column) => Err(InputError::DuplicateColumn { name: name.into(), column: cut_short(column) }),
         None => Ok(()),
     }
 }
@@ -164,6 +172,7 @@ pub fn check_text(name: &str, header: &[&[u8]]) -> Result<(), InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::ColumnRules;
 
     fn header(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
@@ -239,6 +248,50 @@ mod tests {
             "f:1: column \"InitialContactId\" appears more than once in the header: rename one of them"
         );
         assert!(layout("f", &header(&["InstanceId", "ContactId", " InstanceId"]), &auto()).is_err());
+    }
+
+    #[test]
+    fn id_columns_named_twice_in_another_case_are_refused() {
+        for names in
+            [&["InitialContactId", "Tier", "initialcontactid"][..], &["InstanceId", "ContactId", "Tier", "instanceid"]]
+        {
+            let err = layout("f", &header(names), &auto()).unwrap_err();
+            assert!(matches!(err, InputError::DuplicateColumn { .. }), "{names:?}: {err}");
+        }
+        // Two of the contact column's names are two columns: the second is an attribute.
+        assert!(layout("f", &header(&["InitialContactId", "contact_id"]), &auto()).is_ok());
+    }
+
+    #[test]
+    fn long_files_with_a_column_named_twice_are_refused_too() {
+        let long = ReadOptions { format: FormatChoice::Long, ..auto() };
+        for names in
+            [&["InitialContactId", "Key", "Value", "InitialContactId"][..], &["ContactId", "Key", "Value", "Value"]]
+        {
+            assert!(matches!(layout("f", &header(names), &long), Err(InputError::DuplicateColumn { .. })), "{names:?}");
+            assert!(
+                matches!(layout("f", &header(names), &auto()), Err(InputError::DuplicateColumn { .. })),
+                "{names:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn spaces_around_a_column_name_are_not_part_of_its_key() {
+        let layout = layout("f", &header(&["InitialContactId", " Tier ", "Note"]), &auto()).unwrap();
+        let Layout::Wide { attributes, .. } = layout else { panic!("not wide") };
+        let names: Vec<&str> = attributes.iter().map(|(_, n)| &**n).collect();
+        assert_eq!(names, ["Tier", "Note"]);
+    }
+
+    #[test]
+    fn columns_may_name_the_id_columns() {
+        let columns =
+            ColumnRules { only: Some(vec!["InitialContactId".into(), "Tier".into()]), ..ColumnRules::default() };
+        let options = ReadOptions { columns, ..auto() };
+        let layout = layout("f", &header(&["InitialContactId", "Tier", "Note"]), &options).unwrap();
+        let Layout::Wide { contact: 0, attributes, .. } = layout else { panic!("not wide") };
+        assert_eq!(attributes.iter().map(|(_, n)| &**n).collect::<Vec<_>>(), ["Tier"]);
     }
 
     #[test]
