@@ -84,7 +84,7 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
         })?,
         None => match find(header, &CONTACT_COLUMNS) {
             Some(index) => index,
-            None if header.len() == 1 && options.allow_bare_ids => return Ok(Layout::BareIds),
+            None if header.len() == 1 && options.allow_bare_ids => return bare_ids(name, &header[0]),
             None => {
                 return Err(InputError::NoContactColumn { name: name.into(), header: shown(header) });
             }
@@ -117,6 +117,27 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
         header.iter().enumerate().filter(|(i, _)| !is_id(*i)).map(|(i, c)| (i, c.trim())).collect();
     let attributes = options.columns.wide_attributes(name, &columns, &ids)?;
     Ok(Layout::Wide { contact, instance, attributes, width })
+}
+
+/// A one-column file with `--set` whose first line, `first`, is not a known header: a list of ids,
+/// unless that line cannot be an id. A file separated by `;` or tabs is one column to a comma
+/// reader, and each of its lines (the header's too) would be sent as an id, with the rest of the
+/// line glued to it; a header such as `Contact ID` would be sent as an id.
+fn bare_ids(name: &str, first: &str) -> Result<Layout, InputError> {
+    let first_trimmed = first.trim();
+    let (what, hint) = if let Some(separator) = first_trimmed.chars().find(|c| matches!(c, ';' | '\t' | '|')) {
+        let what = match separator {
+            ';' => "a ';'",
+            '\t' => "a tab",
+            _ => "a '|'",
+        };
+        (what, "is the file separated by something other than commas? Save it as comma-separated CSV")
+    } else if first_trimmed.contains(char::is_whitespace) {
+        ("a space", "if it is a header, pass --contact-column with its name; contact ids have no spaces")
+    } else {
+        return Ok(Layout::BareIds);
+    };
+    Err(InputError::NotAnIdList { name: name.into(), first: shown_name(first), what, hint })
 }
 
 /// Whether a wide file with `header` is read back, with `--contact-column` as `contact_column`,
@@ -292,6 +313,19 @@ mod tests {
         let layout = layout("f", &header(&["InitialContactId", "Tier", "Note"]), &options).unwrap();
         let Layout::Wide { contact: 0, attributes, .. } = layout else { panic!("not wide") };
         assert_eq!(attributes.iter().map(|(_, n)| &**n).collect::<Vec<_>>(), ["Tier"]);
+    }
+
+    #[test]
+    fn a_first_line_that_cannot_be_an_id_is_no_list_of_ids() {
+        let set = ReadOptions { allow_bare_ids: true, ..auto() };
+        for first in ["InitialContactId;Reason", "6513270e-269e-0d37;fraud", "Contact\tReason", "Contact ID", "a|b"] {
+            let err = layout("ids.txt", &header(&[first]), &set).unwrap_err();
+            assert!(matches!(err, InputError::NotAnIdList { .. }), "{first}: {err}");
+            assert!(err.to_string().starts_with("ids.txt:1: with --set"), "{err}");
+        }
+        for first in ["6513270e-269e-0d37-f2a7-4de452e6b438", " c-1 "] {
+            assert_eq!(layout("ids.txt", &header(&[first]), &set).unwrap(), Layout::BareIds, "{first}");
+        }
     }
 
     #[test]

@@ -454,4 +454,8 @@ pub enum InputError {
         "{name}:1: --format long needs a Key (or Attribute, Name) column and a Value column; the header has {header}"
     )]
     NotLong { name: String, header: String },
+    #[error(
+        "{name}:1: with --set, a one-column file is a list of contact ids, but its first line {first} holds {what}: {hint}"
+    )]
+    NotAnIdList { name: String, first: String, what: &'static str, hint: &'static str },
 }

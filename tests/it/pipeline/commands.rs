@@ -81,6 +81,28 @@ fn set_flags_every_contact_of_a_bare_id_list() {
     assert_state(&handle, &expected);
 }
 
+/// A `;`-separated export, or a header that is no known name, is not a list of ids: each line
+/// (the header's too) would be sent as an id. Nothing is sent, and the first line is named.
+#[test]
+fn set_refuses_a_one_column_file_whose_first_line_cannot_be_an_id() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    scratch.write("semicolons.csv", "InitialContactId;Reason\n6513270e-269e-0d37-f2a7-4de452e6b438;fraud\n");
+    scratch.write("spaced.txt", "Contact ID\n6513270e-269e-0d37-f2a7-4de452e6b438\n");
+    for (file, said) in [("semicolons.csv", "holds a ';'"), ("spaced.txt", "holds a space")] {
+        let run_dir = format!("run-{file}");
+        let flags = ["--instance-id", "inst", "--set", "LegalReview=true", "--run-dir", &run_dir];
+        let output = run(&scratch, &handle, &flags, &[file]);
+        output.assert_code(2);
+        assert!(
+            output.stderr.contains(&format!("{file}:1: with --set")) && output.stderr.contains(said),
+            "{}",
+            output.stderr
+        );
+    }
+    assert_eq!(handle.stats().requests, 0);
+}
+
 #[test]
 fn set_wins_over_the_input_and_adds_to_it() {
     let handle = emulator(Config::default());
