@@ -203,11 +203,12 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     report::write_summary(&finished.dir, &summary)?;
     // stdout: the plan for people, or with --json the same plan (summary included) as JSON.
     let plan = report::plan::build_from(summary, to_send, finished.findings, ceiling, args.plan.window);
-    if args.plan.json {
-        println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+    let text = if args.plan.json {
+        serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n"
     } else {
-        print!("{}", report::plan::render(&plan));
-    }
+        report::plan::render(&plan)
+    };
+    print_stdout(&text, &finished.dir);
     Ok(code)
 }
 
@@ -445,8 +446,19 @@ fn summary(
 /// Writes `summary.json` and prints the same JSON on stdout.
 fn emit(dir: &std::path::Path, summary: Summary) -> Result<(), Error> {
     report::write_summary(dir, &summary)?;
-    println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+    print_stdout(&(serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n"), dir);
     Ok(())
+}
+
+/// Prints what a command reports on stdout. A stdout that cannot take it (a closed pipe, a full
+/// disk under `>> summary.jsonl`) changes nothing the run did: it is said on stderr, the exit
+/// code stays the run's, and the same report is in the run directory. (`println!` panicked.)
+fn print_stdout(text: &str, dir: &std::path::Path) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        tracing::warn!("cannot print the summary on stdout ({err}); it is in {}", dir.join("summary.json").display());
+    }
 }
 
 #[cfg(test)]

@@ -215,3 +215,26 @@ fn a_missing_input_file_is_an_input_error() {
     assert!(output.stderr.contains("does-not-exist.csv"), "{}", output.stderr);
     assert_eq!(handle.stats().requests, 0);
 }
+
+/// A stdout that cannot take the report (a full disk under `>> summary.jsonl`, a closed pipe)
+/// does not turn a good run into a crash: the exit code is the command's, stderr says where the
+/// summary is.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stdout_that_cannot_be_written_keeps_the_commands_exit_code() {
+    let handle = emulator(Config::default());
+    let scratch = Scratch::new();
+    scratch.write("in.csv", "InitialContactId,Tier\nc-1,Gold\n");
+    let sent = run_args(&handle, &["--instance-id", "inst", "--run-dir", "sent"], &["in.csv"]);
+    let checked: Vec<String> =
+        ["validate", "--instance-id", "inst", "--rate", "5", "--run-dir", "checked", "in.csv"].map(String::from).into();
+    for args in [sent, checked] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let output = command(scratch.path(), &args, false, &[]).stdout(full).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.contains("cannot print the summary on stdout"), "{stderr}");
+    }
+    assert_eq!(handle.stats().accepted, 1);
+}

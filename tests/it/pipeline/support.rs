@@ -150,7 +150,7 @@ pub fn run_with_open_files(
     finish(command.spawn().expect("connect-attrs starts"), &args, String::new())
 }
 
-fn command(dir: &Path, args: &[&str], piped_stdin: bool, env: &[(&str, &str)]) -> Command {
+pub fn command(dir: &Path, args: &[&str], piped_stdin: bool, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_connect-attrs"));
     command
         .args(args)
