@@ -311,7 +311,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
         std::thread::sleep(REPORT_EVERY);
     }
     // The loop ends when every sender of outcomes is gone, the feeder's included.
-    let _ = feeder.join();
+    let left_unread = feeder.join().is_ok_and(|unread| unread.0);
     let send_seconds = sending.elapsed().as_secs_f64();
     logging::set_bar(None);
     let dir = report.dir().to_path_buf();
@@ -346,7 +346,9 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     if summary.stopped.is_some() {
         let command = resume_command();
         // A write that failed may have been the retry file's own; each outcome is journalled first.
-        let kept = if write_error.is_some() {
+        let kept = if left_unread {
+            "contacts the merge had not read back yet are in no output file, the retry file included: only --resume sends them"
+        } else if write_error.is_some() {
             "the retry file may be incomplete, but --resume picks up from the run's journal"
         } else {
             "contacts not sent are in the retry file"
@@ -383,14 +385,14 @@ fn feed(
     contact_tx: tokio::sync::mpsc::Sender<Contact>,
     outcome_tx: std::sync::mpsc::Sender<Outcome>,
     stop: Arc<Stop>,
-) {
+) -> LeftUnread {
     loop {
         let batch = match next_checked(&mut contacts) {
             Ok(batch) if batch.is_empty() => break,
             Ok(batch) => batch,
             Err(err) => {
                 stop.stop(StopReason::Fatal(err.to_string()));
-                break;
+                return LeftUnread(true);
             }
         };
         for result in batch {
@@ -402,12 +404,18 @@ fn feed(
                 Ok(Err(done)) | Err(done) => *done,
             };
             if outcome_tx.send(outcome).is_err() {
-                return;
+                return LeftUnread(false);
             }
         }
     }
     drop(contacts);
+    LeftUnread(false)
 }
+
+/// Whether the merge failed (its temporary files gone or damaged) before every contact was read
+/// back: those contacts are in no output file, and only a resume, which reads the inputs again,
+/// sends them.
+struct LeftUnread(bool);
 
 fn summary(
     plan: &InputPlan,

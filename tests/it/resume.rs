@@ -276,3 +276,55 @@ fn a_write_that_fails_mid_run_points_to_the_journal_and_the_resume_finishes() {
         read_model_of(&scratch.path().join("run/retry.csv")).into_keys().map(|(_, c)| c).collect();
     assert_eq!(retried, gone);
 }
+
+/// The merge's temporary files vanish while the run sends (a /tmp cleaner): the contacts not yet
+/// read back are in no output file. The run stops (exit 2), says only --resume sends them and not
+/// that the retry file holds them; the resume, which reads the inputs again, finishes the job with
+/// no contact sent twice.
+#[test]
+fn temporary_files_lost_while_sending_point_to_the_resume_which_finishes() {
+    let scratch = Scratch::new();
+    let mut wide = String::from("InitialContactId,Tier,Note\n");
+    let mut random = Lcg::new(7);
+    let mut ids: Vec<u64> = (0..20_000).collect();
+    for i in (1..ids.len()).rev() {
+        ids.swap(i, random.below(i as u64 + 1) as usize);
+    }
+    for id in ids {
+        wide.push_str(&format!("c-{id},T{},{}\n", id % 7, "n".repeat(20)));
+    }
+    scratch.write("wide.csv", wide);
+    std::fs::create_dir(scratch.path().join("tmpd")).unwrap();
+    let handle = emulator(Config::default());
+    let session = |first: bool| {
+        let run = if first { "--run-dir" } else { "--resume" };
+        let rest = ["--rate", "4000", "--memory-limit", "1MiB", "--temp-dir", "tmpd", "--instance-id", INSTANCE];
+        let mut args = vec!["run".to_string(), "--endpoint-url".into(), handle.url(), run.into(), "run".into()];
+        args.extend(rest.iter().chain(&["wide.csv"]).map(|s| s.to_string()));
+        args
+    };
+    let first = session(true);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let child = spawn_connect_attrs(scratch.path(), &first, false, &[]);
+    while handle.stats().accepted < 300 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for entry in std::fs::read_dir(scratch.path().join("tmpd")).unwrap() {
+        let path = entry.unwrap().path();
+        let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("only --resume sends them") && stderr.contains("--resume run"), "{stderr}");
+    assert!(!stderr.contains("contacts not sent are in the retry file"), "{stderr}");
+
+    let resumed = session(false);
+    let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
+    let output = connect_attrs(scratch.path(), &resumed, None);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_contacts_eq(&stored(&handle.state()), &expected_merge(&[&scratch.read("wide.csv")], INSTANCE));
+    for contacts in handle.state().instances.values() {
+        assert!(contacts.values().all(|c| c.updates == 1), "a contact was sent twice");
+    }
+}
