@@ -71,6 +71,11 @@ pub fn render(s: &Snapshot) -> String {
         ("{outcome=\"failed\"}", t.failed as f64),
         ("{outcome=\"invalid\"}", t.invalid as f64),
         ("{outcome=\"skipped\"}", t.skipped as f64),
+        // Finished by an earlier session of a resumed run: updated, or refused for good. Without
+        // these the outcomes of a resume added up to less than its contacts, and its refused
+        // contacts were in none.
+        ("{outcome=\"updated_before\"}", t.already_done.saturating_sub(t.already_failed) as f64),
+        ("{outcome=\"failed_before\"}", t.already_failed as f64),
         ("{outcome=\"pending\"}", s.total.saturating_sub(t.done()) as f64),
     ];
     metric(
@@ -183,6 +188,20 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_runs_outcomes_add_up_to_its_contacts() {
+        let tally =
+            Tally { contacts: 10, updated: 3, failed: 1, already_done: 6, already_failed: 2, ..Tally::default() };
+        let text = render(&Snapshot { tally, total: 10, ..snapshot() });
+        let value = |outcome: &str| {
+            let line = format!("connect_attrs_contacts{{outcome=\"{outcome}\"}} ");
+            text.lines().find_map(|l| l.strip_prefix(&line)).map(|v| v.parse::<f64>().unwrap())
+        };
+        assert_eq!((value("updated_before"), value("failed_before")), (Some(4.0), Some(2.0)));
+        let outcomes = ["updated", "failed", "invalid", "skipped", "updated_before", "failed_before", "pending"];
+        assert_eq!(outcomes.iter().map(|o| value(o).unwrap()).sum::<f64>(), 10.0);
+    }
+
+    #[test]
     fn the_text_is_the_textfile_format() {
         let expected = "\
 # HELP connect_attrs_contacts Contacts of this run by outcome (pending: not done yet).
@@ -191,6 +210,8 @@ connect_attrs_contacts{outcome=\"updated\"} 4
 connect_attrs_contacts{outcome=\"failed\"} 1
 connect_attrs_contacts{outcome=\"invalid\"} 1
 connect_attrs_contacts{outcome=\"skipped\"} 1
+connect_attrs_contacts{outcome=\"updated_before\"} 0
+connect_attrs_contacts{outcome=\"failed_before\"} 0
 connect_attrs_contacts{outcome=\"pending\"} 3
 # HELP connect_attrs_requests_total UpdateContactAttributes requests sent.
 # TYPE connect_attrs_requests_total counter
