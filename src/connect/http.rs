@@ -109,7 +109,10 @@ impl HttpSender {
         match tokio::time::timeout(self.timeout, self.connections.exchange(request)).await {
             Ok(Ok((parts, body))) => {
                 let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-                Attempt::Answered(classify::answer(parts.status.as_u16(), header, &body))
+                let mut answer = classify::answer(parts.status.as_u16(), header, &body);
+                // A signature mismatch quotes the request it expected, session token included.
+                answer.message = answer.message.map(|m| super::scrub::service_text(&m, Some(credentials)));
+                Attempt::Answered(answer)
             }
             Ok(Err(error)) => {
                 Attempt::Transport { timeout: timed_out(&*error), message: super::describe_error(&*error) }

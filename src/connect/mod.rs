@@ -7,6 +7,7 @@ pub mod http;
 pub mod pool;
 pub mod quotas;
 pub mod route;
+pub mod scrub;
 pub mod sign;
 
 use crate::merge::Contact;

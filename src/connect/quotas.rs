@@ -108,7 +108,7 @@ async fn list_page(
         return Err(QuotaError::Refused {
             status,
             error_type: answer.error_type.unwrap_or_default(),
-            message: answer.message.unwrap_or_default(),
+            message: super::scrub::service_text(&answer.message.unwrap_or_default(), Some(&credentials)),
         });
     }
     serde_json::from_slice(&bytes).map_err(|e| QuotaError::Request(format!("unreadable ListServiceQuotas answer: {e}")))

@@ -97,3 +97,71 @@ fn the_search_would_find_a_leak() {
     assert!(std::panic::catch_unwind(|| assert_no_secret(&header)).is_err());
     assert!(Path::new(env!("CARGO_MANIFEST_DIR")).exists());
 }
+
+/// A server that answers every request as AWS answers a signature that does not match: a 403
+/// whose message quotes the canonical request it expected, the session token's value included.
+fn quoting_server() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut stream = stream;
+                loop {
+                    let (mut line, mut length) = (String::new(), 0usize);
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let message = format!(
+                        "The request signature we calculated does not match the signature you provided. The Canonical String for this request should have been\n'POST\n/contact/attributes\n\ncontent-type:application/json\nx-amz-security-token:{TOKEN}\n'\n\nThe String-to-Sign should have been\n'AWS4-HMAC-SHA256\n20261126T000000Z'\n"
+                    );
+                    let body = serde_json::json!({ "message": message }).to_string();
+                    let answer = format!(
+                        "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nx-amzn-ErrorType: InvalidSignatureException\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// The run stops on the refused signature (exit 2), and the token the service quoted back is in
+/// no output: not in the quota lookup's warning, the stop message, the summary or errors.csv.
+#[test]
+fn a_service_message_quoting_the_session_token_is_written_nowhere() {
+    let url = quoting_server();
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "c-", 5));
+    let args = ["run", "--endpoint-url", &url, "--run-dir", "run", "--rate", "auto", "--instance-id", "inst", "in.csv"];
+    let env = [
+        ("AWS_ACCESS_KEY_ID", ACCESS),
+        ("AWS_SECRET_ACCESS_KEY", "a-wrong-secret-0123456789abcdefghij"),
+        ("AWS_SESSION_TOKEN", TOKEN),
+        ("AWS_ENDPOINT_URL_SERVICE_QUOTAS", url.as_str()),
+    ];
+    let output = connect_attrs_env(scratch.path(), &args, None, &env);
+    output.assert_code(2);
+    assert!(output.stderr.contains("InvalidSignatureException"), "{}", output.stderr);
+    assert!(output.stderr.contains("x-amz-security-token:<redacted>"), "{}", output.stderr);
+    assert_no_secret(&everything_written(&scratch, &output));
+}
