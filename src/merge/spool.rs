@@ -29,6 +29,10 @@ impl Spool {
         let shown = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
         let mut builder = tempfile::Builder::new();
         builder.prefix("connect-attrs-merge-");
+        // The files hold the export's personal data, in a directory every user can list (/tmp):
+        // only this user may enter the directory or read them, as in the run directory.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
         let dir = match parent {
             Some(parent) => builder.tempdir_in(parent),
             None => builder.tempdir(),
@@ -56,7 +60,10 @@ impl Spool {
     }
 
     fn open_append(&self, name: &str) -> io::Result<File> {
-        OpenOptions::new().create(true).append(true).open(self.path(name))
+        let mut options = OpenOptions::new();
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.create(true).append(true).open(self.path(name))
     }
 
     /// Counts a frame of `len` bytes appended to the file `name`; returns what the file grew by.
@@ -353,5 +360,17 @@ mod tests {
     fn an_unusable_temp_dir_is_a_spill_error_naming_it() {
         let err = Spool::create(Some(Path::new("/dev/null/x"))).err().unwrap();
         assert!(err.to_string().contains("/dev/null/x"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_this_user_can_read_the_spilled_rows() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let spool = Spool::create(Some(parent.path())).unwrap();
+        spool.append("part-000", b"c-1,Gold\n").unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(spool.dir()), 0o700);
+        assert_eq!(mode(&spool.path("part-000")), 0o600);
     }
 }
