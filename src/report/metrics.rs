@@ -62,6 +62,18 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str
     }
 }
 
+/// The metrics hold counts, no personal data, and node_exporter reads them as a user of its own:
+/// `0644`, where the run directory's files are `0600`.
+fn readable_by_all(path: &std::path::Path) -> Result<(), RunDirError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(path, mode).map_err(|source| RunDirError::File { path: path.into(), source })?;
+    }
+    Ok(())
+}
+
 /// The file's text.
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::new();
@@ -146,7 +158,8 @@ impl MetricsFile {
     pub fn write(&mut self, snapshot: &Snapshot, now: Instant) -> Result<(), RunDirError> {
         let Some(path) = &self.path else { return Ok(()) };
         self.last_write = Some(now);
-        replace_private(path, render(snapshot).as_bytes())
+        replace_private(path, render(snapshot).as_bytes())?;
+        readable_by_all(path)
     }
 
     /// A write during the run: a failure is a warning (once), not a reason to stop sending.
@@ -277,5 +290,17 @@ connect_attrs_last_write_timestamp_seconds 1764040501
         assert_eq!(file.last_success(), None);
         file.observe(&outcome(Status::Updated), at);
         assert_eq!(file.last_success(), Some(100.0));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn node_exporter_running_as_another_user_can_read_the_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("connect_attrs.prom");
+        let mut file = MetricsFile::new(Some(&path));
+        file.write(&snapshot(), Instant::now()).unwrap();
+        file.write(&snapshot(), Instant::now()).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
     }
 }
