@@ -12,7 +12,7 @@ use crate::send::backoff::RetryPolicy;
 use crate::send::ratelimit::Ceiling;
 use crate::validate;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Reading, merging and checking: shared by `run` and `validate`.
@@ -59,7 +59,7 @@ pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error>
         None => None,
     };
     let columns = column_rules(&args.columns)?;
-    let run_dir = args.run_dir.clone().unwrap_or_else(|| PathBuf::from("connect-attrs-runs").join(timestamp));
+    let run_dir = args.run_dir.clone().unwrap_or_else(|| default_run_dir(Path::new("connect-attrs-runs"), timestamp));
     Ok(InputPlan {
         inputs: args.inputs.iter().map(|i| InputSpec::parse(i)).collect(),
         read: ReadOptions {
@@ -83,6 +83,17 @@ pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error>
 
 /// `--rename`, `--columns`, `--exclude-columns`, `--sanitize-keys`; a rename to a key the API
 /// refuses is a usage error.
+/// `parent/<timestamp>`, or `<timestamp>-2`, `-3`... when a command started in the same second
+/// (a `validate` and then its `run`) has it already: the timestamp has one-second resolution.
+fn default_run_dir(parent: &Path, timestamp: &str) -> PathBuf {
+    let first = parent.join(timestamp);
+    if !first.exists() {
+        return first;
+    }
+    let next = (2..1000).map(|n| parent.join(format!("{timestamp}-{n}"))).find(|dir| !dir.exists());
+    next.unwrap_or(first)
+}
+
 fn column_rules(args: &crate::cli::ColumnArgs) -> Result<ColumnRules, Error> {
     for (from, to) in &args.rename {
         validate::key_length(to)
@@ -315,5 +326,16 @@ mod tests {
         assert!(matches!(&err, Error::Usage(m) if m.contains("eu-west-2") && m.contains("us-east-1")), "{err}");
         let malformed = validate_args(&["--instance-id", "arn:aws:connect:eu-west-2:1:queue/x"]);
         assert!(input_plan(&malformed.input, "t").is_err());
+    }
+
+    #[test]
+    fn a_default_run_dir_taken_in_the_same_second_gets_a_suffix() {
+        let parent = tempfile::tempdir().unwrap();
+        let stamp = "20261127T000000Z";
+        assert_eq!(default_run_dir(parent.path(), stamp), parent.path().join(stamp));
+        std::fs::create_dir(parent.path().join(stamp)).unwrap();
+        assert_eq!(default_run_dir(parent.path(), stamp), parent.path().join(format!("{stamp}-2")));
+        std::fs::create_dir(parent.path().join(format!("{stamp}-2"))).unwrap();
+        assert_eq!(default_run_dir(parent.path(), stamp), parent.path().join(format!("{stamp}-3")));
     }
 }
