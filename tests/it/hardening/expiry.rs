@@ -65,9 +65,11 @@ fn run_with_profile(scratch: &Scratch, handle: &Handle, contacts: usize) -> Outp
     connect_attrs_env(scratch.path(), &args.iter().map(String::as_str).collect::<Vec<_>>(), None, &env)
 }
 
+/// Two minutes to live: inside the five-minute margin, but the provider has nothing newer. They
+/// are used while they last and asked for again every 30 s (unit tests in connect::credentials),
+/// not before each request: a slow credential_process held sending to its pace.
 #[test]
-fn short_lived_credentials_are_fetched_again_before_they_run_out() {
-    // Two minutes to live: inside the five-minute margin, so each request fetches anew.
+fn short_lived_credentials_are_used_while_they_last_not_fetched_for_each_request() {
     let handle = emulator(Config { credentials: vec![credential(FRESH), credential(OTHER)], ..Config::default() });
     let scratch = Scratch::new();
     let expiration = rfc3339_in(120);
@@ -75,7 +77,7 @@ fn short_lived_credentials_are_fetched_again_before_they_run_out() {
     let output = run_with_profile(&scratch, &handle, 20);
     output.assert_code(0);
     assert_eq!(count(&assert_summary_file(&scratch, &output), "updated"), 20);
-    assert!(calls(&scratch) > 20, "fetched {} times for 20 requests", calls(&scratch));
+    assert!(calls(&scratch) <= 2, "fetched {} times for 20 requests", calls(&scratch));
 }
 
 #[test]
