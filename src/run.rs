@@ -454,7 +454,9 @@ fn summary(
 /// Writes `summary.json` and prints the same JSON on stdout.
 fn emit(dir: &std::path::Path, summary: Summary) -> Result<(), Error> {
     report::write_summary(dir, &summary)?;
-    print_stdout(&(serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n"), dir);
+    // One line: the cookbook appends each night's summary to a JSON Lines file (summary.json
+    // in the run directory is the indented copy).
+    print_stdout(&(serde_json::to_string(&summary).unwrap_or_default() + "\n"), dir);
     Ok(())
 }
 
