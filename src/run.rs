@@ -35,7 +35,10 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Validate(args) => validate_command(args, &clock),
         Command::Run(args) => run_command(args, cli.quiet, &clock),
         Command::Completions(args) => {
-            completions::completions(args.shell, &mut std::io::stdout());
+            // Written whole, then printed: clap_complete panics on a stdout it cannot write.
+            let mut script = Vec::new();
+            completions::completions(args.shell, &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
             Ok(exit::OK)
         }
         Command::Man(args) => {

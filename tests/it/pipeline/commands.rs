@@ -237,4 +237,8 @@ fn a_stdout_that_cannot_be_written_keeps_the_commands_exit_code() {
         assert!(stderr.contains("cannot print the summary on stdout"), "{stderr}");
     }
     assert_eq!(handle.stats().accepted, 1);
+    // A completion script that cannot be written is the command failing: exit 2, not a panic.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let output = command(scratch.path(), &["completions", "bash"], false, &[]).stdout(full).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
 }
