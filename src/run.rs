@@ -371,11 +371,13 @@ fn input_names(plan: &InputPlan) -> Vec<String> {
 }
 
 /// How long until `--deadline` or `--max-duration`, whichever comes first.
-fn stop_after(args: &RunArgs, clock: &Clock) -> Result<Option<Duration>, Error> {
+fn stop_after(args: &RunArgs, clock: &Clock) -> Result<Option<shutdown::TimeLimit>, Error> {
     let usage = |e: shutdown::WhenError| Error::Usage(e.to_string());
     let deadline = args.deadline.as_deref().map(|d| shutdown::parse_deadline(d, clock.started_at)).transpose();
     let max = args.max_duration.as_deref().map(shutdown::parse_duration).transpose();
-    Ok([deadline.map_err(usage)?, max.map_err(usage)?].into_iter().flatten().min())
+    let limits = [(deadline.map_err(usage)?, "--deadline"), (max.map_err(usage)?, "--max-duration")];
+    let limits = limits.into_iter().filter_map(|(after, flag)| Some(shutdown::TimeLimit { after: after?, flag }));
+    Ok(limits.min_by_key(|limit| limit.after))
 }
 
 /// Feeds checked contacts to the sender, and contacts that are not to be sent (invalid, empty,

@@ -71,8 +71,16 @@ pub fn parse_duration(value: &str) -> Result<Duration, WhenError> {
     Ok(Duration::from_secs(total))
 }
 
-/// Watches for the signals and the deadline of a run; ends when the run is aborted.
-pub async fn watch(stop: Arc<Stop>, deadline: Option<Duration>, grace: Duration) {
+/// When a run stops of itself: after `after`, because of the flag named `flag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeLimit {
+    pub after: Duration,
+    /// `--deadline` or `--max-duration`: what the stop message names.
+    pub flag: &'static str,
+}
+
+/// Watches for the signals and the time limit of a run; ends when the run is aborted.
+pub async fn watch(stop: Arc<Stop>, limit: Option<TimeLimit>, grace: Duration) {
     let stopped = {
         let stop = stop.clone();
         async move {
@@ -81,9 +89,10 @@ pub async fn watch(stop: Arc<Stop>, deadline: Option<Duration>, grace: Duration)
                     tracing::warn!("{reason}: finishing the requests in flight (up to {grace:?}), then stopping; a second signal stops at once");
                     stop.stop(StopReason::Requested(format!("{reason} received")));
                 }
-                _ = sleep_opt(deadline) => {
-                    tracing::warn!("the deadline is reached: finishing the requests in flight (up to {grace:?}), then stopping");
-                    stop.stop(StopReason::Requested("deadline reached".into()));
+                _ = sleep_opt(limit.map(|l| l.after)) => {
+                    let flag = limit.map_or("the time limit", |l| l.flag);
+                    tracing::warn!("{flag} reached: finishing the requests in flight (up to {grace:?}), then stopping");
+                    stop.stop(StopReason::Requested(format!("{flag} reached")));
                 }
                 _ = stop.stopped() => {}
             }
@@ -180,11 +189,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn deadline_stops_then_grace_aborts() {
         let stop = Arc::new(Stop::default());
-        let watcher = tokio::spawn(watch(stop.clone(), Some(Duration::from_secs(60)), Duration::from_secs(10)));
+        let limit = TimeLimit { after: Duration::from_secs(60), flag: "--max-duration" };
+        let watcher = tokio::spawn(watch(stop.clone(), Some(limit), Duration::from_secs(10)));
         tokio::time::sleep(Duration::from_secs(61)).await;
         assert!(stop.is_stopped());
         assert!(!stop.is_aborted());
-        assert_eq!(stop.reason(), Some(StopReason::Requested("deadline reached".into())));
+        assert_eq!(stop.reason(), Some(StopReason::Requested("--max-duration reached".into())));
         tokio::time::sleep(Duration::from_secs(10)).await;
         watcher.await.unwrap();
         assert!(stop.is_aborted());
