@@ -47,10 +47,13 @@ async fn quota_ceiling(region: &str, credentials: &CredentialCache, burst: Optio
             ceiling
         }
         Err(err) => {
+            let ceiling = plan::ceiling(FALLBACK_RATE, Some(burst.unwrap_or(FALLBACK_BURST)));
             tracing::warn!(
-                "cannot read the account's quota ({err}): sending at 2/s burst 5. Pass --rate N --burst B with your account's quota for UpdateContactAttributes to go faster"
+                "cannot read the account's quota ({err}): sending at {}/s burst {}. Pass --rate N --burst B with your account's quota for UpdateContactAttributes to go faster",
+                ceiling.rate,
+                ceiling.burst
             );
-            plan::ceiling(FALLBACK_RATE, Some(burst.unwrap_or(FALLBACK_BURST)))
+            ceiling
         }
     }
 }
