@@ -66,6 +66,7 @@ pub fn input_plan(args: &InputArgs, timestamp: &str) -> Result<InputPlan, Error>
             format: args.format,
             contact_column: args.contact_column.clone(),
             default_instance,
+            instance_required: true,
             send_empty: args.send_empty,
             allow_bare_ids: !args.set.is_empty(),
             columns,

@@ -84,13 +84,17 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
         })?,
         None => match find(header, &CONTACT_COLUMNS) {
             Some(index) => index,
-            None if header.len() == 1 && options.allow_bare_ids => return bare_ids(name, &header[0]),
+            None if header.len() == 1 && options.allow_bare_ids => {
+                require_instance(name, None, options)?;
+                return bare_ids(name, &header[0]);
+            }
             None => {
                 return Err(InputError::NoContactColumn { name: name.into(), header: shown(header) });
             }
         },
     };
     let instance = find(header, &INSTANCE_COLUMNS).filter(|&i| i != contact);
+    require_instance(name, instance, options)?;
     let is_id = |i: usize| i == contact || Some(i) == instance;
     let key = find(header, &KEY_COLUMNS).filter(|&i| !is_id(i));
     let value = find(header, &VALUE_COLUMNS).filter(|&i| !is_id(i));
@@ -117,6 +121,13 @@ pub fn layout(name: &str, header: &[String], options: &ReadOptions) -> Result<La
         header.iter().enumerate().filter(|(i, _)| !is_id(*i)).map(|(i, c)| (i, c.trim())).collect();
     let attributes = options.columns.wide_attributes(name, &columns, &ids)?;
     Ok(Layout::Wide { contact, instance, attributes, width })
+}
+
+fn require_instance(name: &str, column: Option<usize>, options: &ReadOptions) -> Result<(), InputError> {
+    match column.is_none() && options.default_instance.is_none() && options.instance_required {
+        true => Err(InputError::NoInstance { name: name.into() }),
+        false => Ok(()),
+    }
 }
 
 /// A one-column file with `--set` whose first line, `first`, is not a known header: a list of ids,
@@ -326,6 +337,20 @@ mod tests {
         for first in ["6513270e-269e-0d37-f2a7-4de452e6b438", " c-1 "] {
             assert_eq!(layout("ids.txt", &header(&[first]), &set).unwrap(), Layout::BareIds, "{first}");
         }
+    }
+
+    #[test]
+    fn with_no_instance_column_and_no_instance_id_nothing_can_be_sent() {
+        let required = ReadOptions { instance_required: true, ..auto() };
+        for names in [&["InitialContactId", "Tier"][..], &["ContactId", "Key", "Value"]] {
+            let err = layout("f", &header(names), &required).unwrap_err();
+            assert!(matches!(err, InputError::NoInstance { .. }), "{names:?}: {err}");
+        }
+        let bare = ReadOptions { allow_bare_ids: true, ..required.clone() };
+        assert!(matches!(layout("f", &header(&["c-1"]), &bare), Err(InputError::NoInstance { .. })));
+        assert!(layout("f", &header(&["InstanceId", "ContactId", "Tier"]), &required).is_ok());
+        let given = ReadOptions { default_instance: Some("i".into()), ..required };
+        assert!(layout("f", &header(&["ContactId", "Tier"]), &given).is_ok());
     }
 
     #[test]

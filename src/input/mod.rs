@@ -7,6 +7,7 @@
 
 mod chunk;
 pub mod columns;
+mod gzip;
 mod header;
 mod reader;
 mod record;
@@ -58,6 +59,9 @@ pub struct ReadOptions {
     pub contact_column: Option<String>,
     /// `--instance-id`: used where a row has no InstanceId of its own.
     pub default_instance: Option<String>,
+    /// An input with no InstanceId column needs `default_instance`: without either, every contact
+    /// would be invalid, and that is a missing flag, not a bad export.
+    pub instance_required: bool,
     /// `--send-empty`: an empty cell is an empty value, not "not given".
     pub send_empty: bool,
     /// With `--set`, a one-column file without a recognised header is a bare list of contact ids.
@@ -458,4 +462,8 @@ pub enum InputError {
         "{name}:1: with --set, a one-column file is a list of contact ids, but its first line {first} holds {what}: {hint}"
     )]
     NotAnIdList { name: String, first: String, what: &'static str, hint: &'static str },
+    #[error(
+        "{name}:1: no instance for its contacts: the file has no InstanceId column and --instance-id is not given; pass --instance-id ID (or the instance's ARN)"
+    )]
+    NoInstance { name: String },
 }
