@@ -222,7 +222,22 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     // One worker for sending: a second one only bounced request and connection tasks between
     // threads (futex wake-ups), and the feeder and the report have threads of their own.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let target = runtime.block_on(target::resolve(&send_plan))?;
+    // Signals and the time limit from now on. A stop while the credentials and the quota are
+    // looked up (10 s and more against a network that drops packets) ends the command at once:
+    // nothing was read or sent. (Before, SIGTERM killed it there with 143 and no word.)
+    let stop = Arc::new(Stop::default());
+    runtime.spawn(shutdown::watch(stop.clone(), stop_after, Duration::from_secs(args.grace)));
+    let resolved = runtime.block_on(async {
+        tokio::select! {
+            target = target::resolve(&send_plan) => Some(target),
+            _ = stop.stopped() => None,
+        }
+    });
+    let Some(target) = resolved else {
+        tracing::warn!("stopped before anything was read or sent");
+        return Ok(exit::STOPPED);
+    };
+    let target = target?;
     plan::set_region(&mut input_plan, &args.input, &target.region)?;
     // The metrics file is written first now, so a path that cannot be written stops the run early.
     let mut metrics = MetricsFile::new(args.metrics_file.as_deref());
@@ -230,9 +245,6 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     metrics.write(&first, Instant::now()).map_err(|e| Error::Config(format!("--metrics-file: {e}")))?;
     let (report, finished_before) = resume::open_report(args, &mut input_plan)?;
     let report = report.reading_back_with(&input_plan.read);
-    // Watch for signals and the deadline from now on: a stop while reading sends nothing.
-    let stop = Arc::new(Stop::default());
-    runtime.spawn(shutdown::watch(stop.clone(), stop_after, Duration::from_secs(args.grace)));
     // A stop reads on (every contact then goes to the retry file); a second signal ends reading,
     // even a read of stdin that waits.
     runtime.spawn(shutdown::cancel_reading(stop.clone(), true, input_plan.read.cancel.clone()));

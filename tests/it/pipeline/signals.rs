@@ -185,3 +185,29 @@ fn read_until(stderr: &mut impl BufRead, needle: &str) -> String {
         }
     }
 }
+
+/// SIGTERM while the account's quota is looked up (a Service Quotas endpoint that never answers):
+/// the command ends at once with exit 3 and says nothing was read or sent, where the signal used
+/// to kill it (exit 143, no word).
+#[cfg(unix)]
+#[test]
+fn sigterm_during_the_quota_lookup_exits_3_at_once() {
+    let handle = emulator(Config::default());
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let quotas = format!("http://{}", silent.local_addr().unwrap());
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "c-", 5));
+    let args = ["run", "--endpoint-url", &handle.url(), "--instance-id", "inst", "--rate", "auto", "in.csv"];
+    let env = [("AWS_ENDPOINT_URL_SERVICE_QUOTAS", quotas.as_str())];
+    let child = spawn_connect_attrs(scratch.path(), &args, false, &env);
+    // The lookup has begun once its connection is accepted; the handler is in place before it.
+    let (_held, _) = silent.accept().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("stopped before anything was read or sent"), "{stderr}");
+    assert_eq!(handle.stats().requests, 0);
+}
