@@ -25,7 +25,7 @@ pub async fn for_plan(args: &PlanArgs, env: &dyn Fn(&str) -> Option<String>) -> 
             let c = plan::ceiling(rate, args.burst);
             PlannedCeiling { rate: c.rate, burst: c.burst, source: CeilingSource::Flag, note: None }
         }
-        RateArg::Auto => match quota(region.as_deref(), provider, env).await {
+        RateArg::Auto => match quota(region.as_deref(), provider, env, args.allow_insecure_endpoint).await {
             Ok(rate) => {
                 let c = plan::ceiling(rate, args.burst);
                 PlannedCeiling { rate: c.rate, burst: c.burst, source: CeilingSource::Quota, note: None }
@@ -51,6 +51,7 @@ async fn quota(
     region: Option<&str>,
     provider: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     env: &dyn Fn(&str) -> Option<String>,
+    allow_insecure: bool,
 ) -> Result<f64, String> {
     let region = region.ok_or("no AWS region: pass --region or set AWS_REGION")?;
     let provider = provider.ok_or("no AWS credentials provider")?;
@@ -62,7 +63,7 @@ async fn quota(
         .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string())?;
     let endpoint = quotas::endpoint(region, env);
     // The call is signed (with any session token): never in clear text off this machine.
-    crate::plan::check_endpoint(&endpoint, false).map_err(|e| e.to_string())?;
+    crate::plan::check_endpoint(&endpoint, allow_insecure).map_err(|e| e.to_string())?;
     quotas::update_contact_attributes_rate(&endpoint, region, &credentials).await.map_err(|e| e.to_string())
 }
 
@@ -98,7 +99,7 @@ mod tests {
         let ceiling = fallback("no AWS region: pass --region or set AWS_REGION", None);
         assert_eq!((ceiling.rate, ceiling.burst, ceiling.source), (2.0, 5, CeilingSource::Fallback));
         assert!(ceiling.note.unwrap().contains("no AWS region"));
-        let err = block_on(quota(None, None, &|_| None)).unwrap_err();
+        let err = block_on(quota(None, None, &|_| None, false)).unwrap_err();
         assert!(err.contains("--region"), "{err}");
     }
 }

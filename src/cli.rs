@@ -177,6 +177,9 @@ pub struct PlanArgs {
     /// Profile from the shared AWS config and credentials files [default: AWS_PROFILE]
     #[arg(long)]
     pub profile: Option<String>,
+    /// Allow a plain-http Service Quotas endpoint that is not on this machine, as run does
+    #[arg(long)]
+    pub allow_insecure_endpoint: bool,
     /// Warn when the run would take longer than this (e.g. 8h, 90m, 1h30m)
     #[arg(long, value_name = "DURATION", value_parser = crate::report::plan::parse_duration)]
     pub window: Option<std::time::Duration>,
