@@ -81,57 +81,60 @@ pub struct InputArgs {
     pub columns: ColumnArgs,
 }
 
+/// The heading of `run`'s own flags in its help (the column flags' heading would carry over).
+const SENDING: &str = "Sending";
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// AWS region [default: AWS_REGION, then the profile's region]
-    #[arg(long)]
+    #[arg(long, help_heading = SENDING)]
     pub region: Option<String>,
     /// Profile from the shared AWS config and credentials files [default: AWS_PROFILE]
-    #[arg(long)]
+    #[arg(long, help_heading = SENDING)]
     pub profile: Option<String>,
     /// Service endpoint [default: AWS_ENDPOINT_URL_CONNECT, AWS_ENDPOINT_URL, then https://connect.REGION.amazonaws.com]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, help_heading = SENDING, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Allow a plain-http endpoint that is not on this machine (loopback is always allowed)
-    #[arg(long)]
+    #[arg(long, help_heading = SENDING)]
     pub allow_insecure_endpoint: bool,
     /// Most requests per second: a number, or auto for the account's quota (Service Quotas)
-    #[arg(long, default_value = "auto", value_parser = parse_rate)]
+    #[arg(long, help_heading = SENDING, default_value = "auto", value_parser = parse_rate)]
     pub rate: RateArg,
     /// Most requests at once above the rate [default: with --rate N, the documented ratio (burst 5 at 2/s, 15 at 10/s)]
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, help_heading = SENDING, value_parser = clap::value_parser!(u32).range(1..))]
     pub burst: Option<u32>,
     /// Requests in flight: a number, or auto to reach the rate at the observed latency (up to 1,024 and half the limit on open files)
-    #[arg(long, default_value = "auto", value_parser = parse_concurrency)]
+    #[arg(long, help_heading = SENDING, default_value = "auto", value_parser = parse_concurrency)]
     pub concurrency: ConcurrencyArg,
     /// Attempts per contact, counting the first (throttled attempts do not count)
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, help_heading = SENDING, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
     /// Seconds to wait for one answer before the attempt counts as failed
-    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, help_heading = SENDING, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
     /// First retry delay in milliseconds (doubles each attempt, full jitter, capped at 20 s)
-    #[arg(long, default_value_t = 1000, value_name = "MS", hide = true)]
+    #[arg(long, help_heading = SENDING, default_value_t = 1000, value_name = "MS", hide = true)]
     pub retry_base_ms: u64,
     /// Keep a Prometheus textfile-collector file here, rewritten every 10 s and at the end
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, help_heading = SENDING, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
     /// Continue the run in RUN_DIR (same inputs, same options): contacts it finished are skipped
-    #[arg(long, value_name = "RUN_DIR", conflicts_with = "run_dir")]
+    #[arg(long, help_heading = SENDING, value_name = "RUN_DIR", conflicts_with = "run_dir")]
     pub resume: Option<PathBuf>,
     /// With --resume: go on even though the inputs changed since the run started
-    #[arg(long, requires = "resume")]
+    #[arg(long, help_heading = SENDING, requires = "resume")]
     pub force: bool,
     /// Stop cleanly at this time: HH:MM[:SS] (UTC, its next occurrence) or RFC 3339
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, help_heading = SENDING, value_name = "TIME")]
     pub deadline: Option<String>,
     /// Stop cleanly after this long, such as 6h, 90m or 1h30m
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, help_heading = SENDING, value_name = "DURATION")]
     pub max_duration: Option<String>,
     /// Seconds that requests in flight get to finish once the run is stopping
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    #[arg(long, help_heading = SENDING, default_value_t = 10, value_name = "SECONDS")]
     pub grace: u64,
 }
 
