@@ -6,7 +6,7 @@ use super::chunk::{self, Chunk};
 use super::header::{self, Layout};
 use super::record::Record;
 use super::records::{Next, Records};
-use super::rows::{RowMaker, without_cr};
+use super::rows::RowMaker;
 use super::stdin::{Cancel, CancellableReader};
 use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions};
 use flate2::read::MultiGzDecoder;
@@ -259,7 +259,7 @@ fn read_error(err: &io::Error, line: u64, index: u32) -> BadRow {
 }
 
 fn header_names(name: &str, record: &Record) -> Result<Vec<String>, InputError> {
-    let fields: Vec<&[u8]> = record.iter().map(without_cr).collect();
+    let fields: Vec<&[u8]> = record.iter().collect();
     header::check_text(name, &fields)?;
     let mut names: Vec<String> = fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
     if let Some(first) = names.first_mut()

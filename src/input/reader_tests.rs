@@ -204,6 +204,22 @@ fn a_closed_multi_line_value_with_a_blank_after_its_quote_at_the_end_is_a_row() 
     }
 }
 
+/// Only the CR of a CRLF line end is dropped from the last column, not one inside quotes (F5).
+#[test]
+fn a_cr_inside_quotes_at_the_end_of_the_last_column_is_kept() {
+    let values =
+        |items: &[Item]| -> Vec<String> { good_rows(items).into_iter().map(|row| row.2[0].1.clone()).collect() };
+    let (_, items) = read(b"InitialContactId,A\nc1,\"x\r\"\nc2,\"y\"\r\nc3,z\r\nc4,\"w\r\"", &ReadOptions::default());
+    assert_eq!(values(&items), ["x\r", "y", "z", "w\r"]);
+    let (_, items) = read(b"contact_id,Key,Value\nc1,K,\"x\r\"\r\n", &ReadOptions::default());
+    assert_eq!(values(&items), ["x\r"]);
+    // A row read field by field (a NUL in a column left out).
+    let columns = crate::input::ColumnRules { exclude: vec!["Junk".into()], ..Default::default() };
+    let options = ReadOptions { columns, ..Default::default() };
+    let (_, items) = read(b"ContactId,Junk,A\nc1,\0,\"x\r\"\nc2,\0,y\r\n", &options);
+    assert_eq!(values(&items), ["x\r", "y"]);
+}
+
 /// A header whose quote swallows lines would name columns after rows: the file is refused.
 #[test]
 fn a_header_whose_quote_swallows_lines_is_refused() {
@@ -390,7 +406,8 @@ fn a_row_gives_its_own_record_alone_not_the_chunk_it_was_read_with() {
     // A quoted record is its fields back to back, quotes undone.
     let quoted = format!("c3q\"{junk}");
     let c3 = (quoted.clone(), quoted.len() + names, vec![format!("q\"{junk}")]);
-    let c2 = ("c2,y\r".to_string(), 5 + names, vec!["y".to_string()]);
+    // The CR of a CRLF line end is not the row's.
+    let c2 = ("c2,y".to_string(), 4 + names, vec!["y".to_string()]);
     assert_eq!(seen, [c1.clone(), c1, c2.clone(), c2, c3.clone(), c3]);
 }
 

@@ -2,7 +2,8 @@
 //! on commas found with masks of commas, line ends and quotes ([`scan`]); a line with a quote goes
 //! to csv-core's parser, which reads it (and the lines its quotes hold) exactly as the csv crate
 //! would. Blank lines, and the lone CR of a blank CRLF line (records split on LF), are skipped, as
-//! the csv crate skips them.
+//! the csv crate skips them; the CR of a CRLF line end is dropped from the record's last field,
+//! where a CR that was inside quotes stays.
 //!
 //! Why the split is safe: csv-core, at the start of a record, reads a line with no quote as the
 //! bytes between its commas. Only a quote changes how a line is read, and those lines get
@@ -86,9 +87,8 @@ impl<R: Read> Records<R> {
     pub fn next(&mut self, record: &mut Record) -> io::Result<Option<Next>> {
         loop {
             let next = self.read_record(record)?;
-            let blank = matches!(next, Some(Next::Record(_)))
-                && record.len() == 1
-                && matches!(record.get(0), Some(b"" | b"\r"));
+            // A blank line (its CR dropped as the line end's) is one empty field.
+            let blank = matches!(next, Some(Next::Record(_))) && record.len() == 1 && record.get(0) == Some(b"");
             if !blank {
                 return Ok(next);
             }
@@ -150,7 +150,9 @@ impl<R: Read> Records<R> {
             }
             self.fill()?;
         };
+        // With no quote, a CR that ends the line is the line end's.
         record.set_line(&self.buf[self.start..self.start + len]);
+        record.drop_final_cr();
         self.start = (self.start + len + 1).min(self.end);
         self.next_line += 1;
         Ok(Some(Next::Record(self.record_line)))
@@ -184,6 +186,10 @@ impl<R: Read> Records<R> {
         if let Some(fault) = fault.filter(|fault| memchr::memchr(b'\n', &raw[fault.opened()..]).is_some()) {
             return Ok(Some(Next::BadQuote(self.start_again(fault))));
         }
+        // csv-core keeps the CR of a CRLF line end in the last field (it reads after a closing
+        // quote as part of the field). It is the line end's when right before the LF, or when it
+        // ends the input outside a quote; a CR before a closing quote is the value's.
+        let final_cr = raw.ends_with(b"\r\n") || (!line_end && raw.ends_with(b"\r") && fault.is_none());
         self.start += read;
         self.next_line += newlines as u64;
         record.clear();
@@ -191,6 +197,9 @@ impl<R: Read> Records<R> {
         for &to in &self.ends[..nends] {
             record.push_field(&self.fields[from..to]);
             from = to;
+        }
+        if final_cr {
+            record.drop_final_cr();
         }
         Ok(Some(Next::Record(self.record_line)))
     }
@@ -254,8 +263,7 @@ mod tests {
     type Seen = Result<(Vec<Vec<u8>>, u64), BadQuote>;
 
     fn lines(text: &[u8]) -> Vec<(String, u64)> {
-        let first =
-            |(fields, line): (Vec<Vec<u8>>, u64)| (String::from_utf8_lossy(&fields[0]).trim_end().to_string(), line);
+        let first = |(fields, line): (Vec<Vec<u8>>, u64)| (String::from_utf8_lossy(&fields[0]).into_owned(), line);
         our_records(text, true, 1000).into_iter().filter_map(Result::ok).map(first).collect()
     }
 
@@ -313,9 +321,24 @@ mod tests {
         for (text, value) in [
             (&b"Id,Note\nc1,ok\nc9,\"line1\nline2\" "[..], "line1\nline2 "),
             (b"Id,Note\nc1,ok\nc9,\"line1\nline2\" \n", "line1\nline2 "),
+            (b"Id,Note\nc1,ok\nc9,\"line1\r\nline2\" \r\n", "line1\r\nline2 "),
         ] {
             assert_eq!(our_records(text, true, 1000)[2], Ok((fields(&["c9", value]), 3)));
         }
+    }
+
+    #[test]
+    fn only_the_cr_of_a_line_end_is_dropped() {
+        let last = |text: &[u8]| our_records(text, true, 1000).pop().and_then(Result::ok).map(|(f, _)| f);
+        assert_eq!(last(b"c1,\"x\r\"\n"), Some(fields(&["c1", "x\r"])));
+        assert_eq!(last(b"c1,\"x\r\""), Some(fields(&["c1", "x\r"])));
+        assert_eq!(last(b"c1,\"x\r\"\r\n"), Some(fields(&["c1", "x\r"])));
+        assert_eq!(last(b"c1,\"x\"\r\n"), Some(fields(&["c1", "x"])));
+        assert_eq!(last(b"c1,\"x\"\r"), Some(fields(&["c1", "x"])));
+        assert_eq!(last(b"c1,x\r\n"), Some(fields(&["c1", "x"])));
+        assert_eq!(last(b"c1,x\r"), Some(fields(&["c1", "x"])));
+        // A quote left open on the last line: its CR is inside it.
+        assert_eq!(last(b"c1,\"x\r"), Some(fields(&["c1", "x\r"])));
     }
 
     /// A source that hands out a few bytes at a time, as a pipe may.
@@ -332,7 +355,8 @@ mod tests {
 
     /// What the reader should hand out, from the csv crate's records, each with its line: one more
     /// than the line ends before its first byte. (The csv crate's own position of a record is where
-    /// the blank lines or BOM before it began, so they are stepped over.) A record whose quote swallows a line ([`unclosed::check`]) is
+    /// the blank lines or BOM before it began, so they are stepped over.) The CR of a CRLF line end
+    /// is dropped from the last field. A record whose quote swallows a line ([`unclosed::check`]) is
     /// a bad quote, and the csv crate reads again from the line after the one the quote opened on
     /// (behind a blank line, which keeps it from taking a BOM there for the input's).
     fn expected(text: &[u8], mut quoting: bool) -> Vec<Seen> {
@@ -370,8 +394,13 @@ mod tests {
                     (input, line_base) = ([b"\n", &input[next..]].concat(), line - 1);
                     continue 'read;
                 }
-                let fields: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
-                if fields != [b""] && fields != [b"\r"] {
+                let mut fields: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
+                let final_cr =
+                    raw.ends_with(b"\r\n") || (!raw.ends_with(b"\n") && raw.ends_with(b"\r") && fault.is_none());
+                if let Some(last) = fields.last_mut().filter(|_| final_cr) {
+                    last.pop();
+                }
+                if fields != [b""] {
                     seen.push(Ok((fields, line_base + 1 + lines_to(&input, start))));
                 }
             }
