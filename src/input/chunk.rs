@@ -167,9 +167,13 @@ impl Chunk {
         self.entries[at]
     }
 
-    /// The fields of a record, as spans of the text (or of [`Chunk::raw`]).
+    /// The fields of a record, as spans of the text (or of [`Chunk::raw`]); none for a bad row
+    /// (whose `first` is its place among the bad rows, not among the fields).
     pub fn fields(&self, entry: Entry) -> &[(u32, u32)] {
-        &self.fields[entry.first as usize..entry.end as usize]
+        match entry.kind {
+            Kind::Bad => &[],
+            Kind::Text | Kind::Raw => &self.fields[entry.first as usize..entry.end as usize],
+        }
     }
 
     /// The bytes of the records that are not text.
@@ -274,10 +278,21 @@ mod tests {
         let bad = BadRow { location: Location { input: 0, line: 2 }, reason: "no".into() };
         chunk.push_bad(bad.clone());
         chunk.push_record(&record(&[b"ok"], true), 3);
+        // Bad rows one after another, more than there are fields before them.
+        for _ in 0..3 {
+            chunk.push_bad(bad.clone());
+        }
         chunk.seal();
         let kinds: Vec<(Kind, u64)> = (0..chunk.len()).map(|at| (chunk.entry(at).kind, chunk.entry(at).line)).collect();
-        assert_eq!(kinds, [(Kind::Raw, 1), (Kind::Bad, 2), (Kind::Text, 3)]);
+        assert_eq!(
+            kinds,
+            [(Kind::Raw, 1), (Kind::Bad, 2), (Kind::Text, 3), (Kind::Bad, 2), (Kind::Bad, 2), (Kind::Bad, 2)]
+        );
         assert_eq!(chunk.bad(chunk.entry(1)), &bad);
+        assert_eq!(chunk.bad(chunk.entry(5)), &bad);
+        assert!(
+            (0..chunk.len()).all(|at| chunk.entry(at).kind != Kind::Bad || chunk.fields(chunk.entry(at)).is_empty())
+        );
         chunk.clear();
         assert!(chunk.is_empty() && chunk.raw().is_empty());
         chunk.push_record(&record(&[b"again"], true), 9);

@@ -5,10 +5,9 @@
 use super::chunk::{self, Chunk};
 use super::header::{self, Layout};
 use super::record::Record;
-use super::records::Records;
-use super::rows::{RowMaker, without_cr};
+use super::records::{Next, Records};
+use super::rows::RowMaker;
 use super::stdin::{Cancel, CancellableReader};
-use super::unclosed;
 use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions};
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
@@ -218,7 +217,12 @@ fn parse_records(
     };
     // The first line that is not blank: the header (or, for a bare list of ids, the first id).
     let (first_line, header) = match records.next(&mut record) {
-        Ok(Some(line)) => (line, header_names(name, &record)),
+        Ok(Some(Next::Record(line))) => (line, header_names(name, &record)),
+        // Its names would hold the rows its quote swallows (and no row of it can be skipped).
+        Ok(Some(Next::BadQuote(bad))) => {
+            let source = io::Error::new(io::ErrorKind::InvalidData, bad.to_string());
+            (bad.line(), Err(InputError::Unreadable { name: name.to_string(), line: bad.line(), source }))
+        }
         Ok(None) => (1, Err(InputError::Empty { name: name.to_string() })),
         Err(err) => (1, Err(InputError::Unreadable { name: name.to_string(), line: 1, source: err })),
     };
@@ -232,47 +236,17 @@ fn parse_records(
     if layout == Layout::BareIds {
         out.record(&record, at(first_line))?;
     }
-    let mut ahead = Record::default();
-    // A row read ahead (below) and not yet handled is in `record`, with its line.
-    let mut pending = None;
     loop {
-        let line = match pending.take() {
-            Some(line) => line,
-            None => match records.next(&mut record) {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
-                // A stop ended the read: no row is malformed, reading just ends (and says so).
-                Err(_) if options.cancel.is_cancelled() => break,
-                Err(err) => {
-                    out.bad(read_error(&err, records.line(), index))?;
-                    break;
-                }
-            },
-        };
-        if records.may_be_unclosed(&record) {
-            match records.next(&mut ahead) {
-                Ok(None) => {
-                    let (opened, rest) = unclosed::swallowed(&record, line);
-                    let reason = "a quote opened on this line is never closed: this row is skipped, and the lines after it are read again with quotes taken literally";
-                    out.bad(BadRow { location: at(opened), reason: reason.to_string() })?;
-                    let mut again = Records::new(rest, false);
-                    while let Ok(Some(line)) = again.next(&mut ahead) {
-                        out.record(&ahead, at(opened + line))?;
-                    }
-                    break;
-                }
-                Ok(Some(next)) => pending = Some(next),
-                Err(_) if options.cancel.is_cancelled() => break,
-                Err(err) => {
-                    out.record(&record, at(line))?;
-                    out.bad(read_error(&err, records.line(), index))?;
-                    break;
-                }
+        match records.next(&mut record) {
+            Ok(Some(Next::Record(line))) => out.record(&record, at(line))?,
+            Ok(Some(Next::BadQuote(bad))) => out.bad(BadRow { location: at(bad.line()), reason: bad.row_reason() })?,
+            Ok(None) => break,
+            // A stop ended the read: no row is malformed, reading just ends (and says so).
+            Err(_) if options.cancel.is_cancelled() => break,
+            Err(err) => {
+                out.bad(read_error(&err, records.line(), index))?;
+                break;
             }
-        }
-        out.record(&record, at(line))?;
-        if pending.is_some() {
-            std::mem::swap(&mut record, &mut ahead);
         }
     }
     ControlFlow::Continue(())
@@ -285,7 +259,7 @@ fn read_error(err: &io::Error, line: u64, index: u32) -> BadRow {
 }
 
 fn header_names(name: &str, record: &Record) -> Result<Vec<String>, InputError> {
-    let fields: Vec<&[u8]> = record.iter().map(without_cr).collect();
+    let fields: Vec<&[u8]> = record.iter().collect();
     header::check_text(name, &fields)?;
     let mut names: Vec<String> = fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
     if let Some(first) = names.first_mut()

@@ -74,6 +74,19 @@ impl Record {
         self.fields.push((start, line.len()));
         self.bytes.extend_from_slice(line);
     }
+
+    /// Drops the CR that ends the last field, if any: the CR of a CRLF line end (records are split
+    /// on LF), which only the reader can tell from a CR inside quotes.
+    pub fn drop_final_cr(&mut self) {
+        if let Some((start, end)) = self.fields.last_mut()
+            && *end > *start
+            && self.bytes[*end - 1] == b'\r'
+        {
+            *end -= 1;
+            // The last field ends the bytes, split or not.
+            self.bytes.truncate(*end);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -74,22 +74,17 @@ impl<'a> RowMaker<'a> {
                 // The text is the row's while the chunk's rows are made; it is taken out for the
                 // row to be filled, and put back.
                 let text = std::mem::take(&mut self.row.record);
-                let (last, bytes) = (width - 1, text.as_bytes());
+                // (A CRLF line end's CR is off the last field already: the reader drops it, and
+                // only it, keeping a CR that was inside quotes.)
                 let get = |i: usize, _: &str| {
                     let (start, end) = fields[i];
-                    let (start, end) = (start as usize, end as usize);
-                    let cr = i == last && end > start && bytes[end - 1] == b'\r';
-                    Ok(Field::Span(start, end - usize::from(cr)))
+                    Ok(Field::Span(start as usize, end as usize))
                 };
                 let wide = matches!(self.layout, Layout::Wide { .. });
                 let result = self.fill(location, &text, get, !wide);
                 if wide && result.is_ok() {
                     // Its attributes are read off the fields when asked for: no list to make.
                     self.row.set_wide_fields(fields, &self.field_of_column, self.options.send_empty);
-                    let last = self.row.wide.fields.last_mut().filter(|(start, end)| end > start);
-                    if let Some(last) = last.filter(|(_, end)| bytes[*end as usize - 1] == b'\r') {
-                        last.1 -= 1;
-                    }
                 }
                 self.row.record = text;
                 self.row.record_span = chunk::extent(fields).unwrap_or_default();
@@ -177,11 +172,6 @@ fn trim(text: &str) -> &str {
     }
 }
 
-/// Drops the CR of a CRLF line end, left on the last field because records split on LF.
-pub fn without_cr(bytes: &[u8]) -> &[u8] {
-    bytes.strip_suffix(b"\r").unwrap_or(bytes)
-}
-
 /// A record that is not text: its bytes, taken field by field to say what is wrong.
 struct RawRecord<'c> {
     bytes: &'c [u8],
@@ -192,7 +182,6 @@ impl<'c> RawRecord<'c> {
     fn field(&self, index: usize, column: &str) -> Result<&'c str, String> {
         let (start, end) = self.fields.get(index).copied().unwrap_or_default();
         let bytes = &self.bytes[start as usize..end as usize];
-        let bytes = if index + 1 == self.fields.len() { without_cr(bytes) } else { bytes };
         let text = std::str::from_utf8(bytes)
             .map_err(|err| format!("invalid UTF-8 in column {column:?} after {} bytes", err.valid_up_to()))?;
         match text.find('\0') {

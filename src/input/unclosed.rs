@@ -1,69 +1,231 @@
-//! A quote that is opened and never closed. The csv crate reads it as one field that runs to the
-//! end of the input, silently swallowing every line after it into one value. This spots that case
-//! and hands back the swallowed lines so they can be read again as rows.
+//! Quotes that are not closed properly. The csv crate reads a quote that is never closed as one
+//! field running to the end of the input, and a quote "closed" by the next lone quote of the file,
+//! however far away, as ending there: either way it silently swallows every line in between into
+//! one value. This finds where a record's quotes break RFC 4180, on its bytes, so that the reader
+//! can report the row and read the lines it swallowed again ([`super::records`]).
 //!
-//! Why this is safe to spot: a field swallowed to the end of the input is necessarily the last
-//! field of the last record, it holds a line end, and the input does not end in a quote (a closed
-//! quoted last field ends in `"`, perhaps followed by line ends). Inside the swallowed text every
-//! quote was doubled (a lone one would have closed the field), so the lines are read again with
-//! quotes taken literally.
+//! The rule: a closing quote is followed by a comma, a line end or the end of the input (blanks
+//! before them are let through: a space after a closing quote is a common slip, and loses
+//! nothing). A quoted field that holds a line end and is "closed" by a quote followed by other
+//! text was opened by mistake (a stray `"` in a note) and ended by a quote of some later row; a
+//! quote that runs to the end of the input likewise. The same slip within one line (`"ab"cd`) is
+//! left as the csv crate reads it (`abcd`): it swallows no line, so no row is lost, and csv-core
+//! reads the rest of the line the same way whatever the slip.
 
-use super::record::Record;
+use memchr::{memchr, memchr2};
+use std::fmt;
 
-/// The line the unclosed quote opened on, and the lines it swallowed (from the next line on).
-pub fn swallowed(record: &Record, first_line: u64) -> (u64, &[u8]) {
-    let fields = record.len();
-    let newlines_before: usize =
-        record.iter().take(fields.saturating_sub(1)).map(|f| f.iter().filter(|&&b| b == b'\n').count()).sum();
-    let opened = first_line + newlines_before as u64;
-    let last_field = record.get(fields.saturating_sub(1)).unwrap_or_default();
-    let rest = match last_field.iter().position(|&b| b == b'\n') {
-        Some(at) => &last_field[at + 1..],
-        None => &[],
-    };
-    (opened, rest)
+/// Where the quotes of a record break the rule: offsets in its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The quote at `opened` is never closed: the record runs to the end of the input.
+    Unclosed { opened: usize },
+    /// The quote at `opened` is closed by the one at `closed`, which is followed by other text,
+    /// and a line end lies between the two.
+    ClosedBadly { opened: usize, closed: usize },
+}
+
+impl Fault {
+    /// Where the quote opened.
+    pub fn opened(self) -> usize {
+        match self {
+            Fault::Unclosed { opened } | Fault::ClosedBadly { opened, .. } => opened,
+        }
+    }
+}
+
+/// The first fault of `raw`, the bytes of one record as csv-core reads them (with its quotes, and
+/// through its line end if it has one). It follows csv-core's reading: a quote opens a quoted
+/// field only at a field's start, and after a field closed badly within its line, quotes are taken
+/// literally up to the next comma.
+pub fn check(raw: &[u8]) -> Option<Fault> {
+    let mut at = 0;
+    loop {
+        if raw.get(at) == Some(&b'"') {
+            let Some(closed) = closing_quote(raw, at) else { return Some(Fault::Unclosed { opened: at }) };
+            if !ends_field(&raw[closed + 1..]) && memchr(b'\n', &raw[at..closed]).is_some() {
+                return Some(Fault::ClosedBadly { opened: at, closed });
+            }
+            at = closed + 1;
+        }
+        // The rest of the field, as it lies, up to a comma or the line end.
+        match memchr2(b',', b'\n', &raw[at..]) {
+            Some(len) if raw[at + len] == b',' => at += len + 1,
+            _ => return None,
+        }
+    }
+}
+
+/// The quote that closes the quoted field opened at `opened` (a doubled quote inside it is a quote
+/// of the value), if any.
+fn closing_quote(raw: &[u8], opened: usize) -> Option<usize> {
+    let mut from = opened + 1;
+    loop {
+        let quote = from + memchr(b'"', &raw[from..])?;
+        if raw.get(quote + 1) != Some(&b'"') {
+            return Some(quote);
+        }
+        from = quote + 2;
+    }
+}
+
+/// What follows a closing quote ends its field as RFC 4180 has it, blanks let through: a comma, a
+/// line end (LF or CRLF) or the end of the input.
+fn ends_field(after: &[u8]) -> bool {
+    let blanks = after.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    matches!(&after[blanks..], [] | [b'\r'] | [b',' | b'\n', ..] | [b'\r', b'\n', ..])
+}
+
+/// A row skipped for its quotes, by the line its quote opened on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadQuote {
+    /// The quote runs to the end of the input.
+    Unclosed { line: u64 },
+    /// The quote is closed on line `closed` by a quote followed by other text.
+    ClosedBadly { line: u64, closed: u64 },
+}
+
+impl BadQuote {
+    pub fn line(&self) -> u64 {
+        match self {
+            BadQuote::Unclosed { line } | BadQuote::ClosedBadly { line, .. } => *line,
+        }
+    }
+
+    /// Why the row is skipped, and what becomes of the lines after it, for `errors.csv`.
+    pub fn row_reason(&self) -> String {
+        match self {
+            BadQuote::Unclosed { .. } => {
+                format!(
+                    "{self}: this row is skipped, and the lines after it are read again with quotes taken literally"
+                )
+            }
+            BadQuote::ClosedBadly { .. } => {
+                format!("{self}; this row is skipped, and the lines after it are read again")
+            }
+        }
+    }
+}
+
+impl fmt::Display for BadQuote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadQuote::Unclosed { .. } => write!(f, "a quote opened on this line is never closed"),
+            BadQuote::ClosedBadly { closed, .. } => write!(
+                f,
+                "a quote opened on this line is never closed properly: the quote that ends it, on line {closed}, is followed by more text, not by a comma or the line's end"
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
-    use crate::input::records::Records;
-
-    fn last_record(text: &[u8]) -> (Record, Records<&[u8]>) {
-        let mut records = Records::new(text, true);
-        let (mut record, mut last) = (Record::default(), Record::default());
-        while records.next(&mut record).unwrap().is_some() {
-            last = record.clone();
+    /// The rule byte by byte, as csv-core's states go: the model [`check`] is held to.
+    fn model(raw: &[u8]) -> Option<Fault> {
+        enum State {
+            FieldStart,
+            Plain,
+            Quoted(usize),
+            QuoteInQuoted(usize, usize),
         }
-        (last, records)
-    }
-
-    #[test]
-    fn an_unclosed_quote_is_spotted_and_its_lines_handed_back() {
-        let (record, tail) = last_record(b"ContactId,A\nc1,x\nc2,\"open\nc3,z\nc4,w\n");
-        assert!(tail.may_be_unclosed(&record));
-        let (opened, rest) = swallowed(&record, 3);
-        assert_eq!((opened, rest), (3, &b"c3,z\nc4,w\n"[..]));
-    }
-
-    #[test]
-    fn closed_multi_line_quotes_are_left_alone() {
-        for text in
-            [&b"ContactId,A\nc1,\"two\nlines\"\n"[..], b"ContactId,A\nc1,\"two\nlines\"", b"C,A\nc1,\"a\nb\"\r\n\r\n"]
-        {
-            let (record, tail) = last_record(text);
-            assert!(!tail.may_be_unclosed(&record), "{}", String::from_utf8_lossy(text));
+        let mut state = State::FieldStart;
+        for (at, &byte) in raw.iter().enumerate() {
+            state = match (state, byte) {
+                (State::FieldStart, b'"') => State::Quoted(at),
+                (State::FieldStart | State::Plain, b',') => State::FieldStart,
+                (State::FieldStart | State::Plain, b'\n') => return None,
+                (State::FieldStart | State::Plain, _) => State::Plain,
+                (State::Quoted(opened), b'"') => State::QuoteInQuoted(opened, at),
+                (State::Quoted(opened), _) => State::Quoted(opened),
+                (State::QuoteInQuoted(opened, _), b'"') => State::Quoted(opened),
+                (State::QuoteInQuoted(opened, closed), _) => {
+                    let rest = &raw[at..];
+                    let rest = &rest[rest.iter().take_while(|b| b" \t".contains(b)).count()..];
+                    let fine =
+                        rest.is_empty() || rest == b"\r" || rest.starts_with(b"\r\n") || b",\n".contains(&rest[0]);
+                    if !fine && raw[opened..closed].contains(&b'\n') {
+                        return Some(Fault::ClosedBadly { opened, closed });
+                    }
+                    match byte {
+                        b',' => State::FieldStart,
+                        b'\n' => return None,
+                        _ => State::Plain,
+                    }
+                }
+            }
         }
-        // An unclosed quote on the last line swallows no line: it cannot be told from an unquoted
-        // value, and no row is lost.
-        let (record, tail) = last_record(b"ContactId,A\nc1,\"x\"\nc2,\"unclosed");
-        assert!(!tail.may_be_unclosed(&record));
+        match state {
+            State::Quoted(opened) => Some(Fault::Unclosed { opened }),
+            _ => None,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn check_follows_the_rule_byte_by_byte(
+            parts in prop::collection::vec(prop::sample::select(
+                vec!["a", ",", "\n", "\r", "\"", "\"\"", " ", "\t", "\r\n"]), 0..40),
+        ) {
+            let raw = parts.concat().into_bytes();
+            prop_assert_eq!(check(&raw), model(&raw));
+        }
     }
 
     #[test]
-    fn the_opening_line_counts_newlines_in_earlier_closed_fields() {
-        let (record, _) = last_record(b"c1,\"a\nb\",\"open\nnext,row\n");
-        assert_eq!(swallowed(&record, 1), (2, &b"next,row\n"[..]));
+    fn a_stray_quote_closed_by_a_later_rows_quote_is_a_fault_where_it_opened() {
+        let raw = b"c1,\"27 inch monitor,1\nc2,desk,2\nc3,chair,3\nc4,\"lamp\",4\n";
+        assert_eq!(check(raw), Some(Fault::ClosedBadly { opened: 3, closed: 46 }));
+        assert_eq!(raw[46 + 1], b'l');
+        // After an earlier two-line field that is closed properly.
+        assert_eq!(check(b"c1,\"a\nb\",\"x\ny\"z\n"), Some(Fault::ClosedBadly { opened: 9, closed: 13 }));
+    }
+
+    #[test]
+    fn quotes_closed_before_a_comma_a_line_end_or_the_end_are_no_fault() {
+        for raw in [
+            &b"c1,\"a\nb\"\n"[..],
+            b"c1,\"a\nb\",x\n",
+            b"c1,\"a\nb\"",
+            b"c1,\"a\r\nb\"\r\n",
+            b"c1,\"a\r\nb\"\r",
+            b"c9,\"line1\nline2\" ",
+            b"c9,\"line1\nline2\" \n",
+            b"c9,\"line1\nline2\"\t ,x\n",
+            b"c1,\"a\n\"\"b\"\"\"\n",
+        ] {
+            assert_eq!(check(raw), None, "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    /// The csv crate's reading is kept: no line is swallowed.
+    #[test]
+    fn a_quote_closed_badly_within_its_line_is_no_fault() {
+        for raw in [&b"c1,\"ab\"cd,2\n"[..], b"c1,\"ab\"c\"d,\"e\nf\"\n", b"c1,\"x\"\ry\n", b"c1,x\"y\nz\""] {
+            assert_eq!(check(raw), None, "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn a_quote_left_open_at_the_end_is_unclosed_even_after_a_doubled_quote() {
+        assert_eq!(check(b"c2,\"open\nc3,z\nc4,w\n"), Some(Fault::Unclosed { opened: 3 }));
+        assert_eq!(check(b"c1,\"a\nb\"\""), Some(Fault::Unclosed { opened: 3 }));
+        assert_eq!(check(b"c1,\"x\r"), Some(Fault::Unclosed { opened: 3 }));
+    }
+
+    #[test]
+    fn the_reasons_name_the_lines() {
+        let bad = BadQuote::ClosedBadly { line: 2, closed: 5 };
+        assert_eq!(bad.line(), 2);
+        assert!(bad.row_reason().starts_with("a quote opened on this line is never closed properly: the quote that ends it, on line 5, is followed by more text"));
+        assert!(bad.row_reason().ends_with("the lines after it are read again"));
+        let open = BadQuote::Unclosed { line: 3 };
+        assert_eq!(
+            open.row_reason(),
+            "a quote opened on this line is never closed: this row is skipped, and the lines after it are read again with quotes taken literally"
+        );
     }
 }
