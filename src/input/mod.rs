@@ -466,4 +466,8 @@ pub enum InputError {
         "{name}:1: no instance for its contacts: the file has no InstanceId column and --instance-id is not given; pass --instance-id ID (or the instance's ARN)"
     )]
     NoInstance { name: String },
+    #[error(
+        "{name}:{line}: {source}: nothing read from this input can be trusted, so nothing is sent; fetch or compress the file again"
+    )]
+    Damaged { name: String, line: u64, source: std::io::Error },
 }

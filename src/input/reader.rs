@@ -3,13 +3,13 @@
 //! makes the rows ([`super::rows`]) and runs the sink.
 
 use super::chunk::{self, Chunk};
+use super::gzip;
 use super::header::{self, Layout};
 use super::record::Record;
 use super::records::{Next, Records};
 use super::rows::RowMaker;
 use super::stdin::{Cancel, CancellableReader};
 use super::{BadRow, InputError, InputInfo, InputSpec, Item, Location, ReadOptions};
-use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::ControlFlow;
@@ -43,7 +43,7 @@ pub fn open(spec: &InputSpec, cancel: &Cancel) -> Result<Box<dyn Read + Send>, I
 fn decode(name: &str, raw: impl Read + Send + 'static) -> Result<Box<dyn Read>, InputError> {
     let mut buffered = BufReader::with_capacity(PEEK, raw);
     let head = buffered.fill_buf().map_err(|source| InputError::Open { name: name.to_string(), source })?;
-    if head.starts_with(&[0x1f, 0x8b]) { Ok(Box::new(MultiGzDecoder::new(buffered))) } else { Ok(Box::new(buffered)) }
+    if head.starts_with(&[0x1f, 0x8b]) { Ok(Box::new(gzip::Members::new(buffered))) } else { Ok(Box::new(buffered)) }
 }
 
 /// Reads one input to its end, handing every row (good or bad) to `sink` in input order. The sink
@@ -68,6 +68,8 @@ enum Message {
     /// Records as parsed, and rows that could not be read. (Chunks go back to be filled again:
     /// once reading is under way, nothing is allocated for a record.)
     Chunk(Chunk),
+    /// Nothing read from the input can be trusted (damaged gzip data): the input fails whole.
+    Failed(InputError),
 }
 
 /// [`read_input`] over any reader (plain or gzip bytes); `name` is what messages call it.
@@ -97,7 +99,11 @@ pub fn read_reader(
         let mut info = InputInfo { format: layout.format(), rows: 0, bad_rows: 0 };
         let mut rows = RowMaker::new(index, name, &layout, options);
         for message in received {
-            let Message::Chunk(mut chunk) = message else { continue };
+            let mut chunk = match message {
+                Message::Chunk(chunk) => chunk,
+                Message::Failed(err) => return Err(err),
+                Message::Layout(_) => continue,
+            };
             rows.start_chunk(&mut chunk);
             let mut flow = ControlFlow::Continue(());
             for at in 0..chunk.len() {
@@ -243,6 +249,10 @@ fn parse_records(
             Ok(None) => break,
             // A stop ended the read: no row is malformed, reading just ends (and says so).
             Err(_) if options.cancel.is_cancelled() => break,
+            Err(err) if gzip::is_damaged(&err) => {
+                let line = records.line();
+                return out.send(Message::Failed(InputError::Damaged { name: name.to_string(), line, source: err }));
+            }
             Err(err) => {
                 out.bad(read_error(&err, records.line(), index))?;
                 break;

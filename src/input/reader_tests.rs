@@ -111,6 +111,35 @@ fn truncated_gzip_keeps_rows_before_the_cut() {
     assert!(matches!(items.last(), Some(Item::Bad(b)) if b.reason.contains("rest of the input is lost")));
 }
 
+fn gzipped(text: &str) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A checksum that does not match: every row read may be wrong, so the input fails whole (the
+/// rows handed over already are not sent: nothing is, before the last row is read).
+#[test]
+fn damaged_gzip_fails_the_whole_input() {
+    let mut bytes = gzipped("ContactId,Tier\nc1,Gold\nc2,Silver\n");
+    let crc = bytes.len() - 8;
+    bytes[crc] ^= 0x55;
+    let err = read(&bytes, &ReadOptions::default()).0.unwrap_err();
+    assert!(matches!(err, InputError::Damaged { .. }), "{err}");
+    let shown = err.to_string();
+    assert!(shown.starts_with("in.csv:") && shown.contains("the gzip data is damaged"), "{shown}");
+}
+
+/// Zero bytes after the last member (tape and block tools pad so; gzip ignores them) end the
+/// input: no malformed row.
+#[test]
+fn zero_padding_after_gzip_is_not_a_bad_row() {
+    let bytes = [gzipped("ContactId,Tier\nc1,Gold\n"), vec![0; 512]].concat();
+    let (info, items) = read(&bytes, &ReadOptions::default());
+    let info = info.unwrap();
+    assert_eq!((info.rows, info.bad_rows), (1, 0), "{items:?}");
+}
+
 #[test]
 fn empty_file_is_an_error_header_only_is_not() {
     assert!(matches!(read(b"", &ReadOptions::default()).0, Err(InputError::Empty { .. })));
