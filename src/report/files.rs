@@ -61,8 +61,18 @@ fn restrict_dir(_path: &Path) -> io::Result<()> {
 
 /// Creates a new file readable by its owner only; fails if anything (a symlink too) is there.
 pub fn create_private(path: &Path) -> Result<File, RunDirError> {
+    create_new_private(path, false)
+}
+
+/// [`create_private`] opened for append (`O_APPEND`): each write lands at the end of the file as
+/// it is then, so a line some other writer added is never written over.
+pub fn create_private_append(path: &Path) -> Result<File, RunDirError> {
+    create_new_private(path, true)
+}
+
+fn create_new_private(path: &Path, append: bool) -> Result<File, RunDirError> {
     let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).append(append).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

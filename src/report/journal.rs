@@ -6,7 +6,7 @@
 //! end; a crash loses at most the last second, and those contacts are simply sent again. A torn
 //! last line (the crash came mid-write) is ignored on load.
 
-use super::files::{RunDirError, create_private};
+use super::files::{RunDirError, create_private_append};
 use crate::connect::RequestDigest;
 use crate::send::Failure;
 use serde::{Deserialize, Serialize};
@@ -80,10 +80,12 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Starts a new journal with its header.
+    /// Starts a new journal with its header. It is opened for append, as a resumed one is: should
+    /// a second session of the run write to it at the same time, its lines are added, not written
+    /// over.
     pub fn create(dir: &Path, header: &Header) -> Result<Journal, RunDirError> {
         let path = dir.join(JOURNAL_FILE);
-        let file = create_private(&path)?;
+        let file = create_private_append(&path)?;
         let mut journal = Journal { path, writer: BufWriter::new(file), last_sync: Instant::now(), dirty: true };
         let line = serde_json::to_string(header).unwrap_or_default();
         journal.line(&line)?;
@@ -276,6 +278,23 @@ mod tests {
         journal.updated("i", "c9", "d", 1).unwrap();
         journal.sync().unwrap();
         assert_eq!(load(dir.path()).unwrap().finished.len(), 1);
+    }
+
+    /// Two writers of one journal (two sessions at once, as before the run directory was locked):
+    /// the lines of both are kept, none written over.
+    #[test]
+    fn a_new_journal_writes_at_the_end_of_what_another_writer_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), &header()).unwrap();
+        let mut other = Journal::append(dir.path()).unwrap();
+        other.updated("i", "by-the-other", "d", 1).unwrap();
+        other.sync().unwrap();
+        journal.updated("i", "by-the-first", "d", 1).unwrap();
+        journal.sync().unwrap();
+        let loaded = load(dir.path()).unwrap();
+        let mut contacts: Vec<&str> = loaded.finished.keys().map(|(_, c)| c.as_str()).collect();
+        contacts.sort_unstable();
+        assert_eq!(contacts, ["by-the-first", "by-the-other"]);
     }
 
     #[test]
