@@ -11,6 +11,7 @@ use crate::merge::Contact;
 use crate::plan::InputPlan;
 use crate::report::Report;
 use crate::report::journal::{self, Header, InputFingerprint};
+use crate::report::lock::RunLock;
 use crate::send::{Outcome, Status};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -28,7 +29,12 @@ pub fn open_report(args: &RunArgs, plan: &mut InputPlan) -> Result<(Report, Fini
         let report = Report::create(&plan.run_dir, names, Some(&fingerprint(&plan.inputs)))?;
         return Ok((report, FinishedBefore::new()));
     };
-    let loaded = journal::load(dir).map_err(|e| Error::Usage(format!("cannot resume: {e}")))?;
+    let cannot_resume = |e: journal::LoadError| Error::Usage(format!("cannot resume: {e}"));
+    // A directory without a journal is no run: refuse it before a lock file is put in it.
+    journal::check_exists(dir).map_err(cannot_resume)?;
+    // Locked before the journal is read: a session still running adds to it until it ends.
+    let lock = RunLock::acquire(dir)?;
+    let loaded = journal::load(dir).map_err(cannot_resume)?;
     let now = fingerprint(&plan.inputs);
     if let Some(why) = loaded.header.as_ref().and_then(|recorded| mismatch(recorded, &now)) {
         if !args.force {
@@ -41,7 +47,7 @@ pub fn open_report(args: &RunArgs, plan: &mut InputPlan) -> Result<(Report, Fini
     }
     tracing::info!("resuming {}: {} contacts finished before", dir.display(), loaded.finished.len());
     plan.run_dir = dir.clone();
-    Ok((Report::resume(dir, names)?, loaded.finished))
+    Ok((Report::resume(dir, names, lock)?, loaded.finished))
 }
 
 /// What earlier sessions of a resumed run finished, by instance and contact id.

@@ -16,6 +16,11 @@ pub enum RunDirError {
     NotADirectory { path: PathBuf },
     #[error("cannot create {path}: {source}")]
     File { path: PathBuf, source: io::Error },
+    #[error(
+        "the run directory {path} is in use by another connect-attrs{}: two sessions of one run would send its contacts twice. Wait for it to end (or stop it), then resume",
+        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    Locked { path: PathBuf, holder: Option<u32> },
 }
 
 /// Creates `path` (and its parents) for a new run; an existing empty directory is fine.

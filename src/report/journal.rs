@@ -173,6 +173,12 @@ pub enum LoadError {
     NoHeader { path: PathBuf },
 }
 
+/// Whether `dir` holds a journal that can be opened (the error [`load`] would give if not).
+pub fn check_exists(dir: &Path) -> Result<(), LoadError> {
+    let path = dir.join(JOURNAL_FILE);
+    File::open(&path).map(drop).map_err(|source| LoadError::Read { path, source })
+}
+
 pub fn load(dir: &Path) -> Result<Loaded, LoadError> {
     let path = dir.join(JOURNAL_FILE);
     let file = File::open(&path).map_err(|source| LoadError::Read { path: path.clone(), source })?;

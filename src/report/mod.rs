@@ -4,6 +4,7 @@
 pub mod errors;
 pub mod files;
 pub mod journal;
+pub mod lock;
 pub mod metrics;
 pub mod plan;
 pub mod progress;
@@ -15,6 +16,7 @@ use crate::send::{Outcome, Skip, Status};
 use errors::ErrorReport;
 pub use files::RunDirError;
 use journal::Journal;
+use lock::RunLock;
 use progress::{Progress, Rates};
 use retry::RetryWriter;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,8 @@ pub struct Report {
     retry: RetryWriter,
     /// `run` only: finished contacts, for `--resume`.
     journal: Option<Journal>,
+    /// `run` only: keeps other sessions of this run out until the process ends.
+    lock: Option<RunLock>,
     tally: Tally,
     progress: Option<Progress>,
     findings: plan::Findings,
@@ -33,16 +37,18 @@ pub struct Report {
 
 impl Report {
     /// Creates the run directory (private, new) and the error report in it; with a journal header,
-    /// the journal too.
+    /// the journal too, and the run is locked (see [`lock`]).
     pub fn create(dir: &Path, inputs: Vec<String>, journal: Option<&journal::Header>) -> Result<Report, RunDirError> {
         files::create_run_dir(dir)?;
+        let lock = journal.map(|_| RunLock::acquire(dir)).transpose()?;
         let journal = journal.map(|header| Journal::create(dir, header)).transpose()?;
-        Report::open(dir, inputs, journal)
+        Report::open(dir, inputs, journal, lock)
     }
 
-    /// Continues the run in `dir` (`--resume`): the journal is kept and appended to; the error
-    /// report, retry file and summary are written anew from the inputs and the journal.
-    pub fn resume(dir: &Path, inputs: Vec<String>) -> Result<Report, RunDirError> {
+    /// Continues the run in `dir` (`--resume`), whose `lock` the caller took before reading the
+    /// journal: the journal is kept and appended to; the error report, retry file and summary are
+    /// written anew from the inputs and the journal.
+    pub fn resume(dir: &Path, inputs: Vec<String>, lock: RunLock) -> Result<Report, RunDirError> {
         for stale in [errors::ERRORS_FILE, retry::RETRY_FILE, retry::PARTIAL_FILE, "summary.json", "summary.tmp"] {
             let path = dir.join(stale);
             match std::fs::remove_file(&path) {
@@ -53,15 +59,21 @@ impl Report {
             }
         }
         let journal = Journal::append(dir)?;
-        Report::open(dir, inputs, Some(journal))
+        Report::open(dir, inputs, Some(journal), Some(lock))
     }
 
-    fn open(dir: &Path, inputs: Vec<String>, journal: Option<Journal>) -> Result<Report, RunDirError> {
+    fn open(
+        dir: &Path,
+        inputs: Vec<String>,
+        journal: Option<Journal>,
+        lock: Option<RunLock>,
+    ) -> Result<Report, RunDirError> {
         Ok(Report {
             dir: dir.to_path_buf(),
             errors: ErrorReport::create(dir, inputs)?,
             retry: RetryWriter::new(dir, None, false),
             journal,
+            lock,
             tally: Tally::default(),
             progress: None,
             findings: plan::Findings::default(),
@@ -177,6 +189,7 @@ impl Report {
             retry_file,
             tally: self.tally,
             findings: self.findings,
+            _lock: self.lock,
         })
     }
 }
@@ -188,6 +201,8 @@ pub struct Finished {
     pub tally: Tally,
     /// What is wrong with the inputs, for `validate`'s plan.
     pub findings: plan::Findings,
+    /// Held on past the report, until the summary is written and the command ends.
+    _lock: Option<RunLock>,
 }
 
 /// Writes `summary.json` (atomically) into the run directory.
