@@ -4,7 +4,7 @@
 //! One JSON object per line. The first line describes the inputs; each later line is one finished
 //! contact. Lines are buffered and made durable (flush + fsync) at least every second and at the
 //! end; a crash loses at most the last second, and those contacts are simply sent again. A torn
-//! last line (the crash came mid-write) is ignored on load.
+//! last line (the crash came mid-write) is ignored on load, and cut off before a resume appends.
 
 use super::files::{RunDirError, create_private_append};
 use crate::connect::RequestDigest;
@@ -12,7 +12,7 @@ use crate::send::Failure;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -93,13 +93,12 @@ impl Journal {
         Ok(journal)
     }
 
-    /// Reopens an existing journal to append to it.
+    /// Reopens an existing journal to append to it, once it ends at the end of a line.
     pub fn append(dir: &Path) -> Result<Journal, RunDirError> {
         let path = dir.join(JOURNAL_FILE);
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|source| RunDirError::File { path: path.clone(), source })?;
+        let error = |source| RunDirError::File { path: path.clone(), source };
+        let mut file = OpenOptions::new().read(true).append(true).open(&path).map_err(error)?;
+        end_at_a_line(&mut file).map_err(error)?;
         Ok(Journal { path, writer: BufWriter::new(file), last_sync: Instant::now(), dirty: false })
     }
 
@@ -156,6 +155,47 @@ impl Journal {
         let result = write(&mut self.writer).and_then(|()| self.writer.write_all(b"\n"));
         result.map_err(|source| RunDirError::File { path: self.path.clone(), source })
     }
+}
+
+/// Makes the journal end at the end of a line. A crash mid-write (a `kill -9` as the buffer was
+/// written out) leaves half a line; a line appended straight after it would be glued to it, fail
+/// to parse with it and be forgotten, and the next resume would send its contact again. The
+/// fragment was never a finished entry: it is cut off. A last line that lacks only its newline is
+/// whole: it is ended.
+fn end_at_a_line(file: &mut File) -> io::Result<()> {
+    let len = file.metadata()?.len();
+    let start = last_line_start(file, len)?;
+    if start == len {
+        return Ok(());
+    }
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(start))?;
+    Read::take(&mut *file, len - start).read_to_end(&mut tail)?;
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&tail).is_ok() {
+        file.write_all(b"\n")
+    } else {
+        tracing::debug!("the journal ends in a torn line ({} bytes), cut off", tail.len());
+        file.set_len(start)
+    }
+}
+
+/// Where the last line of the file starts: just after its last newline (`len` when it ends in
+/// one, 0 when it has none).
+fn last_line_start(file: &mut File, len: u64) -> io::Result<u64> {
+    const CHUNK: u64 = 8 * 1024;
+    let mut buffer = vec![0; CHUNK as usize];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let chunk = &mut buffer[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(at) = memchr::memrchr(b'\n', chunk) {
+            return Ok(start + at as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 /// A journal read back: its header and the finished contacts by (instance, contact).
@@ -274,6 +314,42 @@ mod tests {
                 r#"{"s":"failed","d":"4567ef01","i":"i-1","c":"c-2","a":3,"e":{"t":"ResourceNotFoundException","h":404,"m":"Contact \"c-2\" not found","r":null}}"#,
             ]
         );
+    }
+
+    /// A `kill -9` mid-write left half a line: the resumed session's entries come after it, not
+    /// glued to it, and every one of them reads back.
+    #[test]
+    fn append_after_a_torn_last_line_starts_on_a_line_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), &header()).unwrap();
+        journal.updated("i", "c1", "d1", 1).unwrap();
+        journal.sync().unwrap();
+        let path = dir.path().join(JOURNAL_FILE);
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(br#"{"s":"updated","d":"#).unwrap();
+
+        let mut resumed = Journal::append(dir.path()).unwrap();
+        resumed.updated("i", "c2", "d2", 1).unwrap();
+        resumed.sync().unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert!(loaded.finished.contains_key(&("i".to_string(), "c2".to_string())), "{:?}", loaded.finished);
+        assert_eq!(loaded.finished.len(), 2);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().all(|line| serde_json::from_str::<serde_json::Value>(line).is_ok()), "{text}");
+    }
+
+    /// The crash came between an entry and its newline: the entry is whole and kept.
+    #[test]
+    fn append_keeps_a_last_entry_that_lacks_only_its_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        Journal::create(dir.path(), &header()).unwrap();
+        let path = dir.path().join(JOURNAL_FILE);
+        let whole = br#"{"s":"updated","d":"d1","i":"i","c":"c1","a":1}"#;
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(whole).unwrap();
+
+        let mut resumed = Journal::append(dir.path()).unwrap();
+        resumed.updated("i", "c2", "d2", 1).unwrap();
+        resumed.sync().unwrap();
+        assert_eq!(load(dir.path()).unwrap().finished.len(), 2);
     }
 
     #[test]

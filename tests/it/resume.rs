@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-const INSTANCE: &str = "inst-kill";
+pub(crate) const INSTANCE: &str = "inst-kill";
 
 pub(crate) fn args(handle: &Handle, session: usize) -> Vec<String> {
     args_with(handle, session, &[])

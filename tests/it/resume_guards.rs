@@ -1,8 +1,26 @@
 //! What keeps a resume from sending a contact twice or losing the earlier session's outputs: one
-//! session of a run at a time (the run directory's lock).
+//! session of a run at a time (the run directory's lock), and a journal that a crash cut short
+//! mid-line appended to on a line of its own.
 
-use crate::pipeline::support::connect_attrs;
-use crate::resume::{args, first_run_under_way};
+use crate::pipeline::support::{Output, Scratch, connect_attrs, emulator};
+use crate::resume::{INSTANCE, args, first_run_under_way};
+use connect_attrs::emulator::{Config, Handle};
+
+/// `run` of `wide.csv` in `scratch` (`--run-dir run`), or `--resume run` of it, then `extra`.
+fn session(scratch: &Scratch, handle: &Handle, first: bool, extra: &[&str]) -> Output {
+    let url = handle.url();
+    let run = if first { "--run-dir" } else { "--resume" };
+    let mut args = vec!["run", "--endpoint-url", &url, run, "run", "--rate", "1000", "--instance-id", INSTANCE];
+    args.extend(extra);
+    args.push("wide.csv");
+    connect_attrs(scratch.path(), &args, None)
+}
+
+/// `n` contacts `c-0`.. with a Tier.
+fn wide(scratch: &Scratch, n: usize) {
+    let rows: String = (0..n).map(|i| format!("c-{i},T{}\n", i % 3)).collect();
+    scratch.write("wide.csv", format!("InitialContactId,Tier\n{rows}"));
+}
 
 /// A resume started while the first run still sends is refused at once (exit 2), naming the run
 /// directory and the first run's process; the first run goes on to its end, no contact sent twice.
@@ -24,4 +42,29 @@ fn a_resume_while_the_run_still_sends_is_refused_and_sends_nothing() {
         assert!(contacts.values().all(|c| c.updates == 1), "a contact was sent twice");
     }
     assert!(scratch.path().join("run/retry.csv").is_file(), "the first run's outputs are whole");
+}
+
+/// A `kill -9` cut the journal's last line in half. The resume sends that contact again (its
+/// line is lost: "a kill -9 loses at most the last second"), and the resume after it sends
+/// nothing: the first resume's entry went on a line of its own, not onto the fragment.
+#[test]
+fn a_journal_torn_mid_line_costs_one_resend_not_one_per_resume() {
+    let scratch = Scratch::new();
+    wide(&scratch, 20);
+    let handle = emulator(Config::default());
+    session(&scratch, &handle, true, &[]).assert_code(0);
+    let journal = scratch.path().join("run/journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let last = text.trim_end().rsplit('\n').next().unwrap().to_string();
+    std::fs::write(&journal, &text[..text.len() - 1 - last.len() / 2]).unwrap();
+
+    let first = session(&scratch, &handle, false, &[]);
+    let summary = first.assert_code(0).summary();
+    assert_eq!((summary["updated"].as_u64(), summary["already_done"].as_u64()), (Some(1), Some(19)), "{summary}");
+    let second = session(&scratch, &handle, false, &[]);
+    let summary = second.assert_code(0).summary();
+    assert_eq!((summary["updated"].as_u64(), summary["already_done"].as_u64()), (Some(0), Some(20)), "{summary}");
+    let updates: Vec<u64> = handle.state().instances[INSTANCE].values().map(|c| c.updates).collect();
+    assert_eq!(updates.iter().filter(|&&n| n == 2).count(), 1, "only the torn line's contact twice: {updates:?}");
+    assert!(updates.iter().all(|&n| n <= 2), "{updates:?}");
 }
