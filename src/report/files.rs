@@ -86,6 +86,14 @@ fn create_new_private(path: &Path, append: bool) -> Result<File, RunDirError> {
     options.open(path).map_err(|source| RunDirError::File { path: path.into(), source })
 }
 
+/// Removes the file at `path` if there is one.
+pub fn remove_if_present(path: &Path) -> Result<(), RunDirError> {
+    match fs::remove_file(path) {
+        Err(source) if source.kind() != io::ErrorKind::NotFound => Err(RunDirError::File { path: path.into(), source }),
+        _ => Ok(()),
+    }
+}
+
 /// Writes `contents` to `path` through a temporary file and a rename, so readers never see half.
 pub fn replace_private(path: &Path, contents: &[u8]) -> Result<(), RunDirError> {
     use std::io::Write;

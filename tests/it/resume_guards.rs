@@ -1,6 +1,6 @@
 //! What keeps a resume from sending a contact twice or losing the earlier session's outputs: one
-//! session of a run at a time (the run directory's lock), and a journal that a crash cut short
-//! mid-line appended to on a line of its own.
+//! session of a run at a time (the run directory's lock), a journal that a crash cut short
+//! mid-line appended to on a line of its own, and a refused resume that leaves the run as it was.
 
 use crate::pipeline::support::{Output, Scratch, connect_attrs, emulator};
 use crate::resume::{INSTANCE, args, first_run_under_way};
@@ -67,4 +67,44 @@ fn a_journal_torn_mid_line_costs_one_resend_not_one_per_resume() {
     let updates: Vec<u64> = handle.state().instances[INSTANCE].values().map(|c| c.updates).collect();
     assert_eq!(updates.iter().filter(|&&n| n == 2).count(), 1, "only the torn line's contact twice: {updates:?}");
     assert!(updates.iter().all(|&n| n <= 2), "{updates:?}");
+}
+
+/// The run directory's files and their contents, but for the lock's (the pid of its last holder).
+fn run_dir_files(scratch: &Scratch) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(scratch.run_dir())
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let text = if name == "run.lock" { String::new() } else { std::fs::read_to_string(entry.path()).unwrap() };
+            (name, text)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A resume refused on its options once it has started reading (a typo in `--columns`: exit 2,
+/// nothing sent) leaves the run directory as it was: the earlier session's retry.csv, summary.json
+/// and errors.csv with it. The resume that follows, without the typo, writes them anew.
+#[test]
+fn a_resume_refused_on_its_options_leaves_the_earlier_outputs() {
+    let scratch = Scratch::new();
+    scratch.write("wide.csv", "InitialContactId,Tier\nc-1,Gold\ngone-1,Silver\nc-2,Bronze\n");
+    let handle = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
+    session(&scratch, &handle, true, &[]).assert_code(1);
+    let before = run_dir_files(&scratch);
+    let names: Vec<&str> = before.iter().map(|(name, _)| name.as_str()).collect();
+    assert!(names.contains(&"retry.csv") && names.contains(&"summary.json"), "{names:?}");
+
+    let refused = session(&scratch, &handle, false, &["--columns", "Tir"]);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("Tir"), "{}", refused.stderr);
+    assert_eq!(run_dir_files(&scratch), before, "the refused resume changed the run directory");
+    assert_eq!(handle.stats().requests, 3, "nothing sent by the refused resume");
+
+    let summary = session(&scratch, &handle, false, &[]).assert_code(1).summary();
+    assert_eq!((summary["already_done"].as_u64(), summary["already_failed"].as_u64()), (Some(3), Some(1)));
+    assert!(scratch.read("run/retry.csv").contains("gone-1"));
+    assert!(scratch.read("run/errors.csv").contains("gone-1"));
 }
