@@ -1,7 +1,8 @@
 //! `--resume RUN_DIR`: what a resumed run must check and say. The inputs must be the ones the
-//! journal recorded (name, size, modification time, a hash of the header and first block), unless
-//! `--force`; a contact an earlier session finished with the same request is not sent again; and
-//! a run that stops early prints the exact command that resumes it.
+//! journal recorded (name, size, modification time, a hash of the header and first block), and it
+//! must send where the run did (endpoint, region, `--instance-id`), unless `--force`; a contact an
+//! earlier session finished with the same request is not sent again; and a run that stops early
+//! prints the exact command that resumes it.
 
 use crate::cli::RunArgs;
 use crate::connect::request_body;
@@ -10,9 +11,10 @@ use crate::input::InputSpec;
 use crate::merge::Contact;
 use crate::plan::InputPlan;
 use crate::report::Report;
-use crate::report::journal::{self, Header, InputFingerprint};
+use crate::report::journal::{self, Header, InputFingerprint, TargetFingerprint};
 use crate::report::lock::RunLock;
 use crate::send::{Outcome, Status};
+use crate::target::Target;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::File;
@@ -22,11 +24,14 @@ use std::time::UNIX_EPOCH;
 
 const HEAD_BYTES: u64 = 64 * 1024;
 
-/// A new run directory with a journal, or (`--resume`) the old one with what it finished.
-pub fn open_report(args: &RunArgs, plan: &mut InputPlan) -> Result<(Report, FinishedBefore), Error> {
+/// A new run directory with a journal, or (`--resume`) the old one with what it finished; either
+/// way, for a session that sends to `target`.
+pub fn open_report(args: &RunArgs, plan: &mut InputPlan, target: &Target) -> Result<(Report, FinishedBefore), Error> {
     let names: Vec<String> = plan.inputs.iter().map(|i| i.name.clone()).collect();
+    let sends_to = target_fingerprint(&target.endpoint, &target.region, plan.read.default_instance.as_deref());
+    let now = Header { target: Some(sends_to), ..fingerprint(&plan.inputs) };
     let Some(dir) = &args.resume else {
-        let report = Report::create(&plan.run_dir, names, Some(&fingerprint(&plan.inputs)))?;
+        let report = Report::create(&plan.run_dir, names, Some(&now))?;
         return Ok((report, FinishedBefore::new()));
     };
     let cannot_resume = |e: journal::LoadError| Error::Usage(format!("cannot resume: {e}"));
@@ -35,13 +40,12 @@ pub fn open_report(args: &RunArgs, plan: &mut InputPlan) -> Result<(Report, Fini
     // Locked before the journal is read: a session still running adds to it until it ends.
     let lock = RunLock::acquire(dir)?;
     let loaded = journal::load(dir).map_err(cannot_resume)?;
-    let now = fingerprint(&plan.inputs);
-    if let Some(why) = loaded.header.as_ref().and_then(|recorded| mismatch(recorded, &now)) {
+    let found = loaded.header.as_ref().map(|recorded| mismatches(recorded, &now)).unwrap_or_default();
+    if !found.is_empty() {
+        let why = found.iter().map(Mismatch::to_string).collect::<Vec<_>>().join("; ");
         if !args.force {
-            return Err(Error::Usage(format!(
-                "cannot resume {}: {why}. Resume with the inputs the run started with, or pass --force (contacts whose request changed are then sent again)",
-                dir.display()
-            )));
+            let fix = found.iter().map(Mismatch::fix).collect::<Vec<_>>().join(" ");
+            return Err(Error::Usage(format!("cannot resume {}: {why}. {fix}", dir.display())));
         }
         tracing::warn!("resuming although {why} (--force)");
     }
@@ -69,7 +73,23 @@ pub fn finished_before(contact: Contact, before: &FinishedBefore) -> Result<Cont
 
 /// What the journal records of the inputs of a run (stdin: its name only).
 pub fn fingerprint(inputs: &[InputSpec]) -> Header {
-    Header { version: 1, inputs: inputs.iter().map(fingerprint_one).collect() }
+    Header { version: 1, inputs: inputs.iter().map(fingerprint_one).collect(), target: None }
+}
+
+/// What the journal records of where a run sends: the endpoint as a URL normalized (scheme and
+/// host in lower case, no default port, a path of at least `/`), without any user or password in
+/// it; the region; `--instance-id`.
+pub fn target_fingerprint(endpoint: &str, region: &str, instance: Option<&str>) -> TargetFingerprint {
+    let endpoint = match url::Url::parse(endpoint) {
+        Ok(mut url) => {
+            // Fails only for URLs that cannot have them: then there are none to remove.
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) => endpoint.to_string(),
+    };
+    TargetFingerprint { endpoint, region: region.to_string(), instance: instance.map(str::to_string) }
 }
 
 fn fingerprint_one(spec: &InputSpec) -> InputFingerprint {
@@ -89,15 +109,79 @@ fn head_hash(path: &Path) -> Option<String> {
     Some(hex::encode(Sha256::digest(&head)))
 }
 
+/// Why a resume would not go on as the run started, and how to go on all the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mismatch {
+    /// The inputs are not the ones the run read: which, and what differs.
+    Inputs(String),
+    /// The run read stdin, whose content cannot be checked.
+    Stdin,
+    /// It would send elsewhere: each of endpoint, region and `--instance-id` that changed.
+    Target(Vec<String>),
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mismatch::Inputs(why) => f.write_str(why),
+            Mismatch::Stdin => f.write_str("the run read stdin, whose content cannot be checked"),
+            Mismatch::Target(changes) => write!(f, "it would send elsewhere than the run did: {}", changes.join("; ")),
+        }
+    }
+}
+
+impl Mismatch {
+    fn fix(&self) -> &'static str {
+        match self {
+            Mismatch::Inputs(_) | Mismatch::Stdin => {
+                "Resume with the inputs the run started with, or pass --force (contacts whose request changed are then sent again)."
+            }
+            Mismatch::Target(_) => {
+                "Resume with the endpoint, region and --instance-id the run started with, or pass --force to send the contacts left to this target (those the journal holds are not sent again)."
+            }
+        }
+    }
+}
+
+/// Why a resume does not match the journal's header (where it sends, then what it reads); empty
+/// when it does.
+pub fn mismatches(recorded: &Header, now: &Header) -> Vec<Mismatch> {
+    let target = target_mismatch(recorded.target.as_ref(), now.target.as_ref());
+    target.into_iter().chain(input_mismatch(recorded, now)).collect()
+}
+
+/// Each of endpoint, region and `--instance-id` that changed, as "was X, now Y".
+fn target_mismatch(recorded: Option<&TargetFingerprint>, now: Option<&TargetFingerprint>) -> Option<Mismatch> {
+    let (Some(was), Some(now)) = (recorded, now) else {
+        tracing::debug!(
+            "the journal does not record where the run sent (an older connect-attrs wrote it): not checked"
+        );
+        return None;
+    };
+    let fields = [
+        ("the endpoint", Some(&was.endpoint), Some(&now.endpoint)),
+        ("the region", Some(&was.region), Some(&now.region)),
+        ("the default instance (--instance-id)", was.instance.as_ref(), now.instance.as_ref()),
+    ];
+    let show = |value: Option<&String>| value.map_or("none", String::as_str).to_string();
+    let changes: Vec<String> = fields
+        .into_iter()
+        .filter(|(_, was, now)| was != now)
+        .map(|(what, was, now)| format!("{what} was {}, now {}", show(was), show(now)))
+        .collect();
+    (!changes.is_empty()).then_some(Mismatch::Target(changes))
+}
+
 /// Why the inputs of a resume do not match the journal's, or `None` when they do.
-pub fn mismatch(recorded: &Header, now: &Header) -> Option<String> {
+fn input_mismatch(recorded: &Header, now: &Header) -> Option<Mismatch> {
     let names = |h: &Header| h.inputs.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
     if names(recorded) != names(now) {
-        return Some(format!("the run read {:?}, this resume reads {:?}", names(recorded), names(now)));
+        let why = format!("the run read {:?}, this resume reads {:?}", names(recorded), names(now));
+        return Some(Mismatch::Inputs(why));
     }
     for (was, is) in recorded.inputs.iter().zip(&now.inputs) {
         if was.path_less() {
-            return Some(format!("{} was stdin: its content cannot be checked", was.name));
+            return Some(Mismatch::Stdin);
         }
         let what = if was.size != is.size {
             "its size"
@@ -108,7 +192,7 @@ pub fn mismatch(recorded: &Header, now: &Header) -> Option<String> {
         } else {
             continue;
         };
-        return Some(format!("{} changed since the run started ({what} differs)", was.name));
+        return Some(Mismatch::Inputs(format!("{} changed since the run started ({what} differs)", was.name)));
     }
     None
 }
@@ -168,19 +252,54 @@ mod tests {
         std::fs::write(&path, "ContactId,A\nc1,x\n").unwrap();
         let spec = InputSpec::parse(path.to_str().unwrap());
         let before = fingerprint(std::slice::from_ref(&spec));
-        assert_eq!(mismatch(&before, &fingerprint(std::slice::from_ref(&spec))), None);
+        assert_eq!(mismatches(&before, &fingerprint(std::slice::from_ref(&spec))), []);
         std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"c2,y\n").unwrap();
-        let why = mismatch(&before, &fingerprint(&[spec])).unwrap();
-        assert!(why.contains("changed since the run started"), "{why}");
+        let found = mismatches(&before, &fingerprint(&[spec]));
+        assert!(matches!(&found[..], [Mismatch::Inputs(why)] if why.contains("changed since the run started")));
     }
 
     #[test]
     fn different_inputs_and_stdin_are_mismatches() {
         let a = fingerprint(&[InputSpec::parse("a.csv")]);
         let b = fingerprint(&[InputSpec::parse("b.csv")]);
-        assert!(mismatch(&a, &b).unwrap().contains("a.csv"));
+        assert!(matches!(&mismatches(&a, &b)[..], [Mismatch::Inputs(why)] if why.contains("a.csv")));
         let stdin = fingerprint(&[InputSpec::parse("-")]);
-        assert!(mismatch(&stdin, &stdin).unwrap().contains("stdin"));
+        assert_eq!(mismatches(&stdin, &stdin), [Mismatch::Stdin]);
+        assert_eq!(Mismatch::Stdin.to_string(), "the run read stdin, whose content cannot be checked");
+    }
+
+    fn sending_to(endpoint: &str, region: &str, instance: Option<&str>) -> Header {
+        Header { target: Some(target_fingerprint(endpoint, region, instance)), ..fingerprint(&[]) }
+    }
+
+    #[test]
+    fn a_resume_that_sends_elsewhere_names_each_change() {
+        let run = sending_to("https://connect.us-east-1.amazonaws.com", "us-east-1", Some("i-1"));
+        let same = sending_to("HTTPS://Connect.us-east-1.amazonaws.com:443/", "us-east-1", Some("i-1"));
+        assert_eq!(mismatches(&run, &same), []);
+        let elsewhere = sending_to("http://127.0.0.1:8999", "eu-west-2", None);
+        let found = mismatches(&run, &elsewhere);
+        assert_eq!(
+            found.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["it would send elsewhere than the run did: \
+              the endpoint was https://connect.us-east-1.amazonaws.com/, now http://127.0.0.1:8999/; \
+              the region was us-east-1, now eu-west-2; \
+              the default instance (--instance-id) was i-1, now none"]
+        );
+        assert!(found[0].fix().contains("--force"));
+    }
+
+    /// A journal written before the target was recorded resumes wherever this session sends.
+    #[test]
+    fn a_journal_without_a_target_matches_any() {
+        let old = fingerprint(&[]);
+        assert_eq!(mismatches(&old, &sending_to("http://127.0.0.1:1", "eu-west-2", Some("i-9"))), []);
+    }
+
+    #[test]
+    fn the_recorded_endpoint_holds_no_credentials() {
+        let target = target_fingerprint("https://user:secret@connect.example.com/", "us-east-1", None);
+        assert_eq!(target.endpoint, "https://connect.example.com/");
     }
 
     #[test]

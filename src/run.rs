@@ -224,7 +224,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let mut metrics = MetricsFile::new(args.metrics_file.as_deref());
     let first = Snapshot::of(Tally::default(), 0, &Counters::default(), Duration::ZERO, None);
     metrics.write(&first, Instant::now()).map_err(|e| Error::Config(format!("--metrics-file: {e}")))?;
-    let (report, finished_before) = resume::open_report(args, &mut input_plan)?;
+    let (report, finished_before) = resume::open_report(args, &mut input_plan, &target)?;
     let report = report.reading_back_with(&input_plan.read);
     // Watch for signals and the deadline from now on: a stop while reading sends nothing.
     let stop = Arc::new(Stop::default());

@@ -69,7 +69,7 @@ mod tests {
     /// malformed row.
     fn resumed_after_a_bad_row() -> (tempfile::TempDir, Report) {
         let dir = tempfile::tempdir().unwrap();
-        Journal::create(dir.path(), &Header { version: 1, inputs: vec![] }).unwrap();
+        Journal::create(dir.path(), &Header { version: 1, inputs: vec![], target: None }).unwrap();
         for (name, text) in EARLIER {
             std::fs::write(dir.path().join(name), text).unwrap();
         }

@@ -1,8 +1,8 @@
 //! The journal: an append-only record of finished contacts (updated, or failed for good) with a
 //! digest of what was sent, so `--resume` can skip them and resend almost nothing.
 //!
-//! One JSON object per line. The first line describes the inputs; each later line is one finished
-//! contact. Lines are buffered and made durable (flush + fsync) at least every second and at the
+//! One JSON object per line. The first line describes the inputs and where the run sends; each
+//! later line is one finished contact. Lines are buffered and made durable (flush + fsync) at least every second and at the
 //! end; a crash loses at most the last second, and those contacts are simply sent again. A torn
 //! last line (the crash came mid-write) is ignored on load, and cut off before a resume appends.
 
@@ -33,6 +33,20 @@ pub struct InputFingerprint {
 pub struct Header {
     pub version: u32,
     pub inputs: Vec<InputFingerprint>,
+    /// Where the run sends; `None` in a journal written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetFingerprint>,
+}
+
+/// Where a run sends, as its journal records it to tell whether a resume sends to the same place
+/// (never credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetFingerprint {
+    /// The endpoint URL, normalized, with no user or password.
+    pub endpoint: String,
+    pub region: String,
+    /// `--instance-id`: the instance of rows without an InstanceId.
+    pub instance: Option<String>,
 }
 
 /// A contact finished in an earlier session.
@@ -260,7 +274,23 @@ mod tests {
                 modified_ns: Some(5),
                 head_sha256: None,
             }],
+            target: Some(TargetFingerprint {
+                endpoint: "https://connect.eu-west-2.amazonaws.com/".into(),
+                region: "eu-west-2".into(),
+                instance: None,
+            }),
         }
+    }
+
+    /// A journal written before the target was recorded still loads (and resumes: see
+    /// `resume::mismatch`).
+    #[test]
+    fn a_header_without_a_target_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"version":1,"inputs":[{"name":"in.csv","size":10,"modified_ns":5,"head_sha256":null}]}"#;
+        std::fs::write(dir.path().join(JOURNAL_FILE), format!("{old}\n")).unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.header, Some(Header { target: None, ..header() }));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What keeps a resume from sending a contact twice or losing the earlier session's outputs: one
 //! session of a run at a time (the run directory's lock), a journal that a crash cut short
-//! mid-line appended to on a line of its own, and a refused resume that leaves the run as it was.
+//! mid-line appended to on a line of its own, a refused resume that leaves the run as it was, and a
+//! resume that would send elsewhere than the run did.
 
 use crate::pipeline::support::{Output, Scratch, connect_attrs, emulator};
 use crate::resume::{INSTANCE, args, first_run_under_way};
@@ -8,9 +9,14 @@ use connect_attrs::emulator::{Config, Handle};
 
 /// `run` of `wide.csv` in `scratch` (`--run-dir run`), or `--resume run` of it, then `extra`.
 fn session(scratch: &Scratch, handle: &Handle, first: bool, extra: &[&str]) -> Output {
+    session_on(scratch, handle, first, INSTANCE, extra)
+}
+
+/// [`session`] with `--instance-id instance`.
+fn session_on(scratch: &Scratch, handle: &Handle, first: bool, instance: &str, extra: &[&str]) -> Output {
     let url = handle.url();
     let run = if first { "--run-dir" } else { "--resume" };
-    let mut args = vec!["run", "--endpoint-url", &url, run, "run", "--rate", "1000", "--instance-id", INSTANCE];
+    let mut args = vec!["run", "--endpoint-url", &url, run, "run", "--rate", "1000", "--instance-id", instance];
     args.extend(extra);
     args.push("wide.csv");
     connect_attrs(scratch.path(), &args, None)
@@ -107,4 +113,34 @@ fn a_resume_refused_on_its_options_leaves_the_earlier_outputs() {
     assert_eq!((summary["already_done"].as_u64(), summary["already_failed"].as_u64()), (Some(3), Some(1)));
     assert!(scratch.read("run/retry.csv").contains("gone-1"));
     assert!(scratch.read("run/errors.csv").contains("gone-1"));
+}
+
+/// A resume that would send elsewhere than the run did (another endpoint and region, or another
+/// `--instance-id`) is refused with exit 2, naming each change; it used to count every journalled
+/// contact as done, send nothing and exit 0. With `--force` it goes on, and the contacts the
+/// journal holds are not sent again.
+#[test]
+fn a_resume_that_would_send_elsewhere_is_refused_unless_forced() {
+    let scratch = Scratch::new();
+    wide(&scratch, 5);
+    let handle = emulator(Config::default());
+    session(&scratch, &handle, true, &[]).assert_code(0);
+    let other = emulator(Config { region: "eu-west-2".into(), ..Config::default() });
+
+    let refused = session(&scratch, &other, false, &["--region", "eu-west-2"]);
+    refused.assert_code(2);
+    let endpoint = format!("the endpoint was {}/, now {}/", handle.url(), other.url());
+    assert!(refused.stderr.contains(&endpoint), "{}", refused.stderr);
+    assert!(refused.stderr.contains("the region was us-east-1, now eu-west-2"), "{}", refused.stderr);
+    let refused = session_on(&scratch, &handle, false, "inst-other", &[]);
+    refused.assert_code(2);
+    let instance = format!("the default instance (--instance-id) was {INSTANCE}, now inst-other");
+    assert!(refused.stderr.contains(&instance), "{}", refused.stderr);
+    assert_eq!((handle.stats().requests, other.stats().requests), (5, 0), "nothing sent by a refused resume");
+
+    let forced = session(&scratch, &other, false, &["--region", "eu-west-2", "--force"]);
+    let summary = forced.assert_code(0).summary();
+    assert!(forced.stderr.contains("resuming although it would send elsewhere"), "{}", forced.stderr);
+    assert_eq!((summary["already_done"].as_u64(), summary["updated"].as_u64()), (Some(5), Some(0)), "{summary}");
+    assert_eq!(other.stats().requests, 0);
 }
