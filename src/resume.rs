@@ -21,6 +21,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 const HEAD_BYTES: u64 = 64 * 1024;
 
@@ -133,9 +135,10 @@ impl std::fmt::Display for Mismatch {
 impl Mismatch {
     fn fix(&self) -> &'static str {
         match self {
-            Mismatch::Inputs(_) | Mismatch::Stdin => {
+            Mismatch::Inputs(_) => {
                 "Resume with the inputs the run started with, or pass --force (contacts whose request changed are then sent again)."
             }
+            Mismatch::Stdin => "A run that read stdin resumes only with the same data fed to stdin again, and --force.",
             Mismatch::Target(_) => {
                 "Resume with the endpoint, region and --instance-id the run started with, or pass --force to send the contacts left to this target (those the journal holds are not sent again)."
             }
@@ -207,28 +210,61 @@ impl PathLess for InputFingerprint {
     }
 }
 
-/// The command line that resumes this run: the same arguments, with `--resume DIR` instead of any
-/// `--run-dir`/`--resume`, quoted for a POSIX shell.
-pub fn resume_command(args: &[String], run_dir: &Path) -> String {
+/// The command line that resumes this run (`argv`, parsed as `args`) at `now`: the same
+/// arguments, with `--resume DIR` instead of any `--run-dir`/`--resume`, quoted for a POSIX shell,
+/// and changed where the same arguments would be refused. A run that read stdin gets `--force` (its
+/// content cannot be checked), and an RFC 3339 `--deadline` that has passed is left out (a relative
+/// one, `HH:MM` or `--max-duration`, means the same the next night and stays). Each change is said
+/// in a warning, as the command is printed.
+pub fn resume_command(argv: &[String], args: &RunArgs, run_dir: &Path, now: OffsetDateTime) -> String {
+    let stdin = args.input.inputs.iter().any(|input| input == "-");
+    if stdin {
+        tracing::warn!(
+            "this run read stdin, whose content cannot be checked: it can be resumed only by feeding the same data to stdin again, with --force (the resume command has it)"
+        );
+    }
+    let passed = args.deadline.as_deref().filter(|deadline| has_passed(deadline, now));
+    if let Some(deadline) = passed {
+        tracing::warn!(
+            "--deadline {deadline} has passed: the resume command leaves it out (add a --deadline or --max-duration to bound the resume)"
+        );
+    }
+    command_line(argv, run_dir, stdin && !args.force, passed.is_some())
+}
+
+/// Whether `deadline` is an RFC 3339 moment at or before `now` (not a time of day, which comes
+/// round again).
+fn has_passed(deadline: &str, now: OffsetDateTime) -> bool {
+    OffsetDateTime::parse(deadline, &Rfc3339).is_ok_and(|at| at <= now)
+}
+
+/// [`resume_command`]'s line: `--force` added after `--resume DIR` if `force`, `--deadline` and
+/// its value left out if `drop_deadline`.
+fn command_line(argv: &[String], run_dir: &Path, force: bool, drop_deadline: bool) -> String {
+    let with_value = |arg: &str| arg == "--run-dir" || arg == "--resume" || (drop_deadline && arg == "--deadline");
+    let joined = |arg: &str| {
+        arg.starts_with("--run-dir=")
+            || arg.starts_with("--resume=")
+            || (drop_deadline && arg.starts_with("--deadline="))
+    };
     let mut out: Vec<String> = Vec::new();
     let mut skip_next = false;
     let mut inserted = false;
-    for (i, arg) in args.iter().enumerate() {
-        if skip_next {
-            skip_next = false;
+    for (i, arg) in argv.iter().enumerate() {
+        if std::mem::take(&mut skip_next) {
             continue;
         }
-        if arg == "--run-dir" || arg == "--resume" {
+        if with_value(arg) {
             skip_next = true;
             continue;
         }
-        if arg.starts_with("--run-dir=") || arg.starts_with("--resume=") {
+        if joined(arg) {
             continue;
         }
         out.push(quote(arg));
         if !inserted && arg == "run" && i > 0 {
-            out.push("--resume".into());
-            out.push(quote(&run_dir.display().to_string()));
+            out.extend(["--resume".to_string(), quote(&run_dir.display().to_string())]);
+            out.extend(force.then(|| "--force".to_string()));
             inserted = true;
         }
     }
@@ -243,7 +279,10 @@ fn quote(arg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
     use std::io::Write;
+    use time::macros::datetime;
 
     #[test]
     fn same_file_matches_and_a_changed_one_does_not() {
@@ -266,6 +305,7 @@ mod tests {
         let stdin = fingerprint(&[InputSpec::parse("-")]);
         assert_eq!(mismatches(&stdin, &stdin), [Mismatch::Stdin]);
         assert_eq!(Mismatch::Stdin.to_string(), "the run read stdin, whose content cannot be checked");
+        assert!(Mismatch::Stdin.fix().contains("the same data fed to stdin again, and --force"));
     }
 
     fn sending_to(endpoint: &str, region: &str, instance: Option<&str>) -> Header {
@@ -302,15 +342,54 @@ mod tests {
         assert_eq!(target.endpoint, "https://connect.example.com/");
     }
 
+    /// The resume command of `argv` at 2026-11-26 05:00 UTC.
+    fn resume_command_of(argv: &[&str]) -> String {
+        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else { unreachable!() };
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        resume_command(&argv, &args, Path::new("runs/2026"), datetime!(2026-11-26 05:00 UTC))
+    }
+
     #[test]
     fn resume_command_replaces_the_run_dir_and_quotes() {
-        let args: Vec<String> = ["connect-attrs", "run", "--run-dir", "old", "--set", "Note=it's here", "in put.csv"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
         assert_eq!(
-            resume_command(&args, Path::new("runs/2026")),
+            resume_command_of(&["connect-attrs", "run", "--run-dir", "old", "--set", "Note=it's here", "in put.csv"]),
             "connect-attrs run --resume runs/2026 --set 'Note=it'\\''s here' 'in put.csv'"
         );
+    }
+
+    /// A resume of a stdin run is refused without --force: the command has it (once).
+    #[test]
+    fn resume_command_of_a_stdin_run_has_force() {
+        assert_eq!(
+            resume_command_of(&["connect-attrs", "run", "--instance-id", "i-1", "-"]),
+            "connect-attrs run --resume runs/2026 --force --instance-id i-1 -"
+        );
+        assert_eq!(
+            resume_command_of(&["connect-attrs", "run", "--resume", "runs/2026", "--force", "-"]),
+            "connect-attrs run --resume runs/2026 --force -"
+        );
+        assert_eq!(
+            resume_command_of(&["connect-attrs", "run", "in.csv"]),
+            "connect-attrs run --resume runs/2026 in.csv"
+        );
+    }
+
+    /// An RFC 3339 deadline that has passed would have the resume refused: it is left out. One to
+    /// come, a time of day and --max-duration stay.
+    #[test]
+    fn resume_command_leaves_out_a_deadline_that_has_passed() {
+        let command = |extra: &[&str]| {
+            let mut argv = vec!["connect-attrs", "run", "--run-dir", "old"];
+            argv.extend(extra);
+            argv.push("in.csv");
+            resume_command_of(&argv)
+        };
+        let bare = "connect-attrs run --resume runs/2026 in.csv";
+        assert_eq!(command(&["--deadline", "2026-11-26T04:59:00Z"]), bare);
+        assert_eq!(command(&["--deadline=2026-11-26T06:00:00+01:00"]), bare);
+        let to_come = "connect-attrs run --resume runs/2026 --deadline 2026-11-26T05:01:00Z in.csv";
+        assert_eq!(command(&["--deadline", "2026-11-26T05:01:00Z"]), to_come);
+        let relative = "connect-attrs run --resume runs/2026 --deadline 06:00 --max-duration 6h in.csv";
+        assert_eq!(command(&["--deadline", "06:00", "--max-duration", "6h"]), relative);
     }
 }

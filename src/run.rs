@@ -314,7 +314,8 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let send_seconds = sending.elapsed().as_secs_f64();
     logging::set_bar(None);
     let dir = report.dir().to_path_buf();
-    let resume_command = || resume::resume_command(&std::env::args().collect::<Vec<_>>(), &dir);
+    let resume_command =
+        || resume::resume_command(&std::env::args().collect::<Vec<_>>(), args, &dir, OffsetDateTime::now_utc());
     let finished = report.finish(format.unwrap_or(Format::Wide)).inspect_err(|_| {
         // The journal is synced before the retry file is written: a resume rebuilds the rest.
         let command = resume_command();

@@ -1,11 +1,13 @@
 //! What keeps a resume from sending a contact twice or losing the earlier session's outputs: one
 //! session of a run at a time (the run directory's lock), a journal that a crash cut short
-//! mid-line appended to on a line of its own, a refused resume that leaves the run as it was, and a
-//! resume that would send elsewhere than the run did.
+//! mid-line appended to on a line of its own, a refused resume that leaves the run as it was, a
+//! resume that would send elsewhere than the run did; and a printed resume command that works.
 
-use crate::pipeline::support::{Output, Scratch, connect_attrs, emulator};
+use crate::pipeline::support::{Output, Scratch, connect_attrs, emulator, spawn_connect_attrs};
 use crate::resume::{INSTANCE, args, first_run_under_way};
 use connect_attrs::emulator::{Config, Handle};
+use std::io::Write;
+use std::time::Duration;
 
 /// `run` of `wide.csv` in `scratch` (`--run-dir run`), or `--resume run` of it, then `extra`.
 fn session(scratch: &Scratch, handle: &Handle, first: bool, extra: &[&str]) -> Output {
@@ -143,4 +145,41 @@ fn a_resume_that_would_send_elsewhere_is_refused_unless_forced() {
     assert!(forced.stderr.contains("resuming although it would send elsewhere"), "{}", forced.stderr);
     assert_eq!((summary["already_done"].as_u64(), summary["updated"].as_u64()), (Some(5), Some(0)), "{summary}");
     assert_eq!(other.stats().requests, 0);
+}
+
+/// A run that read stdin, stopped by SIGTERM: its resume command has `--force` (a resume of stdin
+/// is refused without it) and says why, and run with the same data on stdin it finishes the job,
+/// no contact sent twice.
+#[test]
+fn the_resume_command_of_a_stdin_run_resumes_it() {
+    let scratch = Scratch::new();
+    let rows: String = (0..3000).map(|i| format!("c-{i},T{}\n", i % 7)).collect();
+    let data = format!("InitialContactId,Tier\n{rows}");
+    let handle = emulator(Config::default());
+    let url = handle.url();
+    let first = ["run", "--endpoint-url", &url, "--run-dir", "run", "--rate", "400", "--burst", "50"];
+    let first: Vec<&str> = first.iter().copied().chain(["--instance-id", INSTANCE, "-"]).collect();
+    let mut child = spawn_connect_attrs(scratch.path(), &first, true, &[]);
+    child.stdin.take().unwrap().write_all(data.as_bytes()).unwrap();
+    while handle.stats().accepted < 300 {
+        assert!(child.try_wait().ok().flatten().is_none(), "the run ended before 300 contacts were accepted");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let stopped = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("resumed only by feeding the same data to stdin again, with --force"), "{stderr}");
+
+    let summary: serde_json::Value = serde_json::from_slice(&stopped.stdout).unwrap();
+    let command = summary["resume_command"].as_str().unwrap();
+    assert!(command.contains(" --resume run --force ") && !command.contains('\''), "{command}");
+    let argv: Vec<&str> = command.split(' ').collect();
+    assert_eq!(argv[0], env!("CARGO_BIN_EXE_connect-attrs"));
+    let resumed = connect_attrs(scratch.path(), &argv[1..], Some(data.as_bytes()));
+    let summary = resumed.assert_code(0).summary();
+    assert_eq!(summary["contacts"].as_u64(), Some(3000), "{summary}");
+    let contacts = &handle.state().instances[INSTANCE];
+    assert_eq!(contacts.len(), 3000);
+    assert!(contacts.values().all(|c| c.updates == 1), "a contact was sent twice");
 }
