@@ -124,7 +124,7 @@ pub struct RunArgs {
     /// Continue the run in RUN_DIR (same inputs, same options): contacts it finished are skipped
     #[arg(long, help_heading = SENDING, value_name = "RUN_DIR", conflicts_with = "run_dir")]
     pub resume: Option<PathBuf>,
-    /// With --resume: go on even though the inputs changed since the run started
+    /// With --resume: go on even though the inputs, or where the run sends (endpoint, region, --instance-id), changed since it started
     #[arg(long, help_heading = SENDING, requires = "resume")]
     pub force: bool,
     /// Stop cleanly at this time: HH:MM[:SS] (UTC, its next occurrence) or RFC 3339

@@ -243,7 +243,7 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let mut metrics = MetricsFile::new(args.metrics_file.as_deref());
     let first = Snapshot::of(Tally::default(), 0, &Counters::default(), Duration::ZERO, None);
     metrics.write(&first, Instant::now()).map_err(|e| Error::Config(format!("--metrics-file: {e}")))?;
-    let (report, finished_before) = resume::open_report(args, &mut input_plan)?;
+    let (report, finished_before) = resume::open_report(args, &mut input_plan, &target)?;
     let report = report.reading_back_with(&input_plan.read);
     // A stop reads on (every contact then goes to the retry file); a second signal ends reading,
     // even a read of stdin that waits.
@@ -330,7 +330,8 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
     let send_seconds = sending.elapsed().as_secs_f64();
     logging::set_bar(None);
     let dir = report.dir().to_path_buf();
-    let resume_command = || resume::resume_command(&std::env::args().collect::<Vec<_>>(), &dir);
+    let resume_command =
+        || resume::resume_command(&std::env::args().collect::<Vec<_>>(), args, &dir, OffsetDateTime::now_utc());
     let finished = report.finish(format.unwrap_or(Format::Wide)).inspect_err(|_| {
         // The journal is synced before the retry file is written: a resume rebuilds the rest.
         let command = resume_command();

@@ -24,12 +24,24 @@ pub struct ErrorReport {
 
 impl ErrorReport {
     pub fn create(dir: &Path, inputs: Vec<String>) -> Result<ErrorReport, RunDirError> {
-        let path = dir.join(ERRORS_FILE);
+        ErrorReport::create_at(dir.join(ERRORS_FILE), inputs)
+    }
+
+    /// An error report at `path` (a resumed session's, until it replaces the earlier one).
+    pub fn create_at(path: PathBuf, inputs: Vec<String>) -> Result<ErrorReport, RunDirError> {
         let mut writer = csv::Writer::from_writer(create_private(&path)?);
         writer.write_record(HEADER).map_err(|e| RunDirError::File { path: path.clone(), source: e.into() })?;
         let mut report = ErrorReport { path, writer, inputs, rows: 0 };
         report.flush()?;
         Ok(report)
+    }
+
+    /// Moves the report to `path` (over what is there); it goes on being written there.
+    pub fn rename(&mut self, path: PathBuf) -> Result<(), RunDirError> {
+        self.flush()?;
+        std::fs::rename(&self.path, &path).map_err(|source| RunDirError::File { path: path.clone(), source })?;
+        self.path = path;
+        Ok(())
     }
 
     pub fn rows(&self) -> u64 {

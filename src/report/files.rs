@@ -16,6 +16,11 @@ pub enum RunDirError {
     NotADirectory { path: PathBuf },
     #[error("cannot create {path}: {source}")]
     File { path: PathBuf, source: io::Error },
+    #[error(
+        "the run directory {path} is in use by another connect-attrs{}: two sessions of one run would send its contacts twice. Wait for it to end (or stop it), then resume",
+        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    Locked { path: PathBuf, holder: Option<u32> },
 }
 
 /// Creates `path` (and its parents) for a new run; an existing empty directory is fine.
@@ -61,14 +66,32 @@ fn restrict_dir(_path: &Path) -> io::Result<()> {
 
 /// Creates a new file readable by its owner only; fails if anything (a symlink too) is there.
 pub fn create_private(path: &Path) -> Result<File, RunDirError> {
+    create_new_private(path, false)
+}
+
+/// [`create_private`] opened for append (`O_APPEND`): each write lands at the end of the file as
+/// it is then, so a line some other writer added is never written over.
+pub fn create_private_append(path: &Path) -> Result<File, RunDirError> {
+    create_new_private(path, true)
+}
+
+fn create_new_private(path: &Path, append: bool) -> Result<File, RunDirError> {
     let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).append(append).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
     options.open(path).map_err(|source| RunDirError::File { path: path.into(), source })
+}
+
+/// Removes the file at `path` if there is one.
+pub fn remove_if_present(path: &Path) -> Result<(), RunDirError> {
+    match fs::remove_file(path) {
+        Err(source) if source.kind() != io::ErrorKind::NotFound => Err(RunDirError::File { path: path.into(), source }),
+        _ => Ok(()),
+    }
 }
 
 /// Writes `contents` to `path` through a temporary file and a rename, so readers never see half.

@@ -1,18 +1,18 @@
 //! The journal: an append-only record of finished contacts (updated, or failed for good) with a
 //! digest of what was sent, so `--resume` can skip them and resend almost nothing.
 //!
-//! One JSON object per line. The first line describes the inputs; each later line is one finished
-//! contact. Lines are buffered and made durable (flush + fsync) at least every second and at the
+//! One JSON object per line. The first line describes the inputs and where the run sends; each
+//! later line is one finished contact. Lines are buffered and made durable (flush + fsync) at least every second and at the
 //! end; a crash loses at most the last second, and those contacts are simply sent again. A torn
-//! last line (the crash came mid-write) is ignored on load.
+//! last line (the crash came mid-write) is ignored on load, and cut off before a resume appends.
 
-use super::files::{RunDirError, create_private};
+use super::files::{RunDirError, create_private_append};
 use crate::connect::RequestDigest;
 use crate::send::Failure;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,20 @@ pub struct InputFingerprint {
 pub struct Header {
     pub version: u32,
     pub inputs: Vec<InputFingerprint>,
+    /// Where the run sends; `None` in a journal written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetFingerprint>,
+}
+
+/// Where a run sends, as its journal records it to tell whether a resume sends to the same place
+/// (never credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetFingerprint {
+    /// The endpoint URL, normalized, with no user or password.
+    pub endpoint: String,
+    pub region: String,
+    /// `--instance-id`: the instance of rows without an InstanceId.
+    pub instance: Option<String>,
 }
 
 /// A contact finished in an earlier session.
@@ -80,10 +94,12 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Starts a new journal with its header.
+    /// Starts a new journal with its header. It is opened for append, as a resumed one is: should
+    /// a second session of the run write to it at the same time, its lines are added, not written
+    /// over.
     pub fn create(dir: &Path, header: &Header) -> Result<Journal, RunDirError> {
         let path = dir.join(JOURNAL_FILE);
-        let file = create_private(&path)?;
+        let file = create_private_append(&path)?;
         let mut journal = Journal { path, writer: BufWriter::new(file), last_sync: Instant::now(), dirty: true };
         let line = serde_json::to_string(header).unwrap_or_default();
         journal.line(&line)?;
@@ -91,13 +107,12 @@ impl Journal {
         Ok(journal)
     }
 
-    /// Reopens an existing journal to append to it.
+    /// Reopens an existing journal to append to it, once it ends at the end of a line.
     pub fn append(dir: &Path) -> Result<Journal, RunDirError> {
         let path = dir.join(JOURNAL_FILE);
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|source| RunDirError::File { path: path.clone(), source })?;
+        let error = |source| RunDirError::File { path: path.clone(), source };
+        let mut file = OpenOptions::new().read(true).append(true).open(&path).map_err(error)?;
+        end_at_a_line(&mut file).map_err(error)?;
         Ok(Journal { path, writer: BufWriter::new(file), last_sync: Instant::now(), dirty: false })
     }
 
@@ -156,6 +171,47 @@ impl Journal {
     }
 }
 
+/// Makes the journal end at the end of a line. A crash mid-write (a `kill -9` as the buffer was
+/// written out) leaves half a line; a line appended straight after it would be glued to it, fail
+/// to parse with it and be forgotten, and the next resume would send its contact again. The
+/// fragment was never a finished entry: it is cut off. A last line that lacks only its newline is
+/// whole: it is ended.
+fn end_at_a_line(file: &mut File) -> io::Result<()> {
+    let len = file.metadata()?.len();
+    let start = last_line_start(file, len)?;
+    if start == len {
+        return Ok(());
+    }
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(start))?;
+    Read::take(&mut *file, len - start).read_to_end(&mut tail)?;
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&tail).is_ok() {
+        file.write_all(b"\n")
+    } else {
+        tracing::debug!("the journal ends in a torn line ({} bytes), cut off", tail.len());
+        file.set_len(start)
+    }
+}
+
+/// Where the last line of the file starts: just after its last newline (`len` when it ends in
+/// one, 0 when it has none).
+fn last_line_start(file: &mut File, len: u64) -> io::Result<u64> {
+    const CHUNK: u64 = 8 * 1024;
+    let mut buffer = vec![0; CHUNK as usize];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let chunk = &mut buffer[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(at) = memchr::memrchr(b'\n', chunk) {
+            return Ok(start + at as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
 /// A journal read back: its header and the finished contacts by (instance, contact).
 #[derive(Debug, Default)]
 pub struct Loaded {
@@ -169,6 +225,12 @@ pub enum LoadError {
     Read { path: PathBuf, source: io::Error },
     #[error("{path}: no journal header: this run directory was not written by `connect-attrs run`")]
     NoHeader { path: PathBuf },
+}
+
+/// Whether `dir` holds a journal that can be opened (the error [`load`] would give if not).
+pub fn check_exists(dir: &Path) -> Result<(), LoadError> {
+    let path = dir.join(JOURNAL_FILE);
+    File::open(&path).map(drop).map_err(|source| LoadError::Read { path, source })
 }
 
 pub fn load(dir: &Path) -> Result<Loaded, LoadError> {
@@ -212,7 +274,23 @@ mod tests {
                 modified_ns: Some(5),
                 head_sha256: None,
             }],
+            target: Some(TargetFingerprint {
+                endpoint: "https://connect.eu-west-2.amazonaws.com/".into(),
+                region: "eu-west-2".into(),
+                instance: None,
+            }),
         }
+    }
+
+    /// A journal written before the target was recorded still loads (and resumes: see
+    /// `resume::mismatch`).
+    #[test]
+    fn a_header_without_a_target_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"version":1,"inputs":[{"name":"in.csv","size":10,"modified_ns":5,"head_sha256":null}]}"#;
+        std::fs::write(dir.path().join(JOURNAL_FILE), format!("{old}\n")).unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.header, Some(Header { target: None, ..header() }));
     }
 
     #[test]
@@ -268,6 +346,42 @@ mod tests {
         );
     }
 
+    /// A `kill -9` mid-write left half a line: the resumed session's entries come after it, not
+    /// glued to it, and every one of them reads back.
+    #[test]
+    fn append_after_a_torn_last_line_starts_on_a_line_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), &header()).unwrap();
+        journal.updated("i", "c1", "d1", 1).unwrap();
+        journal.sync().unwrap();
+        let path = dir.path().join(JOURNAL_FILE);
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(br#"{"s":"updated","d":"#).unwrap();
+
+        let mut resumed = Journal::append(dir.path()).unwrap();
+        resumed.updated("i", "c2", "d2", 1).unwrap();
+        resumed.sync().unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert!(loaded.finished.contains_key(&("i".to_string(), "c2".to_string())), "{:?}", loaded.finished);
+        assert_eq!(loaded.finished.len(), 2);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().all(|line| serde_json::from_str::<serde_json::Value>(line).is_ok()), "{text}");
+    }
+
+    /// The crash came between an entry and its newline: the entry is whole and kept.
+    #[test]
+    fn append_keeps_a_last_entry_that_lacks_only_its_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        Journal::create(dir.path(), &header()).unwrap();
+        let path = dir.path().join(JOURNAL_FILE);
+        let whole = br#"{"s":"updated","d":"d1","i":"i","c":"c1","a":1}"#;
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(whole).unwrap();
+
+        let mut resumed = Journal::append(dir.path()).unwrap();
+        resumed.updated("i", "c2", "d2", 1).unwrap();
+        resumed.sync().unwrap();
+        assert_eq!(load(dir.path()).unwrap().finished.len(), 2);
+    }
+
     #[test]
     fn append_continues_an_existing_journal() {
         let dir = tempfile::tempdir().unwrap();
@@ -276,6 +390,23 @@ mod tests {
         journal.updated("i", "c9", "d", 1).unwrap();
         journal.sync().unwrap();
         assert_eq!(load(dir.path()).unwrap().finished.len(), 1);
+    }
+
+    /// Two writers of one journal (two sessions at once, as before the run directory was locked):
+    /// the lines of both are kept, none written over.
+    #[test]
+    fn a_new_journal_writes_at_the_end_of_what_another_writer_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), &header()).unwrap();
+        let mut other = Journal::append(dir.path()).unwrap();
+        other.updated("i", "by-the-other", "d", 1).unwrap();
+        other.sync().unwrap();
+        journal.updated("i", "by-the-first", "d", 1).unwrap();
+        journal.sync().unwrap();
+        let loaded = load(dir.path()).unwrap();
+        let mut contacts: Vec<&str> = loaded.finished.keys().map(|(_, c)| c.as_str()).collect();
+        contacts.sort_unstable();
+        assert_eq!(contacts, ["by-the-first", "by-the-other"]);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! report: the single owner of a run's outputs. Every outcome and bad row goes through here, is
 //! written as soon as it arrives (so a later failure cannot lose it), and is counted once.
 
+mod earlier;
 pub mod errors;
 pub mod files;
 pub mod journal;
+pub mod lock;
 pub mod metrics;
 pub mod plan;
 pub mod progress;
@@ -12,13 +14,17 @@ pub mod summary;
 
 use crate::input::{BadRow, Format};
 use crate::send::{Outcome, Skip, Status};
+use earlier::Earlier;
 use errors::ErrorReport;
 pub use files::RunDirError;
 use journal::Journal;
+use lock::RunLock;
 use progress::{Progress, Rates};
 use retry::RetryWriter;
 use std::path::{Path, PathBuf};
 pub use summary::{Summary, Tally};
+
+const SUMMARY_FILE: &str = "summary.json";
 
 pub struct Report {
     dir: PathBuf,
@@ -26,6 +32,10 @@ pub struct Report {
     retry: RetryWriter,
     /// `run` only: finished contacts, for `--resume`.
     journal: Option<Journal>,
+    /// `run` only: keeps other sessions of this run out until the process ends.
+    lock: Option<RunLock>,
+    /// `--resume` only: the earlier session's outputs, until this session has read its inputs.
+    earlier: Option<Earlier>,
     tally: Tally,
     progress: Option<Progress>,
     findings: plan::Findings,
@@ -33,39 +43,52 @@ pub struct Report {
 
 impl Report {
     /// Creates the run directory (private, new) and the error report in it; with a journal header,
-    /// the journal too.
+    /// the journal too, and the run is locked (see [`lock`]).
     pub fn create(dir: &Path, inputs: Vec<String>, journal: Option<&journal::Header>) -> Result<Report, RunDirError> {
         files::create_run_dir(dir)?;
+        let lock = journal.map(|_| RunLock::acquire(dir)).transpose()?;
         let journal = journal.map(|header| Journal::create(dir, header)).transpose()?;
-        Report::open(dir, inputs, journal)
+        Ok(Report::open(dir, ErrorReport::create(dir, inputs)?, journal, lock, None))
     }
 
-    /// Continues the run in `dir` (`--resume`): the journal is kept and appended to; the error
-    /// report, retry file and summary are written anew from the inputs and the journal.
-    pub fn resume(dir: &Path, inputs: Vec<String>) -> Result<Report, RunDirError> {
-        for stale in [errors::ERRORS_FILE, retry::RETRY_FILE, retry::PARTIAL_FILE, "summary.json", "summary.tmp"] {
-            let path = dir.join(stale);
-            match std::fs::remove_file(&path) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(RunDirError::File { path, source: err });
-                }
-                _ => {}
-            }
-        }
+    /// Continues the run in `dir` (`--resume`), whose `lock` the caller took before reading the
+    /// journal: the journal is kept and appended to; the error report, retry file and summary are
+    /// written anew from the inputs and the journal, and replace the earlier session's only once
+    /// the inputs have been read (see the `earlier` module).
+    pub fn resume(dir: &Path, inputs: Vec<String>, lock: RunLock) -> Result<Report, RunDirError> {
         let journal = Journal::append(dir)?;
-        Report::open(dir, inputs, Some(journal))
+        let (earlier, errors) = Earlier::keep(dir, inputs)?;
+        Ok(Report::open(dir, errors, Some(journal), Some(lock), Some(earlier)))
     }
 
-    fn open(dir: &Path, inputs: Vec<String>, journal: Option<Journal>) -> Result<Report, RunDirError> {
-        Ok(Report {
+    fn open(
+        dir: &Path,
+        errors: ErrorReport,
+        journal: Option<Journal>,
+        lock: Option<RunLock>,
+        earlier: Option<Earlier>,
+    ) -> Report {
+        Report {
             dir: dir.to_path_buf(),
-            errors: ErrorReport::create(dir, inputs)?,
+            errors,
             retry: RetryWriter::new(dir, None, false),
             journal,
+            lock,
+            earlier,
             tally: Tally::default(),
             progress: None,
             findings: plan::Findings::default(),
-        })
+        }
+    }
+
+    /// The first outcome (or the end) comes once every input has been read: a resumed session's
+    /// outputs take the earlier session's place now, not before.
+    fn replace_earlier_outputs(&mut self) -> Result<(), RunDirError> {
+        if let Some(earlier) = self.earlier.as_mut() {
+            earlier.replace(&mut self.errors)?;
+            self.earlier = None;
+        }
+        Ok(())
     }
 
     /// Writes the retry file so that the options the inputs were read with read it back as the
@@ -101,6 +124,7 @@ impl Report {
     }
 
     pub fn outcome(&mut self, outcome: &Outcome) -> Result<(), RunDirError> {
+        self.replace_earlier_outputs()?;
         self.tally.contacts += 1;
         self.findings.instance(&outcome.contact.instance_id);
         match &outcome.status {
@@ -170,6 +194,7 @@ impl Report {
         if let Some(journal) = self.journal.as_mut() {
             journal.sync()?;
         }
+        self.replace_earlier_outputs()?;
         let retry_file = self.retry.finish(format)?;
         Ok(Finished {
             dir: self.dir.clone(),
@@ -177,6 +202,7 @@ impl Report {
             retry_file,
             tally: self.tally,
             findings: self.findings,
+            _lock: self.lock,
         })
     }
 }
@@ -188,11 +214,13 @@ pub struct Finished {
     pub tally: Tally,
     /// What is wrong with the inputs, for `validate`'s plan.
     pub findings: plan::Findings,
+    /// Held on past the report, until the summary is written and the command ends.
+    _lock: Option<RunLock>,
 }
 
 /// Writes `summary.json` (atomically) into the run directory.
 pub fn write_summary(dir: &Path, summary: &Summary) -> Result<(), RunDirError> {
     let mut json = serde_json::to_vec_pretty(summary).unwrap_or_default();
     json.push(b'\n');
-    files::replace_private(&dir.join("summary.json"), &json)
+    files::replace_private(&dir.join(SUMMARY_FILE), &json)
 }

@@ -5,4 +5,5 @@ mod hardening;
 mod operator;
 mod pipeline;
 mod resume;
+mod resume_guards;
 mod support_python;

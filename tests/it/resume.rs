@@ -12,9 +12,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-const INSTANCE: &str = "inst-kill";
+pub(crate) const INSTANCE: &str = "inst-kill";
 
-fn args(handle: &Handle, session: usize) -> Vec<String> {
+pub(crate) fn args(handle: &Handle, session: usize) -> Vec<String> {
     args_with(handle, session, &[])
 }
 
@@ -32,7 +32,7 @@ fn args_with(handle: &Handle, session: usize, extra: &[&str]) -> Vec<String> {
 }
 
 /// 3,000 contacts over two inputs; every 97th contact is one the service says does not exist.
-fn inputs(scratch: &Scratch) -> BTreeSet<String> {
+pub(crate) fn inputs(scratch: &Scratch) -> BTreeSet<String> {
     let mut wide = String::from("InitialContactId,Tier,Score\n");
     let mut long = String::from("InitialContactId,Key,Value\n");
     let mut gone = BTreeSet::new();
@@ -126,7 +126,7 @@ fn killed_runs_resume_until_done(extra: &[&str]) {
 
 /// The inputs written, a first run started against an emulator where `gone-*` contacts are not
 /// found, and 300 contacts accepted: a run in the middle of sending.
-fn first_run_under_way() -> (Scratch, Handle, std::process::Child) {
+pub(crate) fn first_run_under_way() -> (Scratch, Handle, std::process::Child) {
     let scratch = Scratch::new();
     inputs(&scratch);
     let handle = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
