@@ -97,7 +97,9 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
                 return outcome;
             }
             Class::Fatal(kind) => {
-                context.stop.stop(StopReason::Fatal(fatal_message(kind, &attempt, &contact)));
+                let message = fatal_message(kind, &attempt, &contact, context.sender.endpoint());
+                context.stop.stop(StopReason::Fatal(message));
+                // Not refused for good (not journalled): a resume once the cause is fixed sends it.
                 return failed(contact, &attempt, sent);
             }
         }
@@ -181,7 +183,7 @@ fn unknown_instance(instance: &str) -> String {
     )
 }
 
-fn fatal_message(kind: Fatal, attempt: &Attempt, contact: &Contact) -> String {
+fn fatal_message(kind: Fatal, attempt: &Attempt, contact: &Contact, endpoint: &str) -> String {
     let Failure { error_type, http_status, message, .. } = failure(attempt);
     let status = http_status.map(|s| format!("HTTP {s} ")).unwrap_or_default();
     let said = format!("{status}{error_type}: {message}");
@@ -200,29 +202,23 @@ fn fatal_message(kind: Fatal, attempt: &Attempt, contact: &Contact) -> String {
             "instance {:?} is not active in this region ({said}). Run with --region set to the region where the instance is active",
             contact.instance_id
         ),
+        Fatal::NotConnect => not_connect(http_status.unwrap_or_default(), endpoint),
     }
+}
+
+fn not_connect(status: u16, endpoint: &str) -> String {
+    let what = if (300..400).contains(&status) {
+        "a redirect, which Amazon Connect never sends"
+    } else {
+        "with no AWS error type (an HTML page?), which Amazon Connect never sends"
+    };
+    format!(
+        "POST {endpoint} was answered HTTP {status}, {what}: a web server, load balancer or proxy \
+         answered instead. Check --endpoint-url (and AWS_ENDPOINT_URL_CONNECT, AWS_ENDPOINT_URL) and \
+         any proxy in between (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), then resume"
+    )
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::connect::classify::Answer;
-
-    fn not_found(message: &str) -> Attempt {
-        Attempt::Answered(Answer {
-            status: 404,
-            error_type: Some("ResourceNotFoundException".into()),
-            message: Some(message.into()),
-            request_id: None,
-        })
-    }
-
-    #[test]
-    fn only_not_found_answers_that_may_be_about_the_instance_count_against_it() {
-        assert!(is_not_found(&not_found("Instance not found: i-1")));
-        assert!(is_not_found(&not_found("")));
-        assert!(is_not_found(&not_found("Contact c-1 not found in instance i-1")));
-        assert!(!is_not_found(&not_found("Contact not found: c-1")));
-        assert!(!is_not_found(&Attempt::Transport { message: "reset".into(), timeout: false }));
-    }
-}
+#[path = "deliver_tests.rs"]
+mod tests;

@@ -8,6 +8,8 @@
 pub mod backoff;
 mod concurrency;
 mod deliver;
+#[cfg(test)]
+mod fake;
 pub mod outcome;
 pub mod ratelimit;
 pub mod stop;
@@ -30,11 +32,18 @@ use tokio::sync::{Notify, mpsc};
 /// Sends one UpdateContactAttributes body and reports what came back.
 pub trait Sender: Send + Sync + 'static {
     fn send(&self, body: Bytes) -> impl Future<Output = Attempt> + Send;
+
+    /// Where the requests go, for messages about the endpoint itself.
+    fn endpoint(&self) -> &str;
 }
 
 impl Sender for HttpSender {
     fn send(&self, body: Bytes) -> impl Future<Output = Attempt> + Send {
         self.post(body)
+    }
+
+    fn endpoint(&self) -> &str {
+        self.url()
     }
 }
 

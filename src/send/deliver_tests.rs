@@ -1,0 +1,61 @@
+//! Unit tests of one contact's way through: what each class of answer does to the contact, the
+//! instance's health and the run, against a scripted sender.
+
+use super::super::Concurrency;
+use super::super::fake::{self, Request, Scripted};
+use super::*;
+use crate::connect::classify::{self, Answer};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn not_found(message: &str) -> Attempt {
+    Attempt::Answered(Answer {
+        status: 404,
+        error_type: Some("ResourceNotFoundException".into()),
+        message: Some(message.into()),
+        request_id: None,
+    })
+}
+
+#[test]
+fn only_not_found_answers_that_may_be_about_the_instance_count_against_it() {
+    assert!(is_not_found(&not_found("Instance not found: i-1")));
+    assert!(is_not_found(&not_found("")));
+    assert!(is_not_found(&not_found("Contact c-1 not found in instance i-1")));
+    assert!(!is_not_found(&not_found("Contact not found: c-1")));
+    assert!(!is_not_found(&Attempt::Transport { message: "reset".into(), timeout: false }));
+}
+
+fn context_for(script: impl Fn(Request<'_>) -> Attempt + Send + Sync + 'static) -> Arc<Context<Scripted>> {
+    fake::context(Scripted::new(script), Concurrency::Fixed(1), 5, Duration::ZERO)
+}
+
+fn failure_of(outcome: &Outcome) -> &Failure {
+    match &outcome.status {
+        Status::Failed(failure) => failure,
+        other => panic!("not failed: {other:?}"),
+    }
+}
+
+fn stopped_for(context: &Context<Scripted>) -> String {
+    match context.stop.reason() {
+        Some(StopReason::Fatal(message)) => message,
+        other => panic!("not stopped for a systemic failure: {other:?}"),
+    }
+}
+
+/// A page from a web server (a proxy, a load balancer's maintenance page) stops the run, even
+/// after successes: it is about the endpoint, not the contact.
+#[tokio::test]
+async fn an_answer_that_is_not_from_connect_stops_the_run_and_refuses_nothing_for_good() {
+    let context = context_for(|request| match request.contact_id {
+        "before" => fake::ok(),
+        _ => Attempt::Answered(classify::answer(405, |_| None, b"<html><h1>405 Not Allowed</h1></html>")),
+    });
+    assert_eq!(deliver(fake::contact("before"), &context).await.status, Status::Updated);
+    let outcome = deliver(fake::contact("c-1"), &context).await;
+    assert!(!failure_of(&outcome).permanent, "{outcome:?}");
+    let message = stopped_for(&context);
+    assert!(message.contains("HTTP 405") && message.contains(fake::ENDPOINT), "{message}");
+    assert!(message.contains("--endpoint-url") && message.contains("proxy"), "{message}");
+}
