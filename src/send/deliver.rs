@@ -67,7 +67,7 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
             Class::Success => {
                 context.record_latency(latency, on_the_wire);
                 context.budget.on_success();
-                note_instance(context, &contact.instance_id, true);
+                note_success(context, &contact.instance_id);
                 return Outcome::new(contact, Status::Updated, sent);
             }
             Class::Throttled => {
@@ -86,13 +86,16 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
                 }
             }
             Class::Permanent => {
-                if is_not_found(&attempt) && !note_instance(context, &contact.instance_id, false) {
+                let instance = is_not_found(&attempt).then(|| note_not_found(context, &contact.instance_id));
+                if instance == Some(Instance::Unknown) {
                     context.stop.stop(StopReason::Fatal(unknown_instance(&contact.instance_id)));
-                    return failed(contact, &attempt, sent);
                 }
+                // Before the instance's first success, a not-found may be about the instance: not
+                // refused for good, so the resume once the instance is right sends the contact.
+                let for_good = instance.is_none_or(|instance| instance == Instance::Proven);
                 let mut outcome = failed(contact, &attempt, sent);
                 if let Status::Failed(failure) = &mut outcome.status {
-                    failure.permanent = true;
+                    failure.permanent = for_good;
                 }
                 return outcome;
             }
@@ -136,22 +139,45 @@ fn is_not_found(attempt: &Attempt) -> bool {
     not_found && !only_the_contact
 }
 
-/// Records an answer for the instance; returns `false` when the instance looks unknown.
-fn note_instance<S>(context: &Context<S>, instance: &str, success: bool) -> bool {
-    let Ok(mut instances) = context.instances.lock() else {
-        return true;
-    };
+/// What a not-found answer that may be about the instance says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Instance {
+    /// It has had a success: the answer is about the contact.
+    Proven,
+    /// No success yet: the answer may be about the instance.
+    Unproven,
+    /// `UNKNOWN_INSTANCE_AFTER` not-found answers in a row and no success: it does not exist here.
+    Unknown,
+}
+
+fn note_success<S>(context: &Context<S>, instance: &str) {
+    with_health(context, instance, |health| {
+        health.successes += 1;
+        health.not_found_in_a_row = 0;
+    });
+}
+
+fn note_not_found<S>(context: &Context<S>, instance: &str) -> Instance {
+    let verdict = with_health(context, instance, |health| {
+        health.not_found_in_a_row += 1;
+        if health.successes > 0 {
+            Instance::Proven
+        } else if health.not_found_in_a_row < UNKNOWN_INSTANCE_AFTER {
+            Instance::Unproven
+        } else {
+            Instance::Unknown
+        }
+    });
+    // (A poisoned lock: a task panicked. Say nothing against the instance.)
+    verdict.unwrap_or(Instance::Unproven)
+}
+
+fn with_health<S, T>(context: &Context<S>, instance: &str, f: impl FnOnce(&mut InstanceHealth) -> T) -> Option<T> {
+    let mut instances = context.instances.lock().ok()?;
     if !instances.contains_key(instance) {
         instances.insert(instance.to_string(), InstanceHealth::default());
     }
-    let Some(health) = instances.get_mut(instance) else { return true };
-    if success {
-        health.successes += 1;
-        health.not_found_in_a_row = 0;
-        return true;
-    }
-    health.not_found_in_a_row += 1;
-    health.successes > 0 || health.not_found_in_a_row < UNKNOWN_INSTANCE_AFTER
+    instances.get_mut(instance).map(f)
 }
 
 fn failed(contact: Contact, attempt: &Attempt, sent: u32) -> Outcome {

@@ -59,3 +59,35 @@ async fn an_answer_that_is_not_from_connect_stops_the_run_and_refuses_nothing_fo
     assert!(message.contains("HTTP 405") && message.contains(fake::ENDPOINT), "{message}");
     assert!(message.contains("--endpoint-url") && message.contains("proxy"), "{message}");
 }
+
+#[tokio::test]
+async fn a_not_found_before_the_instances_first_success_is_not_refused_for_good() {
+    let context = context_for(|request| match request.contact_id {
+        "ok" => fake::ok(),
+        _ => not_found("Instance not found: i-1"),
+    });
+    let before = deliver(fake::contact("before"), &context).await;
+    assert!(!failure_of(&before).permanent, "may be about the instance: {before:?}");
+    assert_eq!(deliver(fake::contact("ok"), &context).await.status, Status::Updated);
+    let after = deliver(fake::contact("after"), &context).await;
+    assert!(failure_of(&after).permanent, "the instance answered, so this is about the contact: {after:?}");
+    assert!(!context.stop.is_stopped());
+}
+
+#[tokio::test]
+async fn not_found_answers_before_an_unknown_instance_verdict_are_not_refused_for_good() {
+    let context = context_for(|_| not_found("Instance not found: i-1"));
+    for n in 1..=UNKNOWN_INSTANCE_AFTER {
+        let outcome = deliver(fake::contact(&format!("c-{n}")), &context).await;
+        assert!(!failure_of(&outcome).permanent, "{outcome:?}");
+        assert_eq!(context.stop.is_stopped(), n == UNKNOWN_INSTANCE_AFTER, "after {n}");
+    }
+    assert!(stopped_for(&context).contains("looks unknown"));
+}
+
+#[tokio::test]
+async fn a_not_found_that_names_only_the_contact_is_refused_for_good_at_once() {
+    let context = context_for(|_| not_found("Contact not found: c-1"));
+    let outcome = deliver(fake::contact("c-1"), &context).await;
+    assert!(failure_of(&outcome).permanent, "{outcome:?}");
+}

@@ -64,6 +64,12 @@ fn an_unknown_instance_stops_the_run_after_a_few_requests() {
     assert!(requests < 30, "{requests} requests for an unknown instance");
     assert!(handle.state().instances.is_empty());
     assert_everything_in_the_retry_file(&scratch, &summary, &text);
+    // The not-found answers before the verdict were about the instance too: none is refused for
+    // good, so once the instance is right (here: the emulator knows it) the resume sends them all.
+    assert_eq!(journalled_as_refused(&scratch), 0, "refused for good before the verdict");
+    let port = handle.port();
+    drop(handle);
+    resume_on(port, &scratch, &text, &["--concurrency", "4"]);
 }
 
 fn journalled_as_refused(scratch: &Scratch) -> usize {
