@@ -76,8 +76,11 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
             Class::Transient => {
                 counted += 1;
                 let timeout = matches!(attempt, Attempt::Transport { timeout: true, .. });
-                if counted >= context.retry.max_attempts || !context.budget.try_spend(timeout) {
+                if counted >= context.retry.max_attempts {
                     return failed(contact, &attempt, sent);
+                }
+                if !context.budget.try_spend(timeout) {
+                    return budget_spent(context, contact, &attempt, sent, counted);
                 }
                 let wait = context.retry.delay(counted, rand::random::<f64>());
                 tokio::select! {
@@ -178,6 +181,30 @@ fn with_health<S, T>(context: &Context<S>, instance: &str, f: impl FnOnce(&mut I
         instances.insert(instance.to_string(), InstanceHealth::default());
     }
     instances.get_mut(instance).map(f)
+}
+
+/// A transient failure not retried because the run's retry budget is spent: the message says so
+/// (errors.csv would otherwise show fewer attempts than `--max-attempts` and no reason), and the
+/// run says once what it means.
+fn budget_spent<S>(context: &Context<S>, contact: Contact, attempt: &Attempt, sent: u32, counted: u32) -> Outcome {
+    if context.budget.first_time_out() {
+        tracing::warn!(
+            "the run's retry budget is spent: so many attempts failed (5xx, timeouts, dropped connections) that \
+             contacts failing that way now fail at once, without the retries --max-attempts {} allows; errors.csv \
+             says \"retry budget spent\" for them. The budget refills as contacts succeed (a retry for every {} \
+             successes). If the endpoint was down or overloaded, send retry.csv again once it is healthy; a lower \
+             --rate or --concurrency eases an overloaded one",
+            context.retry.max_attempts,
+            super::backoff::SUCCESSES_PER_RETRY,
+        );
+    }
+    let mut failure = failure(attempt);
+    let attempts = if counted == 1 { "attempt" } else { "attempts" };
+    failure.message = format!(
+        "retry budget spent: not retried after {counted} {attempts} of --max-attempts {}; last error: {}",
+        context.retry.max_attempts, failure.message
+    );
+    Outcome::new(contact, Status::Failed(failure), sent)
 }
 
 fn failed(contact: Contact, attempt: &Attempt, sent: u32) -> Outcome {

@@ -91,3 +91,27 @@ async fn a_not_found_that_names_only_the_contact_is_refused_for_good_at_once() {
     let outcome = deliver(fake::contact("c-1"), &context).await;
     assert!(failure_of(&outcome).permanent, "{outcome:?}");
 }
+
+/// With the run's retry budget spent, a transient failure is not retried whatever
+/// `--max-attempts` says: the failure's message says why (errors.csv showed attempts 1 under
+/// `--max-attempts 5` and only the last error).
+#[tokio::test]
+async fn a_failure_not_retried_for_want_of_budget_says_so() {
+    let context = context_for(|_| fake::error(503, "ServiceUnavailableException", "Service unavailable"));
+    let first = deliver(fake::contact("c-1"), &context).await;
+    assert_eq!(failure_of(&first).message, "Service unavailable", "five attempts, within the budget");
+    // 500 tokens at 5 a retry: 100 retries in all, the first contact took 4.
+    let mut last = first;
+    for n in 2..=30 {
+        last = deliver(fake::contact(&format!("c-{n}")), &context).await;
+    }
+    let failure = failure_of(&last);
+    assert_eq!(last.attempts, 1, "{last:?}");
+    assert_eq!(failure.error_type, "ServiceUnavailableException");
+    assert_eq!(
+        failure.message,
+        "retry budget spent: not retried after 1 attempt of --max-attempts 5; last error: Service unavailable"
+    );
+    assert!(!failure.permanent);
+    assert!(!context.budget.first_time_out(), "the run has already said the budget ran out");
+}

@@ -71,3 +71,12 @@ pub fn contact(id: &str) -> Contact {
 pub fn ok() -> Attempt {
     Attempt::Answered(Answer { status: 200, ..Answer::default() })
 }
+
+pub fn error(status: u16, error_type: &str, message: &str) -> Attempt {
+    Attempt::Answered(Answer {
+        status,
+        error_type: Some(error_type.into()),
+        message: Some(message.into()),
+        request_id: None,
+    })
+}
