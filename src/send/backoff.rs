@@ -51,6 +51,12 @@ impl Default for RetryBudget {
 }
 
 impl RetryBudget {
+    /// A budget of `tokens` (for tests that need more retries than the default allows).
+    #[cfg(test)]
+    pub fn with_tokens(tokens: i64) -> RetryBudget {
+        RetryBudget { tokens: AtomicI64::new(tokens), ran_out: AtomicBool::new(false) }
+    }
+
     /// Takes the cost of one retry; `false` when the budget is spent (do not retry).
     pub fn try_spend(&self, timeout: bool) -> bool {
         let cost = if timeout { TIMEOUT_COST } else { RETRY_COST };

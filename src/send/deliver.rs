@@ -82,11 +82,8 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
                 if !context.budget.try_spend(timeout) {
                     return budget_spent(context, contact, &attempt, sent, counted);
                 }
-                let wait = context.retry.delay(counted, rand::random::<f64>());
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = context.stop.stopped() => {}
-                }
+                // Waits without holding a slot: it is not a request in flight meanwhile.
+                context.back_off(context.retry.delay(counted, rand::random::<f64>())).await;
             }
             Class::Permanent => {
                 let instance = is_not_found(&attempt).then(|| note_not_found(context, &contact.instance_id));

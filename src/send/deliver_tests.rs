@@ -1,8 +1,8 @@
 //! Unit tests of one contact's way through: what each class of answer does to the contact, the
 //! instance's health and the run, against a scripted sender.
 
-use super::super::Concurrency;
 use super::super::fake::{self, Request, Scripted};
+use super::super::{Concurrency, Counters};
 use super::*;
 use crate::connect::classify::{self, Answer};
 use std::sync::Arc;
@@ -27,7 +27,17 @@ fn only_not_found_answers_that_may_be_about_the_instance_count_against_it() {
 }
 
 fn context_for(script: impl Fn(Request<'_>) -> Attempt + Send + Sync + 'static) -> Arc<Context<Scripted>> {
-    fake::context(Scripted::new(script), Concurrency::Fixed(1), 5, Duration::ZERO)
+    let counters = Arc::new(Counters::default());
+    let sender = Scripted::new(&counters, move |request, _| script(request));
+    fake::context(sender, counters, Concurrency::Fixed(1), 5, Duration::ZERO)
+}
+
+/// One contact's delivery, holding a slot as the dispatcher's tasks do.
+async fn deliver_one(contact: Contact, context: &Context<Scripted>) -> Outcome {
+    context.take_slot().await;
+    let outcome = deliver(contact, context).await;
+    context.release_slot();
+    outcome
 }
 
 fn failure_of(outcome: &Outcome) -> &Failure {
@@ -52,8 +62,8 @@ async fn an_answer_that_is_not_from_connect_stops_the_run_and_refuses_nothing_fo
         "before" => fake::ok(),
         _ => Attempt::Answered(classify::answer(405, |_| None, b"<html><h1>405 Not Allowed</h1></html>")),
     });
-    assert_eq!(deliver(fake::contact("before"), &context).await.status, Status::Updated);
-    let outcome = deliver(fake::contact("c-1"), &context).await;
+    assert_eq!(deliver_one(fake::contact("before"), &context).await.status, Status::Updated);
+    let outcome = deliver_one(fake::contact("c-1"), &context).await;
     assert!(!failure_of(&outcome).permanent, "{outcome:?}");
     let message = stopped_for(&context);
     assert!(message.contains("HTTP 405") && message.contains(fake::ENDPOINT), "{message}");
@@ -66,10 +76,10 @@ async fn a_not_found_before_the_instances_first_success_is_not_refused_for_good(
         "ok" => fake::ok(),
         _ => not_found("Instance not found: i-1"),
     });
-    let before = deliver(fake::contact("before"), &context).await;
+    let before = deliver_one(fake::contact("before"), &context).await;
     assert!(!failure_of(&before).permanent, "may be about the instance: {before:?}");
-    assert_eq!(deliver(fake::contact("ok"), &context).await.status, Status::Updated);
-    let after = deliver(fake::contact("after"), &context).await;
+    assert_eq!(deliver_one(fake::contact("ok"), &context).await.status, Status::Updated);
+    let after = deliver_one(fake::contact("after"), &context).await;
     assert!(failure_of(&after).permanent, "the instance answered, so this is about the contact: {after:?}");
     assert!(!context.stop.is_stopped());
 }
@@ -78,7 +88,7 @@ async fn a_not_found_before_the_instances_first_success_is_not_refused_for_good(
 async fn not_found_answers_before_an_unknown_instance_verdict_are_not_refused_for_good() {
     let context = context_for(|_| not_found("Instance not found: i-1"));
     for n in 1..=UNKNOWN_INSTANCE_AFTER {
-        let outcome = deliver(fake::contact(&format!("c-{n}")), &context).await;
+        let outcome = deliver_one(fake::contact(&format!("c-{n}")), &context).await;
         assert!(!failure_of(&outcome).permanent, "{outcome:?}");
         assert_eq!(context.stop.is_stopped(), n == UNKNOWN_INSTANCE_AFTER, "after {n}");
     }
@@ -88,7 +98,7 @@ async fn not_found_answers_before_an_unknown_instance_verdict_are_not_refused_fo
 #[tokio::test]
 async fn a_not_found_that_names_only_the_contact_is_refused_for_good_at_once() {
     let context = context_for(|_| not_found("Contact not found: c-1"));
-    let outcome = deliver(fake::contact("c-1"), &context).await;
+    let outcome = deliver_one(fake::contact("c-1"), &context).await;
     assert!(failure_of(&outcome).permanent, "{outcome:?}");
 }
 
@@ -98,12 +108,12 @@ async fn a_not_found_that_names_only_the_contact_is_refused_for_good_at_once() {
 #[tokio::test]
 async fn a_failure_not_retried_for_want_of_budget_says_so() {
     let context = context_for(|_| fake::error(503, "ServiceUnavailableException", "Service unavailable"));
-    let first = deliver(fake::contact("c-1"), &context).await;
+    let first = deliver_one(fake::contact("c-1"), &context).await;
     assert_eq!(failure_of(&first).message, "Service unavailable", "five attempts, within the budget");
     // 500 tokens at 5 a retry: 100 retries in all, the first contact took 4.
     let mut last = first;
     for n in 2..=30 {
-        last = deliver(fake::contact(&format!("c-{n}")), &context).await;
+        last = deliver_one(fake::contact(&format!("c-{n}")), &context).await;
     }
     let failure = failure_of(&last);
     assert_eq!(last.attempts, 1, "{last:?}");
