@@ -43,6 +43,10 @@ pub enum Fatal {
     ExpiredToken,
     /// Global Resiliency: the instance is active in another region.
     InactiveRegion,
+    /// An answer Connect never gives: a redirect, or a 4xx with no AWS error type (an HTML page).
+    /// Something else answered (a web server, load balancer or proxy): every contact would get
+    /// the same, so it says nothing about this one.
+    NotConnect,
 }
 
 const THROTTLING: [&str; 7] = [
@@ -86,11 +90,19 @@ pub fn classify(attempt: &Attempt) -> Class {
         Class::Fatal(Fatal::InactiveRegion)
     } else if matches!(answer.status, 500 | 502 | 503 | 504) || answer.status >= 500 {
         Class::Transient
-    } else if answer.status == 403 {
-        Class::Fatal(Fatal::Credentials)
+    } else if not_from_connect(answer) {
+        Class::Fatal(Fatal::NotConnect)
     } else {
         Class::Permanent
     }
+}
+
+/// Connect names the error of every 4xx it sends (the `x-amzn-ErrorType` header or the body's
+/// `__type`/`code`), and never redirects. A 403 with no type is not AWS refusing the credentials
+/// either: AWS says which (`InvalidSignatureException`, `AccessDeniedException`...).
+fn not_from_connect(answer: &Answer) -> bool {
+    let untyped_4xx = (400..500).contains(&answer.status) && answer.error_type.is_none();
+    (300..400).contains(&answer.status) || untyped_4xx
 }
 
 /// Reads status, headers and body into an [`Answer`], as the SDKs do: the error type is the
@@ -163,8 +175,34 @@ mod tests {
         assert_eq!(classify(&answered(403, Some("InvalidSignatureException"))), Class::Fatal(Fatal::Credentials));
         assert_eq!(classify(&answered(403, Some("AccessDeniedException"))), Class::Fatal(Fatal::AccessDenied));
         assert_eq!(classify(&answered(403, Some("ExpiredTokenException"))), Class::Fatal(Fatal::ExpiredToken));
-        assert_eq!(classify(&answered(403, None)), Class::Fatal(Fatal::Credentials));
         assert_eq!(classify(&answered(400, Some("InvalidActiveRegionException"))), Class::Fatal(Fatal::InactiveRegion));
+    }
+
+    #[test]
+    fn answers_connect_never_gives_are_not_connect() {
+        for status in [301, 302, 307, 400, 401, 403, 404, 405, 413] {
+            assert_eq!(classify(&answered(status, None)), Class::Fatal(Fatal::NotConnect), "{status}");
+        }
+        // What a web server or proxy sends: an HTML page, no AWS error type anywhere.
+        let html = answer(405, |_| None, b"<html><body><h1>405 Not Allowed</h1></body></html>");
+        assert_eq!(classify(&Attempt::Answered(html)), Class::Fatal(Fatal::NotConnect));
+        // A typed 3xx is still no answer of Connect's.
+        assert_eq!(classify(&answered(301, Some("Moved"))), Class::Fatal(Fatal::NotConnect));
+    }
+
+    #[test]
+    fn connects_own_4xx_stay_with_the_contact() {
+        let not_found = answer(
+            404,
+            |name| (name == ERROR_TYPE_HEADER).then(|| "ResourceNotFoundException".to_string()),
+            br#"{"message":"Contact not found"}"#,
+        );
+        assert_eq!(classify(&Attempt::Answered(not_found)), Class::Permanent);
+        let typed_in_body = answer(400, |_| None, br#"{"__type":"com.amazonaws.connect#InvalidRequestException"}"#);
+        assert_eq!(classify(&Attempt::Answered(typed_in_body)), Class::Permanent);
+        // A proxy's 429 or 5xx may pass: they stay throttled and transient.
+        assert_eq!(classify(&answered(429, None)), Class::Throttled);
+        assert_eq!(classify(&answered(502, None)), Class::Transient);
     }
 
     #[test]

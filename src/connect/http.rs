@@ -70,6 +70,11 @@ impl HttpSender {
         Ok(HttpSender { connections, url, path, host, timeout, signer, credentials })
     }
 
+    /// The URL every request is POSTed to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// One UpdateContactAttributes call (plus one re-sign if the credentials had expired).
     pub async fn post(&self, body: Bytes) -> Attempt {
         let credentials = match self.credentials.get(SystemTime::now()).await {

@@ -62,6 +62,10 @@ pub struct Args {
     /// File of contact ids or patterns, one a line, that predate 2018-09-12.
     #[arg(long = "predates-file", value_name = "FILE")]
     pub predates_files: Vec<PathBuf>,
+    /// Be something else than Connect: answer every request with this status (300-599) and an
+    /// HTML page, as a web server, load balancer or proxy does.
+    #[arg(long, value_name = "STATUS", value_parser = clap::value_parser!(u16).range(300..600))]
+    pub not_connect: Option<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +124,7 @@ impl Args {
             seed: self.seed,
             not_found: with_files(self.not_found, &self.not_found_files)?,
             predates: with_files(self.predates, &self.predates_files)?,
+            not_connect: self.not_connect,
             clock: super::Clock::system(),
             port: self.port,
         })
@@ -236,5 +241,13 @@ mod tests {
         assert_eq!(resolved.not_found, ["x", "c-1", "old-*"]);
         let missing = config(&["--predates-file", "/nonexistent/ids.txt"]);
         assert!(matches!(missing, Err(CliError::File { .. })));
+    }
+
+    #[test]
+    fn not_connect_takes_a_redirect_or_error_status() {
+        assert_eq!(config(&["--not-connect", "405"]).unwrap().not_connect, Some(405));
+        assert_eq!(config(&[]).unwrap().not_connect, None);
+        let parsed = Args::try_parse_from(["connect-emulator", "--not-connect", "200"]);
+        assert!(parsed.is_err());
     }
 }

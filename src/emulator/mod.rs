@@ -151,6 +151,9 @@ pub struct Config {
     pub not_found: Vec<String>,
     /// Contact ids (with `*` wildcards) of contacts created before 2018-09-12: 400 InvalidRequestException.
     pub predates: Vec<String>,
+    /// Answer every request (but `/_emulator/`) with this status and an HTML page, as a web server,
+    /// load balancer or proxy that is not Amazon Connect does; `None`: be Connect.
+    pub not_connect: Option<u16>,
     /// The clock signatures are checked against.
     pub clock: Clock,
     /// The port to bind on 127.0.0.1; 0 picks a free one.
@@ -173,6 +176,7 @@ impl Default for Config {
             seed: 0,
             not_found: Vec::new(),
             predates: Vec::new(),
+            not_connect: None,
             clock: Clock::system(),
             port: 0,
         }

@@ -1,5 +1,6 @@
 //! Building answers the way AWS shapes them: `x-amzn-RequestId` on everything, and errors as a
-//! status, an `x-amzn-ErrorType` header and a JSON `{"message": ...}` body.
+//! status, an `x-amzn-ErrorType` header and a JSON `{"message": ...}` body; and, for tests of an
+//! endpoint that is not Connect, an HTML page as a web server sends.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -49,6 +50,16 @@ pub fn error(failure: &Failure, content_type: &'static str) -> Response<Body> {
     let body = serde_json::to_vec(&ErrorBody { message: failure.message.clone() }).unwrap_or_default();
     let mut response = json(failure.status, content_type, body);
     response.headers_mut().insert(ERROR_TYPE_HEADER, HeaderValue::from_static(failure.error_type));
+    response
+}
+
+/// What a web server, load balancer or proxy sends: the status and an HTML page, with no AWS
+/// error type and no request id.
+pub fn html_page(status: StatusCode) -> Response<Body> {
+    let page = format!("<html><body><h1>{status}</h1></body></html>");
+    let mut response = Response::new(Full::new(Bytes::from(page)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     response
 }
 

@@ -96,8 +96,18 @@ impl Emulator {
             // The client went away or sent too much: nothing sensible to answer.
             Err(_) => return Err(Dropped),
         };
+        if let Some(status) = self.config.not_connect {
+            return Ok(self.not_connect(status));
+        }
         let answer = self.answer(&parts, &body).await;
         self.respond(answer)
+    }
+
+    /// A web server or proxy in Connect's place answers (`Config::not_connect`).
+    fn not_connect(&self, status: u16) -> Response<Body> {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
+        self.stats.record(answered(status, None), Instant::now());
+        response::html_page(status)
     }
 
     async fn answer(&self, parts: &Parts, body: &Bytes) -> Answer {

@@ -2,7 +2,7 @@
 //! SDKs do: full jitter over an exponential step capped at 20 s, and a run-wide retry budget so a
 //! failing service is not hammered by a million contacts each retrying on their own.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,24 +33,39 @@ impl RetryPolicy {
 #[derive(Debug)]
 pub struct RetryBudget {
     tokens: AtomicI64,
+    /// Whether a retry was ever refused (the run says so once).
+    ran_out: AtomicBool,
 }
 
 const INITIAL_TOKENS: i64 = 500;
 const RETRY_COST: i64 = 5;
 const TIMEOUT_COST: i64 = 10;
 const SUCCESS_REFUND: i64 = 1;
+/// Successes that earn back one retry, for messages.
+pub const SUCCESSES_PER_RETRY: i64 = RETRY_COST / SUCCESS_REFUND;
 
 impl Default for RetryBudget {
     fn default() -> RetryBudget {
-        RetryBudget { tokens: AtomicI64::new(INITIAL_TOKENS) }
+        RetryBudget { tokens: AtomicI64::new(INITIAL_TOKENS), ran_out: AtomicBool::new(false) }
     }
 }
 
 impl RetryBudget {
+    /// A budget of `tokens` (for tests that need more retries than the default allows).
+    #[cfg(test)]
+    pub fn with_tokens(tokens: i64) -> RetryBudget {
+        RetryBudget { tokens: AtomicI64::new(tokens), ran_out: AtomicBool::new(false) }
+    }
+
     /// Takes the cost of one retry; `false` when the budget is spent (do not retry).
     pub fn try_spend(&self, timeout: bool) -> bool {
         let cost = if timeout { TIMEOUT_COST } else { RETRY_COST };
         self.tokens.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| (t >= cost).then_some(t - cost)).is_ok()
+    }
+
+    /// After a refused retry: `true` the first time in the run only.
+    pub fn first_time_out(&self) -> bool {
+        !self.ran_out.swap(true, Ordering::AcqRel)
     }
 
     /// A success: earn back a little, up to the initial budget.
@@ -87,6 +102,13 @@ mod tests {
         }
         assert!(budget.try_spend(false));
         assert!(!budget.try_spend(false));
+    }
+
+    #[test]
+    fn running_out_is_news_once() {
+        let budget = RetryBudget::default();
+        assert!(budget.first_time_out());
+        assert!(!budget.first_time_out());
     }
 
     #[test]

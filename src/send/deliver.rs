@@ -67,7 +67,7 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
             Class::Success => {
                 context.record_latency(latency, on_the_wire);
                 context.budget.on_success();
-                note_instance(context, &contact.instance_id, true);
+                note_success(context, &contact.instance_id);
                 return Outcome::new(contact, Status::Updated, sent);
             }
             Class::Throttled => {
@@ -76,28 +76,33 @@ async fn attempts<S: Sender>(contact: Contact, body: Bytes, context: &Context<S>
             Class::Transient => {
                 counted += 1;
                 let timeout = matches!(attempt, Attempt::Transport { timeout: true, .. });
-                if counted >= context.retry.max_attempts || !context.budget.try_spend(timeout) {
+                if counted >= context.retry.max_attempts {
                     return failed(contact, &attempt, sent);
                 }
-                let wait = context.retry.delay(counted, rand::random::<f64>());
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = context.stop.stopped() => {}
+                if !context.budget.try_spend(timeout) {
+                    return budget_spent(context, contact, &attempt, sent, counted);
                 }
+                // Waits without holding a slot: it is not a request in flight meanwhile.
+                context.back_off(context.retry.delay(counted, rand::random::<f64>())).await;
             }
             Class::Permanent => {
-                if is_not_found(&attempt) && !note_instance(context, &contact.instance_id, false) {
+                let instance = is_not_found(&attempt).then(|| note_not_found(context, &contact.instance_id));
+                if instance == Some(Instance::Unknown) {
                     context.stop.stop(StopReason::Fatal(unknown_instance(&contact.instance_id)));
-                    return failed(contact, &attempt, sent);
                 }
+                // Before the instance's first success, a not-found may be about the instance: not
+                // refused for good, so the resume once the instance is right sends the contact.
+                let for_good = instance.is_none_or(|instance| instance == Instance::Proven);
                 let mut outcome = failed(contact, &attempt, sent);
                 if let Status::Failed(failure) = &mut outcome.status {
-                    failure.permanent = true;
+                    failure.permanent = for_good;
                 }
                 return outcome;
             }
             Class::Fatal(kind) => {
-                context.stop.stop(StopReason::Fatal(fatal_message(kind, &attempt, &contact)));
+                let message = fatal_message(kind, &attempt, &contact, context.sender.endpoint());
+                context.stop.stop(StopReason::Fatal(message));
+                // Not refused for good (not journalled): a resume once the cause is fixed sends it.
                 return failed(contact, &attempt, sent);
             }
         }
@@ -134,22 +139,69 @@ fn is_not_found(attempt: &Attempt) -> bool {
     not_found && !only_the_contact
 }
 
-/// Records an answer for the instance; returns `false` when the instance looks unknown.
-fn note_instance<S>(context: &Context<S>, instance: &str, success: bool) -> bool {
-    let Ok(mut instances) = context.instances.lock() else {
-        return true;
-    };
+/// What a not-found answer that may be about the instance says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Instance {
+    /// It has had a success: the answer is about the contact.
+    Proven,
+    /// No success yet: the answer may be about the instance.
+    Unproven,
+    /// `UNKNOWN_INSTANCE_AFTER` not-found answers in a row and no success: it does not exist here.
+    Unknown,
+}
+
+fn note_success<S>(context: &Context<S>, instance: &str) {
+    with_health(context, instance, |health| {
+        health.successes += 1;
+        health.not_found_in_a_row = 0;
+    });
+}
+
+fn note_not_found<S>(context: &Context<S>, instance: &str) -> Instance {
+    let verdict = with_health(context, instance, |health| {
+        health.not_found_in_a_row += 1;
+        if health.successes > 0 {
+            Instance::Proven
+        } else if health.not_found_in_a_row < UNKNOWN_INSTANCE_AFTER {
+            Instance::Unproven
+        } else {
+            Instance::Unknown
+        }
+    });
+    // (A poisoned lock: a task panicked. Say nothing against the instance.)
+    verdict.unwrap_or(Instance::Unproven)
+}
+
+fn with_health<S, T>(context: &Context<S>, instance: &str, f: impl FnOnce(&mut InstanceHealth) -> T) -> Option<T> {
+    let mut instances = context.instances.lock().ok()?;
     if !instances.contains_key(instance) {
         instances.insert(instance.to_string(), InstanceHealth::default());
     }
-    let Some(health) = instances.get_mut(instance) else { return true };
-    if success {
-        health.successes += 1;
-        health.not_found_in_a_row = 0;
-        return true;
+    instances.get_mut(instance).map(f)
+}
+
+/// A transient failure not retried because the run's retry budget is spent: the message says so
+/// (errors.csv would otherwise show fewer attempts than `--max-attempts` and no reason), and the
+/// run says once what it means.
+fn budget_spent<S>(context: &Context<S>, contact: Contact, attempt: &Attempt, sent: u32, counted: u32) -> Outcome {
+    if context.budget.first_time_out() {
+        tracing::warn!(
+            "the run's retry budget is spent: so many attempts failed (5xx, timeouts, dropped connections) that \
+             contacts failing that way now fail at once, without the retries --max-attempts {} allows; errors.csv \
+             says \"retry budget spent\" for them. The budget refills as contacts succeed (a retry for every {} \
+             successes). If the endpoint was down or overloaded, send retry.csv again once it is healthy; a lower \
+             --rate or --concurrency eases an overloaded one",
+            context.retry.max_attempts,
+            super::backoff::SUCCESSES_PER_RETRY,
+        );
     }
-    health.not_found_in_a_row += 1;
-    health.successes > 0 || health.not_found_in_a_row < UNKNOWN_INSTANCE_AFTER
+    let mut failure = failure(attempt);
+    let attempts = if counted == 1 { "attempt" } else { "attempts" };
+    failure.message = format!(
+        "retry budget spent: not retried after {counted} {attempts} of --max-attempts {}; last error: {}",
+        context.retry.max_attempts, failure.message
+    );
+    Outcome::new(contact, Status::Failed(failure), sent)
 }
 
 fn failed(contact: Contact, attempt: &Attempt, sent: u32) -> Outcome {
@@ -181,7 +233,7 @@ fn unknown_instance(instance: &str) -> String {
     )
 }
 
-fn fatal_message(kind: Fatal, attempt: &Attempt, contact: &Contact) -> String {
+fn fatal_message(kind: Fatal, attempt: &Attempt, contact: &Contact, endpoint: &str) -> String {
     let Failure { error_type, http_status, message, .. } = failure(attempt);
     let status = http_status.map(|s| format!("HTTP {s} ")).unwrap_or_default();
     let said = format!("{status}{error_type}: {message}");
@@ -200,29 +252,23 @@ fn fatal_message(kind: Fatal, attempt: &Attempt, contact: &Contact) -> String {
             "instance {:?} is not active in this region ({said}). Run with --region set to the region where the instance is active",
             contact.instance_id
         ),
+        Fatal::NotConnect => not_connect(http_status.unwrap_or_default(), endpoint),
     }
+}
+
+fn not_connect(status: u16, endpoint: &str) -> String {
+    let what = if (300..400).contains(&status) {
+        "a redirect, which Amazon Connect never sends"
+    } else {
+        "with no AWS error type (an HTML page?), which Amazon Connect never sends"
+    };
+    format!(
+        "POST {endpoint} was answered HTTP {status}, {what}: a web server, load balancer or proxy \
+         answered instead. Check --endpoint-url (and AWS_ENDPOINT_URL_CONNECT, AWS_ENDPOINT_URL) and \
+         any proxy in between (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), then resume"
+    )
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::connect::classify::Answer;
-
-    fn not_found(message: &str) -> Attempt {
-        Attempt::Answered(Answer {
-            status: 404,
-            error_type: Some("ResourceNotFoundException".into()),
-            message: Some(message.into()),
-            request_id: None,
-        })
-    }
-
-    #[test]
-    fn only_not_found_answers_that_may_be_about_the_instance_count_against_it() {
-        assert!(is_not_found(&not_found("Instance not found: i-1")));
-        assert!(is_not_found(&not_found("")));
-        assert!(is_not_found(&not_found("Contact c-1 not found in instance i-1")));
-        assert!(!is_not_found(&not_found("Contact not found: c-1")));
-        assert!(!is_not_found(&Attempt::Transport { message: "reset".into(), timeout: false }));
-    }
-}
+#[path = "deliver_tests.rs"]
+mod tests;

@@ -2,12 +2,19 @@
 //! in flight stays under the concurrency target; each task paces itself through the shared
 //! [`RateControl`], retries as [`deliver`] decides, and reports one [`Outcome`] down a channel.
 //!
+//! A contact waiting out a retry's backoff (up to 20 s) is not in flight: it gives up its slot
+//! while it waits and takes one again to retry, or a few transient errors would hold every slot
+//! and send at a fraction of the rate. What bounds the contacts held at once (in flight, waiting to
+//! retry) is the target plus [`BACKOFF_ROOM`], so a long outage cannot pull the input into memory.
+//!
 //! HTTP is behind the [`Sender`] seam: the real one signs and posts, a test one can answer from
 //! memory, and everything above it runs the same either way.
 
 pub mod backoff;
 mod concurrency;
 mod deliver;
+#[cfg(test)]
+mod fake;
 pub mod outcome;
 pub mod ratelimit;
 pub mod stop;
@@ -30,11 +37,18 @@ use tokio::sync::{Notify, mpsc};
 /// Sends one UpdateContactAttributes body and reports what came back.
 pub trait Sender: Send + Sync + 'static {
     fn send(&self, body: Bytes) -> impl Future<Output = Attempt> + Send;
+
+    /// Where the requests go, for messages about the endpoint itself.
+    fn endpoint(&self) -> &str;
 }
 
 impl Sender for HttpSender {
     fn send(&self, body: Bytes) -> impl Future<Output = Attempt> + Send {
         self.post(body)
+    }
+
+    fn endpoint(&self) -> &str {
+        self.url()
     }
 }
 
@@ -53,8 +67,16 @@ pub struct Counters {
     pub requests: AtomicU64,
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
+    /// Contacts holding a slot: waiting to be paced or on the wire (what `--concurrency` counts).
     pub in_flight: AtomicUsize,
+    /// Contacts waiting out a retry's backoff: held, but not in flight.
+    pub backing_off: AtomicUsize,
 }
+
+/// How many contacts may wait out a backoff beside the target in flight. They hold memory (a few
+/// KB each), not connections. 500/s with one answer in ten failing keeps about 30 waiting (the
+/// first backoff is half a second on average), 5,000/s about 300.
+pub const BACKOFF_ROOM: usize = 1024;
 
 impl Counters {
     pub fn get(counter: &AtomicU64) -> u64 {
@@ -73,10 +95,13 @@ pub struct Context<S> {
     pub stop: Arc<Stop>,
     instances: Mutex<HashMap<String, deliver::InstanceHealth>>,
     in_flight_limit: Mutex<concurrency::Limit>,
-    /// Requests sent and not yet answered (`in_flight` also counts those waiting to be paced or
-    /// retried): how many were ahead of a request at the server, for `auto`'s latency floor.
+    /// Requests sent and not yet answered (`in_flight` also counts those waiting to be paced):
+    /// how many were ahead of a request at the server, for `auto`'s latency floor.
     on_the_wire: AtomicUsize,
+    /// A slot came free: a contact finished, or began a backoff.
     slot_freed: Notify,
+    /// A contact finished: room to hold another (the dispatcher waits on this one).
+    contact_done: Notify,
 }
 
 impl<S: Sender> Context<S> {
@@ -106,6 +131,7 @@ impl<S: Sender> Context<S> {
             }),
             on_the_wire: AtomicUsize::new(0),
             slot_freed: Notify::new(),
+            contact_done: Notify::new(),
         }
     }
 
@@ -153,14 +179,56 @@ impl<S: Sender> Context<S> {
         }
     }
 
-    async fn wait_for_slot(&self) {
+    /// Waits until one more contact may be held: fewer than the target plus [`BACKOFF_ROOM`] are in
+    /// flight or waiting out a backoff (or the run stopped).
+    async fn wait_for_room(&self) {
         loop {
-            let freed = self.slot_freed.notified();
-            if self.counters.in_flight.load(Ordering::Acquire) < self.concurrency_target() || self.stop.is_stopped() {
+            let done = self.contact_done.notified();
+            let held =
+                self.counters.in_flight.load(Ordering::Acquire) + self.counters.backing_off.load(Ordering::Acquire);
+            if held < self.concurrency_target() + BACKOFF_ROOM || self.stop.is_stopped() {
                 return;
             }
-            freed.await;
+            tokio::select! {
+                _ = done => {}
+                _ = self.stop.stopped() => {}
+            }
         }
+    }
+
+    /// Takes a slot once fewer than the target are in flight; at once after a stop (no attempt
+    /// follows then, and the slot is given back as the contact ends).
+    async fn take_slot(&self) {
+        loop {
+            let freed = self.slot_freed.notified();
+            let target = self.concurrency_target();
+            let stopped = self.stop.is_stopped();
+            let take = |n: usize| (n < target || stopped).then_some(n + 1);
+            if self.counters.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, take).is_ok() {
+                return;
+            }
+            tokio::select! {
+                _ = freed => {}
+                _ = self.stop.stopped() => {}
+            }
+        }
+    }
+
+    fn release_slot(&self) {
+        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.slot_freed.notify_one();
+    }
+
+    /// Waits `wait` before a retry without holding a slot (cut short by a stop), then takes one.
+    async fn back_off(&self, wait: std::time::Duration) {
+        self.counters.backing_off.fetch_add(1, Ordering::AcqRel);
+        self.release_slot();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = self.stop.stopped() => {}
+        }
+        self.take_slot().await;
+        self.counters.backing_off.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -186,25 +254,31 @@ pub async fn send_all<S: Sender>(
 /// Contacts taken from the feeder's channel at a time.
 const RECEIVE_BATCH: usize = 256;
 
-/// Starts one contact's delivery once a slot is free (or reports it skipped after a stop).
+/// Starts one contact's delivery once there is room for it and a slot is free (or reports it
+/// skipped after a stop).
 async fn start<S: Sender>(
     contact: Contact,
     context: &Arc<Context<S>>,
     outcomes: &std::sync::mpsc::Sender<Outcome>,
     tasks: &mut tokio::task::JoinSet<()>,
 ) {
-    context.wait_for_slot().await;
+    context.wait_for_room().await;
+    context.take_slot().await;
     if context.stop.is_stopped() {
+        context.release_slot();
         let _ = outcomes.send(Outcome::new(contact, Status::Skipped(Skip::Stopped), 0));
         return;
     }
-    context.counters.in_flight.fetch_add(1, Ordering::AcqRel);
     let (context, outcomes) = (context.clone(), outcomes.clone());
     tasks.spawn(async move {
         let outcome = deliver::deliver(contact, &context).await;
-        context.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
-        context.slot_freed.notify_one();
+        context.release_slot();
+        context.contact_done.notify_one();
         let _ = outcomes.send(outcome);
     });
     while tasks.try_join_next().is_some() {}
 }
+
+#[cfg(test)]
+#[path = "dispatch_tests.rs"]
+mod tests;

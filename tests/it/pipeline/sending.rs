@@ -124,6 +124,29 @@ fn injected_faults_are_retried_until_every_contact_is_delivered() {
     assert_eq!(stats.accepted, 200, "{stats:?}");
 }
 
+/// A service that fails every request: once the run's retry budget is spent, contacts fail on
+/// their first attempt whatever `--max-attempts` says. The run says so once, and each such row of
+/// errors.csv says why (it used to show attempts 1 under `--max-attempts 5`, and nothing else).
+#[test]
+fn a_spent_retry_budget_is_said_once_and_in_each_failure_it_cuts_short() {
+    let handle = emulator(Config { fail_503: 1.0, ..Config::default() });
+    let scratch = Scratch::new();
+    scratch.write("in.csv", simple_wide("inst", "budget-", 300));
+    let output = run(&scratch, &handle, &["--concurrency", "8"], &["in.csv"]);
+    assert_exit(&scratch, &output, 1);
+    let warnings = output.stderr.matches("retry budget is spent").count();
+    assert_eq!(warnings, 1, "{}", output.stderr);
+    let rows = errors_csv(&scratch);
+    assert_eq!(rows.len(), 300);
+    let (cut_short, full): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.message.starts_with("retry budget spent"));
+    assert!(cut_short.len() >= 250, "{} of 300 cut short", cut_short.len());
+    assert!(
+        cut_short.iter().all(|r| r.error_type == "ServiceUnavailableException" && r.attempts != "5"),
+        "{cut_short:#?}"
+    );
+    assert!(full.iter().all(|r| r.attempts == "5"), "{full:#?}");
+}
+
 /// `--concurrency 100` needs 100 connections. Under a hard limit of 64 open files the run keeps to
 /// 32 and says so, and every contact gets through; above the limit, it used to run out of files,
 /// failing contacts and even the retry file.

@@ -1,6 +1,7 @@
-//! Failures of the whole run, not of one contact: refused credentials and an unknown instance.
-//! The run stops after a few requests with one clear message and exit 2; every contact is still
-//! accounted for, and those not updated are in the retry file.
+//! Failures of the whole run, not of one contact: refused credentials, an unknown instance, an
+//! endpoint that is not Connect. The run stops after a few requests with one clear message and
+//! exit 2; every contact is still accounted for, those not updated are in the retry file, and the
+//! resume once the cause is fixed sends them.
 
 use super::support::*;
 use connect_attrs::emulator::Config;
@@ -63,4 +64,57 @@ fn an_unknown_instance_stops_the_run_after_a_few_requests() {
     assert!(requests < 30, "{requests} requests for an unknown instance");
     assert!(handle.state().instances.is_empty());
     assert_everything_in_the_retry_file(&scratch, &summary, &text);
+    // The not-found answers before the verdict were about the instance too: none is refused for
+    // good, so once the instance is right (here: the emulator knows it) the resume sends them all.
+    assert_eq!(journalled_as_refused(&scratch), 0, "refused for good before the verdict");
+    let port = handle.port();
+    drop(handle);
+    resume_on(port, &scratch, &text, &["--concurrency", "4"]);
+}
+
+fn journalled_as_refused(scratch: &Scratch) -> usize {
+    scratch.read("run/journal.jsonl").lines().filter(|line| line.contains(r#""s":"failed""#)).count()
+}
+
+/// The resume of a stopped run, against a healthy emulator on the port the first run used (the
+/// same `--endpoint-url`): every contact the first run did not update is sent, once.
+fn resume_on(port: u16, scratch: &Scratch, text: &str, extra: &[&str]) {
+    let handle = emulator(Config { port, ..Config::default() });
+    let mut args = run_args(&handle, extra, &["in.csv"]);
+    let run_dir = args.iter().position(|a| a == "--run-dir").expect("run_args names the run dir");
+    args[run_dir] = "--resume".into();
+    let output = connect_attrs(scratch.path(), &args.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert_exit(scratch, &output, 0);
+    let summary = assert_summary_file(scratch, &output);
+    assert_eq!(count(&summary, "failed"), 0, "{summary:#}");
+    assert_eq!(count(&summary, "already_done") + count(&summary, "updated"), 300, "{summary:#}");
+    assert_eq!(count(&summary, "updated"), handle.stats().accepted, "{summary:#}");
+    assert_each_updated_once(&handle);
+    assert_state(&handle, &expected_merge(&[text], ""));
+}
+
+/// A web server, load balancer or proxy where Connect should be: a redirect, or a 4xx with an HTML
+/// page and no AWS error type, is the same for every contact. It used to fail each contact for
+/// good, through the whole input, exit 1, and the resume after the fix sent nothing.
+#[test]
+fn an_endpoint_that_is_not_connect_stops_the_run_and_the_resume_sends_everything() {
+    for status in [401, 405, 301] {
+        let handle = emulator(Config { not_connect: Some(status), ..Config::default() });
+        let scratch = Scratch::new();
+        let text = simple_wide("inst", "nc-", 300);
+        scratch.write("in.csv", &text);
+        let output = run(&scratch, &handle, &["--concurrency", "4"], &["in.csv"]);
+        assert_exit(&scratch, &output, 2);
+        let summary = assert_summary_file(&scratch, &output);
+        let stopped = summary["stopped"].as_str().unwrap_or_default();
+        assert!(stopped.contains(&format!("HTTP {status}")), "{summary:#}");
+        assert!(stopped.contains(&handle.url()) && stopped.contains("--endpoint-url"), "{summary:#}");
+        let requests = handle.stats().requests;
+        assert!(requests < 30, "{requests} requests to an endpoint that is not Connect");
+        assert_everything_in_the_retry_file(&scratch, &summary, &text);
+        assert_eq!(journalled_as_refused(&scratch), 0, "no contact is refused for good by a web server");
+        let port = handle.port();
+        drop(handle);
+        resume_on(port, &scratch, &text, &["--concurrency", "4"]);
+    }
 }
