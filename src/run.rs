@@ -211,7 +211,7 @@ fn validate_command(args: &ValidateArgs, clock: &Clock) -> Result<u8, Error> {
     } else {
         report::plan::render(&plan)
     };
-    print_stdout(&text, &finished.dir);
+    report::print_stdout(&text, &finished.dir);
     Ok(code)
 }
 
@@ -385,12 +385,8 @@ fn input_names(plan: &InputPlan) -> Vec<String> {
 
 /// How long until `--deadline` or `--max-duration`, whichever comes first.
 fn stop_after(args: &RunArgs, clock: &Clock) -> Result<Option<shutdown::TimeLimit>, Error> {
-    let usage = |e: shutdown::WhenError| Error::Usage(e.to_string());
-    let deadline = args.deadline.as_deref().map(|d| shutdown::parse_deadline(d, clock.started_at)).transpose();
-    let max = args.max_duration.as_deref().map(shutdown::parse_duration).transpose();
-    let limits = [(deadline.map_err(usage)?, "--deadline"), (max.map_err(usage)?, "--max-duration")];
-    let limits = limits.into_iter().filter_map(|(after, flag)| Some(shutdown::TimeLimit { after: after?, flag }));
-    Ok(limits.min_by_key(|limit| limit.after))
+    shutdown::time_limit(args.deadline.as_deref(), args.max_duration.as_deref(), clock.started_at)
+        .map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// Feeds checked contacts to the sender, and contacts that are not to be sent (invalid, empty,
@@ -474,19 +470,8 @@ fn emit(dir: &std::path::Path, summary: Summary) -> Result<(), Error> {
     report::write_summary(dir, &summary)?;
     // One line: the cookbook appends each night's summary to a JSON Lines file (summary.json
     // in the run directory is the indented copy).
-    print_stdout(&(serde_json::to_string(&summary).unwrap_or_default() + "\n"), dir);
+    report::print_stdout(&(serde_json::to_string(&summary).unwrap_or_default() + "\n"), dir);
     Ok(())
-}
-
-/// Prints what a command reports on stdout. A stdout that cannot take it (a closed pipe, a full
-/// disk under `>> summary.jsonl`) changes nothing the run did: it is said on stderr, the exit
-/// code stays the run's, and the same report is in the run directory. (`println!` panicked.)
-fn print_stdout(text: &str, dir: &std::path::Path) {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        tracing::warn!("cannot print the summary on stdout ({err}); it is in {}", dir.join("summary.json").display());
-    }
 }
 
 #[cfg(test)]

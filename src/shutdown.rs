@@ -79,6 +79,18 @@ pub struct TimeLimit {
     pub flag: &'static str,
 }
 
+/// The sooner of `--deadline` and `--max-duration`, from `started_at`, named by its flag.
+pub fn time_limit(
+    deadline: Option<&str>,
+    max_duration: Option<&str>,
+    started_at: time::OffsetDateTime,
+) -> Result<Option<TimeLimit>, WhenError> {
+    let deadline = deadline.map(|d| parse_deadline(d, started_at)).transpose()?;
+    let max = max_duration.map(parse_duration).transpose()?;
+    let limits = [(deadline, "--deadline"), (max, "--max-duration")];
+    Ok(limits.into_iter().filter_map(|(after, flag)| Some(TimeLimit { after: after?, flag })).min_by_key(|l| l.after))
+}
+
 /// Watches for the signals and the time limit of a run; ends when the run is aborted.
 pub async fn watch(stop: Arc<Stop>, limit: Option<TimeLimit>, grace: Duration) {
     let stopped = {
@@ -184,6 +196,18 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("0m").is_err());
         assert!(parse_duration("1h30").is_err());
+    }
+
+    #[test]
+    fn the_sooner_time_limit_is_kept_with_its_flag() {
+        let now =
+            OffsetDateTime::parse("2026-11-27T01:00:00Z", &time::format_description::well_known::Rfc3339).unwrap();
+        let limit = time_limit(Some("2026-11-27T03:00:00Z"), Some("1h"), now).unwrap().unwrap();
+        assert_eq!((limit.after, limit.flag), (Duration::from_secs(3600), "--max-duration"));
+        let limit = time_limit(Some("2026-11-27T01:30:00Z"), Some("1h"), now).unwrap().unwrap();
+        assert_eq!((limit.after, limit.flag), (Duration::from_secs(1800), "--deadline"));
+        assert_eq!(time_limit(None, None, now).unwrap(), None);
+        assert!(time_limit(None, Some("5x"), now).is_err());
     }
 
     #[tokio::test(start_paused = true)]

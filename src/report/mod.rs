@@ -224,3 +224,14 @@ pub fn write_summary(dir: &Path, summary: &Summary) -> Result<(), RunDirError> {
     json.push(b'\n');
     files::replace_private(&dir.join(SUMMARY_FILE), &json)
 }
+
+/// Prints what a command reports on stdout. A stdout that cannot take it (a closed pipe, a full
+/// disk under `>> summary.jsonl`) changes nothing the run did: it is said on stderr, the exit
+/// code stays the run's, and the same report is in the run directory. (`println!` panicked.)
+pub fn print_stdout(text: &str, dir: &Path) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        tracing::warn!("cannot print the summary on stdout ({err}); it is in {}", dir.join("summary.json").display());
+    }
+}

@@ -235,20 +235,8 @@ fn a_write_that_fails_mid_run_points_to_the_journal_and_the_resume_finishes() {
     }
     scratch.write("wide.csv", wide);
     let handle = emulator(Config { not_found: vec!["gone-*".into()], ..Config::default() });
-    let session = |first: bool| {
-        let url = handle.url();
-        let run = if first { "--run-dir" } else { "--resume" };
-        let args = ["run", "--endpoint-url", &url, run, "run", "--rate", "400", "--burst", "50"];
-        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        args.extend(["--instance-id", INSTANCE, "wide.csv"].iter().map(|s| s.to_string()));
-        args
-    };
-    let first = session(true);
-    let first: Vec<&str> = first.iter().map(String::as_str).collect();
-    let child = spawn_connect_attrs(scratch.path(), &first, false, &[]);
-    while handle.stats().accepted < 300 {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let flags = ["--rate", "400", "--burst", "50"];
+    let child = first_session_until_accepted(&scratch, &handle, &flags, 300);
     // Small merges go out in input order: no contact has failed yet, so no retry entry is written.
     let blocker = scratch.path().join("run/retry.partial.csv");
     assert!(!blocker.exists(), "a retry entry was written before the refused contacts were sent");
@@ -262,7 +250,7 @@ fn a_write_that_fails_mid_run_points_to_the_journal_and_the_resume_finishes() {
     assert!(!stderr.contains("contacts not sent are in the retry file"), "{stderr}");
 
     std::fs::remove_dir_all(&blocker).unwrap();
-    let resumed = session(false);
+    let resumed = session_args(&handle, false, &flags);
     let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
     let output = connect_attrs(scratch.path(), &resumed, None);
     assert_eq!(output.code, 1, "the refused contacts fail: {}", output.stderr);
@@ -296,19 +284,8 @@ fn temporary_files_lost_while_sending_point_to_the_resume_which_finishes() {
     scratch.write("wide.csv", wide);
     std::fs::create_dir(scratch.path().join("tmpd")).unwrap();
     let handle = emulator(Config::default());
-    let session = |first: bool| {
-        let run = if first { "--run-dir" } else { "--resume" };
-        let rest = ["--rate", "4000", "--memory-limit", "1MiB", "--temp-dir", "tmpd", "--instance-id", INSTANCE];
-        let mut args = vec!["run".to_string(), "--endpoint-url".into(), handle.url(), run.into(), "run".into()];
-        args.extend(rest.iter().chain(&["wide.csv"]).map(|s| s.to_string()));
-        args
-    };
-    let first = session(true);
-    let first: Vec<&str> = first.iter().map(String::as_str).collect();
-    let child = spawn_connect_attrs(scratch.path(), &first, false, &[]);
-    while handle.stats().accepted < 300 {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let flags = ["--rate", "4000", "--memory-limit", "1MiB", "--temp-dir", "tmpd"];
+    let child = first_session_until_accepted(&scratch, &handle, &flags, 300);
     for entry in std::fs::read_dir(scratch.path().join("tmpd")).unwrap() {
         let path = entry.unwrap().path();
         let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
@@ -319,7 +296,7 @@ fn temporary_files_lost_while_sending_point_to_the_resume_which_finishes() {
     assert!(stderr.contains("only --resume sends them") && stderr.contains("--resume run"), "{stderr}");
     assert!(!stderr.contains("contacts not sent are in the retry file"), "{stderr}");
 
-    let resumed = session(false);
+    let resumed = session_args(&handle, false, &flags);
     let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
     let output = connect_attrs(scratch.path(), &resumed, None);
     assert_eq!(output.code, 0, "{}", output.stderr);
@@ -327,4 +304,29 @@ fn temporary_files_lost_while_sending_point_to_the_resume_which_finishes() {
     for contacts in handle.state().instances.values() {
         assert!(contacts.values().all(|c| c.updates == 1), "a contact was sent twice");
     }
+}
+
+/// `run` of wide.csv into `run` (a first session) or `--resume run`, with `flags`.
+fn session_args(handle: &Handle, first: bool, flags: &[&str]) -> Vec<String> {
+    let run = if first { "--run-dir" } else { "--resume" };
+    let mut args = vec!["run".to_string(), "--endpoint-url".into(), handle.url(), run.into(), "run".into()];
+    args.extend(flags.iter().chain(&["--instance-id", INSTANCE, "wide.csv"]).map(|s| s.to_string()));
+    args
+}
+
+/// Starts the first session of wide.csv with `flags` and returns once the service has accepted
+/// `accepted` contacts: a run in the middle of sending.
+fn first_session_until_accepted(
+    scratch: &Scratch,
+    handle: &Handle,
+    flags: &[&str],
+    accepted: u64,
+) -> std::process::Child {
+    let first = session_args(handle, true, flags);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let child = spawn_connect_attrs(scratch.path(), &first, false, &[]);
+    while handle.stats().accepted < accepted {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child
 }
