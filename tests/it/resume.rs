@@ -159,6 +159,8 @@ fn sigterm_stops_cleanly_and_the_resume_command_finishes_the_job() {
     let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
     let output = connect_attrs(scratch.path(), &resumed, None);
     assert_eq!(output.code, 1, "{}", output.stderr);
+    // The count it announces says how many of them earlier sessions finished.
+    assert!(output.stderr.contains("sending 3000 contacts, less the "), "{}", output.stderr);
     for contacts in handle.state().instances.values() {
         assert!(contacts.values().all(|c| c.updates == 1), "a contact was sent twice after a clean stop");
     }
