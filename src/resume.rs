@@ -59,6 +59,15 @@ pub fn open_report(args: &RunArgs, plan: &mut InputPlan, target: &Target) -> Res
 /// What earlier sessions of a resumed run finished, by instance and contact id.
 pub type FinishedBefore = HashMap<(String, String), journal::Finished>;
 
+/// What a resume's "sending N contacts" line adds: N holds the contacts earlier sessions finished,
+/// which are not sent again.
+pub fn finished_note(before: &FinishedBefore) -> String {
+    match before.len() {
+        0 => String::new(),
+        n => format!(", less the {n} earlier sessions finished,"),
+    }
+}
+
 /// A contact finished in an earlier session with the same request is reported as such, not sent.
 pub fn finished_before(contact: Contact, before: &FinishedBefore) -> Result<Contact, Box<Outcome>> {
     if before.is_empty() {

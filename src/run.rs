@@ -265,13 +265,9 @@ fn run_command(args: &RunArgs, quiet: bool, clock: &Clock) -> Result<u8, Error> 
         Some(n) => ("", n),
         None => ("at most ", rows - bad_rows),
     };
-    // A resume's count holds the contacts earlier sessions finished: they are not sent again.
-    let before = match finished_before.len() {
-        0 => String::new(),
-        n => format!(", less the {n} earlier sessions finished,"),
-    };
     tracing::info!(
-        "sending {known}{to_send} contacts{before} to {} ({}), {}",
+        "sending {known}{to_send} contacts{} to {} ({}), {}",
+        resume::finished_note(&finished_before),
         target.endpoint,
         target.region,
         target::describe_ceiling(target.ceiling)
